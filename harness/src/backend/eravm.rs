@@ -1,0 +1,141 @@
+//! Our own VM, `eravm`.
+
+use eravm::{ExitKind, FatPointer, Outcome, PageId, Status, Vm, BOOTLOADER_BASE_PAGE, STATIC_MEMORY_PAGE};
+
+use super::{Backend, BackendError};
+use crate::case::Case;
+use crate::observe::{
+    FinalState, FlagsView, FrameView, Run, RunEnd, StepState, Tagged, RETURN_DATA_LIMIT,
+};
+
+/// The `eravm` crate of this workspace.
+pub struct EraVm;
+
+impl Backend for EraVm {
+    fn name(&self) -> &'static str {
+        "eravm"
+    }
+
+    fn run(&self, case: &Case, trace: bool) -> Result<Run, BackendError> {
+        let mut vm = Vm::new(case.bootloader());
+        let mut steps = trace.then(Vec::new);
+        let mut last_frame = frame_view(&vm);
+        let outcome = loop {
+            if let Some((exit, return_data)) = vm.exit() {
+                break Outcome::Finished { exit, return_data };
+            }
+            if vm.cycles() >= case.max_cycles {
+                break Outcome::CycleLimit;
+            }
+            let pc_before = vm.current_frame().pc;
+            let status = vm
+                .step()
+                .map_err(|e| BackendError::Unsupported(e.to_string()))?;
+            if status == Status::Running {
+                last_frame = frame_view(&vm);
+            }
+            if let Some(steps) = steps.as_mut() {
+                steps.push(StepState {
+                    cycle: vm.cycles(),
+                    pc_before,
+                    executed: vm.last_instruction().encode().unwrap_or(0),
+                    frame: frame_view(&vm),
+                    flags: flags(&vm),
+                    registers: registers(&vm),
+                    pending_panic: vm.pending_panic(),
+                });
+            }
+        };
+        let (end, return_data) = match outcome {
+            Outcome::Finished { exit, return_data } => (
+                match exit {
+                    ExitKind::Ok => RunEnd::Ok,
+                    ExitKind::Revert => RunEnd::Revert,
+                    ExitKind::Panic => RunEnd::Panic,
+                },
+                returned_bytes(&vm, return_data),
+            ),
+            Outcome::CycleLimit => (RunEnd::CycleLimit, Vec::new()),
+        };
+        let page = |id: PageId| -> Vec<(u32, Tagged)> {
+            vm.memory()
+                .page(id)
+                .map(|p| {
+                    p.nonzero_words()
+                        .into_iter()
+                        .map(|(i, w)| {
+                            (
+                                i,
+                                Tagged {
+                                    value: w.value,
+                                    pointer: w.is_pointer,
+                                },
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let state = FinalState {
+            end,
+            cycles: vm.cycles(),
+            return_data,
+            registers: registers(&vm),
+            flags: flags(&vm),
+            ergs: vm.current_frame().ergs,
+            pc: vm.current_frame().pc,
+            last_frame,
+            context_u128_register: vm.context_u128_register(),
+            tx_number: vm.tx_number(),
+            pending_panic: vm.pending_panic(),
+            heap: page(BOOTLOADER_BASE_PAGE.heap()),
+            aux_heap: page(BOOTLOADER_BASE_PAGE.aux_heap()),
+            stack: page(BOOTLOADER_BASE_PAGE.stack()),
+            static_memory: page(STATIC_MEMORY_PAGE),
+        };
+        Ok(Run {
+            state,
+            trace: steps,
+        })
+    }
+}
+
+fn returned_bytes(vm: &Vm, pointer: FatPointer) -> Vec<u8> {
+    vm.memory().read_bytes(
+        PageId(pointer.page),
+        pointer.start.wrapping_add(pointer.offset),
+        pointer.length.saturating_sub(pointer.offset),
+        RETURN_DATA_LIMIT,
+    )
+}
+
+fn frame_view(vm: &Vm) -> FrameView {
+    let f = vm.current_frame();
+    FrameView {
+        pc: f.pc,
+        sp: f.sp,
+        ergs: f.ergs,
+        exception_handler: f.exception_handler,
+        heap_bound: f.heap_bound,
+        aux_heap_bound: f.aux_heap_bound,
+        is_local: f.is_local,
+        context_u128: f.context_u128,
+        depth: vm.call_depth(),
+    }
+}
+
+fn flags(vm: &Vm) -> FlagsView {
+    let f = vm.flags();
+    FlagsView {
+        lt: f.lt_of,
+        eq: f.eq,
+        gt: f.gt,
+    }
+}
+
+fn registers(vm: &Vm) -> [Tagged; 15] {
+    vm.registers().all().map(|w| Tagged {
+        value: w.value,
+        pointer: w.is_pointer,
+    })
+}

@@ -1,0 +1,70 @@
+//! The VMs a case can run on, behind one trait, and the isolation that turns a crash of
+//! either into a finding.
+
+mod eravm;
+mod reference;
+mod reference_memory;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+pub use self::eravm::EraVm;
+pub use self::reference::ZkEvm;
+
+use crate::case::Case;
+use crate::observe::Run;
+
+/// A VM implementation the harness can run a case on.
+///
+/// Backends are stateless: every run builds a fresh VM from the case, so any two (or more)
+/// can be compared on the same case.
+pub trait Backend: Sync {
+    /// Short name used in reports and signatures.
+    fn name(&self) -> &'static str;
+
+    /// Runs the case; with `trace`, also records the state after every cycle.
+    fn run(&self, case: &Case, trace: bool) -> Result<Run, BackendError>;
+}
+
+/// Why a backend produced no comparable run.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BackendError {
+    /// The backend does not support something the case uses.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// The backend panicked; the payload message is kept.
+    #[error("crashed: {0}")]
+    Crashed(String),
+}
+
+/// Runs a backend with panics caught, so that a crash of either VM becomes a finding
+/// instead of ending the process.
+pub fn run_isolated(backend: &dyn Backend, case: &Case, trace: bool) -> Result<Run, BackendError> {
+    match catch_unwind(AssertUnwindSafe(|| backend.run(case, trace))) {
+        Ok(result) => result,
+        Err(payload) => Err(BackendError::Crashed(panic_message(payload.as_ref()))),
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_string()
+    }
+}
+
+/// Silences the default panic message while `f` runs many isolated runs (the message is
+/// kept in the finding instead). Panics outside backends still print.
+pub fn quiet_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let in_backend = std::thread::current()
+            .name()
+            .is_some_and(|n| n.starts_with("eradiff-"));
+        if !in_backend && std::env::var_os("ERADIFF_QUIET_PANICS").is_none() {
+            default(info);
+        }
+    }));
+}

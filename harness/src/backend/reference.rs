@@ -1,0 +1,276 @@
+//! The reference: matter-labs' `zk_evm` (vm1), hosted the way a node hosts its bootloader.
+
+use eravm::U256;
+use zk_evm::aux_structures::{MemoryPage, PubdataCost};
+use zk_evm::block_properties::BlockProperties;
+use zk_evm::reference_impls::decommitter::SimpleDecommitter;
+use zk_evm::reference_impls::event_sink::InMemoryEventSink;
+use zk_evm::testing::storage::InMemoryStorage;
+use zk_evm::tracing::{
+    AfterDecodingData, AfterExecutionData, BeforeExecutionData, Tracer, VmLocalStateData,
+};
+use zk_evm::vm_state::{CallStackEntry, PrimitiveValue, Version, VmState};
+use zk_evm::witness_trace::DummyTracer;
+use zk_evm::zkevm_opcode_defs::ethereum_types::{Address as RefAddress, U256 as RefU256};
+use zk_evm::zkevm_opcode_defs::{
+    FatPointer as RefFatPointer, Opcode, RetOpcode, BOOTLOADER_BASE_PAGE,
+    BOOTLOADER_CALLDATA_PAGE, BOOTLOADER_CODE_PAGE, STARTING_BASE_PAGE, STARTING_TIMESTAMP,
+    STATIC_MEMORY_PAGE,
+};
+use zk_evm_abstractions::precompiles::DefaultPrecompilesProcessor;
+
+use super::reference_memory::ReferenceMemory;
+use super::{Backend, BackendError};
+use crate::case::Case;
+use crate::observe::{
+    FinalState, FlagsView, FrameView, Run, RunEnd, StepState, Tagged, RETURN_DATA_LIMIT,
+};
+
+/// `zk_evm`, the reference implementation.
+pub struct ZkEvm;
+
+type RefVm = VmState<
+    InMemoryStorage,
+    ReferenceMemory,
+    InMemoryEventSink,
+    DefaultPrecompilesProcessor<false>,
+    SimpleDecommitter<false>,
+    DummyTracer,
+>;
+
+/// Records what the last cycle executed (after masking), which only the tracer sees.
+#[derive(Debug, Default)]
+struct LastOpcode {
+    executed: u64,
+    ret: Option<RetOpcode>,
+}
+
+impl Tracer for LastOpcode {
+    const CALL_AFTER_DECODING: bool = true;
+    type SupportedMemory = ReferenceMemory;
+
+    fn before_decoding(&mut self, _: VmLocalStateData<'_>, _: &ReferenceMemory) {}
+    fn after_decoding(
+        &mut self,
+        _: VmLocalStateData<'_>,
+        data: AfterDecodingData,
+        _: &ReferenceMemory,
+    ) {
+        self.executed = data.opcode_masked.inner.serialize_as_integer();
+        self.ret = match data.opcode_masked.variant.opcode {
+            Opcode::Ret(kind) => Some(kind),
+            _ => None,
+        };
+    }
+    fn before_execution(&mut self, _: VmLocalStateData<'_>, _: BeforeExecutionData, _: &ReferenceMemory) {}
+    fn after_execution(&mut self, _: VmLocalStateData<'_>, _: AfterExecutionData, _: &ReferenceMemory) {}
+}
+
+pub(crate) fn to_ref(v: U256) -> RefU256 {
+    RefU256(v.0)
+}
+
+pub(crate) fn from_ref(v: RefU256) -> U256 {
+    U256(v.0)
+}
+
+/// A well-formed versioned code hash; the VM checks the default account hash every cycle.
+fn formal_code_hash() -> RefU256 {
+    let mut bytes = [0u8; 32];
+    bytes[0] = 1;
+    bytes[3] = 1;
+    RefU256::from_big_endian(&bytes)
+}
+
+fn build(case: &Case) -> RefVm {
+    let mut memory = ReferenceMemory::default();
+    memory.fill(BOOTLOADER_CODE_PAGE, case.code.iter().map(|w| to_ref(w.0)));
+    memory.fill(
+        BOOTLOADER_CALLDATA_PAGE,
+        case.calldata.0.chunks(32).map(|chunk| {
+            let mut word = [0u8; 32];
+            word[..chunk.len()].copy_from_slice(chunk);
+            RefU256::from_big_endian(&word)
+        }),
+    );
+    let block = BlockProperties {
+        default_aa_code_hash: formal_code_hash(),
+        evm_emulator_code_hash: formal_code_hash(),
+        zkporter_is_available: false,
+    };
+    let mut vm = VmState::empty_state(
+        InMemoryStorage::new(),
+        memory,
+        InMemoryEventSink::new(),
+        DefaultPrecompilesProcessor::<false>,
+        SimpleDecommitter::<false>::new(),
+        DummyTracer,
+        block,
+        Version::latest(),
+    );
+    vm.local_state.callstack.current.ergs_remaining = case.ergs;
+    let address = RefAddress::from_slice(case.frame.address.0.as_bytes());
+    let bootloader = CallStackEntry {
+        this_address: address,
+        msg_sender: RefAddress::from_slice(case.frame.caller.0.as_bytes()),
+        code_address: address,
+        base_memory_page: MemoryPage(BOOTLOADER_BASE_PAGE),
+        code_page: MemoryPage(BOOTLOADER_CODE_PAGE),
+        sp: 0,
+        pc: 0,
+        exception_handler_location: eravm::BOOTLOADER_EXCEPTION_HANDLER,
+        ergs_remaining: case.ergs,
+        this_shard_id: 0,
+        caller_shard_id: 0,
+        code_shard_id: 0,
+        is_static: case.frame.is_static,
+        is_local_frame: false,
+        context_u128_value: case.frame.context_u128.0.low_u128(),
+        heap_bound: case.frame.heap_bound,
+        aux_heap_bound: case.frame.aux_heap_bound,
+        total_pubdata_spent: PubdataCost(0),
+        stipend: 0,
+    };
+    vm.push_bootloader_context(0, bootloader);
+    vm.local_state.timestamp = STARTING_TIMESTAMP;
+    vm.local_state.memory_page_counter = STARTING_BASE_PAGE;
+    for (i, r) in case.initial_registers().iter().enumerate() {
+        vm.local_state.registers[i] = PrimitiveValue {
+            value: to_ref(r.value),
+            is_pointer: r.is_pointer,
+        };
+    }
+    vm
+}
+
+impl Backend for ZkEvm {
+    fn name(&self) -> &'static str {
+        "zk_evm"
+    }
+
+    fn run(&self, case: &Case, trace: bool) -> Result<Run, BackendError> {
+        let mut vm = build(case);
+        let mut tracer = LastOpcode::default();
+        let mut steps = trace.then(Vec::new);
+        let mut last_frame = frame_view(&vm);
+        let mut cycles = 0u64;
+        while !vm.execution_has_ended() && cycles < case.max_cycles {
+            let pc_before = vm.local_state.callstack.current.pc;
+            vm.cycle(&mut tracer)
+                .map_err(|e| BackendError::Crashed(format!("cycle returned an error: {e}")))?;
+            cycles += 1;
+            if !vm.execution_has_ended() {
+                last_frame = frame_view(&vm);
+            }
+            if let Some(steps) = steps.as_mut() {
+                steps.push(StepState {
+                    cycle: cycles,
+                    pc_before,
+                    executed: tracer.executed,
+                    frame: frame_view(&vm),
+                    flags: flags(&vm),
+                    registers: registers(&vm),
+                    pending_panic: vm.local_state.pending_exception,
+                });
+            }
+        }
+
+        let (end, return_data) = if vm.execution_has_ended() {
+            // A far return leaves the returned pointer in r1; a panic sets LT.
+            let end = if vm.local_state.flags.overflow_or_less_than_flag {
+                RunEnd::Panic
+            } else if tracer.ret == Some(RetOpcode::Revert) {
+                RunEnd::Revert
+            } else {
+                RunEnd::Ok
+            };
+            let pointer = RefFatPointer::from_u256(vm.local_state.registers[0].value);
+            (end, returned_bytes(&vm.memory, pointer))
+        } else {
+            (RunEnd::CycleLimit, Vec::new())
+        };
+        let page = |page: u32| -> Vec<(u32, Tagged)> {
+            vm.memory
+                .nonzero_words(page)
+                .into_iter()
+                .map(|(i, v, tag)| {
+                    (
+                        i,
+                        Tagged {
+                            value: from_ref(v),
+                            pointer: tag,
+                        },
+                    )
+                })
+                .collect()
+        };
+        let base = BOOTLOADER_BASE_PAGE;
+        let current = &vm.local_state.callstack.current;
+        let state = FinalState {
+            end,
+            cycles,
+            return_data,
+            registers: registers(&vm),
+            flags: flags(&vm),
+            ergs: current.ergs_remaining,
+            pc: current.pc,
+            last_frame,
+            context_u128_register: vm.local_state.context_u128_register,
+            tx_number: vm.local_state.tx_number_in_block,
+            pending_panic: vm.local_state.pending_exception,
+            heap: page(base + 2),
+            aux_heap: page(base + 3),
+            stack: page(base + 1),
+            static_memory: page(STATIC_MEMORY_PAGE),
+        };
+        Ok(Run {
+            state,
+            trace: steps,
+        })
+    }
+}
+
+fn returned_bytes(memory: &ReferenceMemory, pointer: RefFatPointer) -> Vec<u8> {
+    let start = pointer.start.wrapping_add(pointer.offset) as u64;
+    let len = (pointer.length.saturating_sub(pointer.offset) as usize).min(RETURN_DATA_LIMIT);
+    let mut out = Vec::with_capacity(len);
+    for i in 0..len as u64 {
+        let addr = start + i;
+        let (word, _) = memory.read(pointer.memory_page, (addr / 32) as u32);
+        let mut bytes = [0u8; 32];
+        word.to_big_endian(&mut bytes);
+        out.push(bytes[(addr % 32) as usize]);
+    }
+    out
+}
+
+fn frame_view(vm: &RefVm) -> FrameView {
+    let f = &vm.local_state.callstack.current;
+    FrameView {
+        pc: f.pc,
+        sp: f.sp,
+        ergs: f.ergs_remaining,
+        exception_handler: f.exception_handler_location,
+        heap_bound: f.heap_bound,
+        aux_heap_bound: f.aux_heap_bound,
+        is_local: f.is_local_frame,
+        context_u128: f.context_u128_value,
+        depth: vm.local_state.callstack.depth(),
+    }
+}
+
+fn flags(vm: &RefVm) -> FlagsView {
+    let f = &vm.local_state.flags;
+    FlagsView {
+        lt: f.overflow_or_less_than_flag,
+        eq: f.equality_flag,
+        gt: f.greater_than_flag,
+    }
+}
+
+fn registers(vm: &RefVm) -> [Tagged; 15] {
+    vm.local_state.registers.map(|r| Tagged {
+        value: from_ref(r.value),
+        pointer: r.is_pointer,
+    })
+}

@@ -1,0 +1,293 @@
+//! A test case: one program run as the bootloader, with everything needed to replay it.
+//!
+//! Cases are stored as JSON (format documented in `docs/case-format.md`). Every finding is
+//! written as one, and `eradiff replay` reads them back.
+
+use std::fmt;
+use std::path::Path;
+
+use eravm::{TaggedWord, H160, U256};
+use serde::{Deserialize, Serialize};
+
+/// The version of the case file format this build writes and reads.
+pub const CASE_FORMAT_VERSION: u32 = 1;
+
+/// The default cap on cycles, so that loops end in a comparable state.
+pub const DEFAULT_MAX_CYCLES: u64 = 20_000;
+
+/// A program run as the first frame of the VM.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    pub version: u32,
+    /// The code page, as 32-byte words (four instructions, or one constant, each).
+    pub code: Vec<Word>,
+    pub ergs: u32,
+    /// Initial values of registers that are not zero.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub registers: Vec<RegisterValue>,
+    /// Bytes on the calldata page.
+    #[serde(default, skip_serializing_if = "Bytes::is_empty")]
+    pub calldata: Bytes,
+    #[serde(default)]
+    pub frame: FrameSettings,
+    /// Both VMs stop after this many cycles if the program has not ended.
+    pub max_cycles: u64,
+    /// Free text: where the case came from.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+/// How the first frame is set up; the defaults are the bootloader as a node starts it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FrameSettings {
+    pub address: Address,
+    pub caller: Address,
+    pub is_static: bool,
+    pub heap_bound: u32,
+    pub aux_heap_bound: u32,
+    pub context_u128: Word,
+}
+
+impl Default for FrameSettings {
+    fn default() -> Self {
+        FrameSettings {
+            address: Address(H160::from_low_u64_be(eravm::BOOTLOADER_ADDRESS as u64)),
+            caller: Address(H160::zero()),
+            is_static: false,
+            heap_bound: u32::MAX,
+            aux_heap_bound: u32::MAX,
+            context_u128: Word(U256::zero()),
+        }
+    }
+}
+
+/// An initial register value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterValue {
+    /// 1..=15.
+    pub index: u8,
+    pub value: Word,
+    #[serde(default)]
+    pub pointer: bool,
+}
+
+/// A 256-bit word, written as `0x`-prefixed hex.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Word(pub U256);
+
+/// A 20-byte address, written as `0x`-prefixed hex.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Address(pub H160);
+
+/// A byte string, written as `0x`-prefixed hex.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Bytes(pub Vec<u8>);
+
+impl Bytes {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+fn strip_0x(s: &str) -> &str {
+    s.strip_prefix("0x").unwrap_or(s)
+}
+
+impl Serialize for Word {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{:#x}", self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Word {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let digits = strip_0x(&s);
+        if digits.is_empty() || digits.len() > 64 {
+            return Err(serde::de::Error::custom(format!(
+                "expected 1 to 64 hex digits, got {:?}",
+                s
+            )));
+        }
+        U256::from_str_radix(digits, 16)
+            .map(Word)
+            .map_err(|_| serde::de::Error::custom(format!("not a hex number: {s:?}")))
+    }
+}
+
+impl Serialize for Address {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{:#x}", self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let digits = strip_0x(&s);
+        let value = U256::from_str_radix(if digits.is_empty() { "0" } else { digits }, 16)
+            .map_err(|_| serde::de::Error::custom(format!("not a hex address: {s:?}")))?;
+        if digits.len() > 40 {
+            return Err(serde::de::Error::custom(format!(
+                "an address has at most 40 hex digits, got {s:?}"
+            )));
+        }
+        let mut bytes = [0u8; 32];
+        value.to_big_endian(&mut bytes);
+        Ok(Address(H160::from_slice(&bytes[12..])))
+    }
+}
+
+impl Serialize for Bytes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("0x{}", hex::encode(&self.0)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        hex::decode(strip_0x(&s))
+            .map(Bytes)
+            .map_err(|e| serde::de::Error::custom(format!("not hex bytes ({e})")))
+    }
+}
+
+/// Why a case file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CaseError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("invalid case file: field `{field}`: {message}")]
+    Field { field: String, message: String },
+}
+
+impl Case {
+    /// Parses a case from JSON, naming the offending field on error.
+    pub fn from_json(text: &str) -> Result<Case, CaseError> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let case: Case =
+            serde_path_to_error::deserialize(&mut de).map_err(|e| CaseError::Field {
+                field: match e.path().to_string() {
+                    p if p == "." => "(top level)".to_string(),
+                    p => p,
+                },
+                message: e.inner().to_string(),
+            })?;
+        case.validate()?;
+        Ok(case)
+    }
+
+    pub fn load(path: &Path) -> Result<Case, CaseError> {
+        let text = std::fs::read_to_string(path).map_err(|source| CaseError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Case::from_json(&text)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a case always serialises")
+    }
+
+    /// Checks what the types alone do not.
+    pub fn validate(&self) -> Result<(), CaseError> {
+        let field = |field: String, message: String| Err(CaseError::Field { field, message });
+        if self.version != CASE_FORMAT_VERSION {
+            return field(
+                "version".into(),
+                format!(
+                    "this build reads version {CASE_FORMAT_VERSION}, the file is version {}",
+                    self.version
+                ),
+            );
+        }
+        if self.code.len() > MAX_CODE_WORDS {
+            return field(
+                "code".into(),
+                format!(
+                    "at most {MAX_CODE_WORDS} words fit a code page, got {}",
+                    self.code.len()
+                ),
+            );
+        }
+        for (i, r) in self.registers.iter().enumerate() {
+            if !(1..=15).contains(&r.index) {
+                return field(
+                    format!("registers[{i}].index"),
+                    format!("registers are r1 to r15, got r{}", r.index),
+                );
+            }
+        }
+        if self.frame.context_u128.0.bits() > 128 {
+            return field(
+                "frame.context_u128".into(),
+                "the context value has 128 bits".into(),
+            );
+        }
+        if self.calldata.0.len() > MAX_CALLDATA_BYTES {
+            return field(
+                "calldata".into(),
+                format!("at most {MAX_CALLDATA_BYTES} bytes"),
+            );
+        }
+        Ok(())
+    }
+
+    /// The initial registers r1..r15.
+    pub fn initial_registers(&self) -> [TaggedWord; 15] {
+        let mut registers = [TaggedWord::ZERO; 15];
+        for r in &self.registers {
+            if (1..=15).contains(&r.index) {
+                registers[r.index as usize - 1] = TaggedWord {
+                    value: r.value.0,
+                    is_pointer: r.pointer,
+                };
+            }
+        }
+        registers
+    }
+
+    /// The code as plain words.
+    pub fn code_words(&self) -> Vec<U256> {
+        self.code.iter().map(|w| w.0).collect()
+    }
+
+    /// The same case as a bootloader for `eravm`.
+    pub fn bootloader(&self) -> eravm::Bootloader {
+        eravm::Bootloader {
+            code: self.code_words(),
+            ergs: self.ergs,
+            registers: self.initial_registers(),
+            calldata: self.calldata.0.clone(),
+            address: self.frame.address.0,
+            caller: self.frame.caller.0,
+            is_static: self.frame.is_static,
+            heap_bound: self.frame.heap_bound,
+            aux_heap_bound: self.frame.aux_heap_bound,
+            context_u128: self.frame.context_u128.0.low_u128(),
+        }
+    }
+
+    /// Number of instructions the program holds, counting every slot of every code word.
+    pub fn instruction_slots(&self) -> usize {
+        self.code.len() * 4
+    }
+}
+
+/// A code page holds 2^16 instructions, four to a word.
+pub const MAX_CODE_WORDS: usize = 1 << 14;
+/// Calldata a case may carry.
+pub const MAX_CALLDATA_BYTES: usize = 1 << 20;
+
+impl fmt::Display for Case {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_json())
+    }
+}

@@ -1,0 +1,6 @@
+//! `eradiff`: runs EraVM programs on two independent implementations — our `eravm` and
+//! matter-labs' reference `zk_evm` — and reports every place where they disagree.
+
+pub mod backend;
+pub mod case;
+pub mod observe;

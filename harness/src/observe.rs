@@ -1,0 +1,127 @@
+//! What a backend reports about a run: the state at the end, and optionally after every cycle.
+//!
+//! Both backends fill the same types, so comparing runs is comparing values.
+
+use std::fmt;
+
+use eravm::{Instruction, U256};
+use serde::Serialize;
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum RunEnd {
+    Ok,
+    Revert,
+    Panic,
+    /// The case's cycle cap was reached.
+    CycleLimit,
+}
+
+/// A register (or stack slot) value with its pointer tag.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct Tagged {
+    #[serde(serialize_with = "ser_u256")]
+    pub value: U256,
+    pub pointer: bool,
+}
+
+impl fmt::Display for Tagged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#x}", self.value)?;
+        if self.pointer {
+            f.write_str(" (ptr)")?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn ser_u256<S: serde::Serializer>(v: &U256, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{v:#x}"))
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct FlagsView {
+    pub lt: bool,
+    pub eq: bool,
+    pub gt: bool,
+}
+
+impl fmt::Display for FlagsView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = |b: bool| if b { "+" } else { "-" };
+        write!(f, "lt{} eq{} gt{}", s(self.lt), s(self.eq), s(self.gt))
+    }
+}
+
+/// The parts of a call frame a program can observe or that later instructions depend on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct FrameView {
+    pub pc: u16,
+    pub sp: u16,
+    pub ergs: u32,
+    pub exception_handler: u16,
+    pub heap_bound: u32,
+    pub aux_heap_bound: u32,
+    pub is_local: bool,
+    pub context_u128: u128,
+    pub depth: usize,
+}
+
+/// The observable state after a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FinalState {
+    pub end: RunEnd,
+    pub cycles: u64,
+    /// The first bytes of the returned slice (at most [`RETURN_DATA_LIMIT`]).
+    #[serde(serialize_with = "ser_hex")]
+    pub return_data: Vec<u8>,
+    pub registers: [Tagged; 15],
+    pub flags: FlagsView,
+    /// Ergs and PC of the current frame: after the end, the formal frame below the bootloader.
+    pub ergs: u32,
+    pub pc: u16,
+    /// The current frame after the last cycle that left the VM running.
+    pub last_frame: FrameView,
+    pub context_u128_register: u128,
+    pub tx_number: u16,
+    pub pending_panic: bool,
+    /// Words that are not zero, by word index, of the bootloader's pages and static memory.
+    pub heap: Vec<(u32, Tagged)>,
+    pub aux_heap: Vec<(u32, Tagged)>,
+    pub stack: Vec<(u32, Tagged)>,
+    pub static_memory: Vec<(u32, Tagged)>,
+}
+
+fn ser_hex<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("0x{}", hex::encode(v)))
+}
+
+/// Return data compared, in bytes; the returned pointer itself is compared in full (r1).
+pub const RETURN_DATA_LIMIT: usize = 4096;
+
+/// The state after one cycle, for step traces.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StepState {
+    pub cycle: u64,
+    /// PC of the instruction that ran.
+    pub pc_before: u16,
+    /// The instruction that ran, after faults and false conditions replaced it.
+    pub executed: u64,
+    pub frame: FrameView,
+    pub flags: FlagsView,
+    pub registers: [Tagged; 15],
+    pub pending_panic: bool,
+}
+
+impl StepState {
+    pub fn disassembly(&self) -> String {
+        Instruction::decode(self.executed).to_string()
+    }
+}
+
+/// The result of one run on one backend.
+#[derive(Clone, Debug)]
+pub struct Run {
+    pub state: FinalState,
+    pub trace: Option<Vec<StepState>>,
+}

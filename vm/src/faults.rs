@@ -1,0 +1,35 @@
+//! Deliberate semantic bugs, switched on per thread, so that differential suites can show
+//! they catch a wrong VM. Compiled only with the `fault-injection` feature.
+
+use std::cell::Cell;
+
+/// A bug that can be injected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// `add` returns one more than the sum.
+    AddOffByOne,
+    /// Heap growth costs no ergs.
+    FreeHeapGrowth,
+}
+
+thread_local! {
+    static ACTIVE: Cell<Option<Fault>> = const { Cell::new(None) };
+}
+
+/// Whether `fault` is switched on for this thread.
+pub fn is_active(fault: Fault) -> bool {
+    ACTIVE.with(|active| active.get() == Some(fault))
+}
+
+/// Runs `f` with `fault` switched on in this thread.
+pub fn with_fault<T>(fault: Fault, f: impl FnOnce() -> T) -> T {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            ACTIVE.with(|active| active.set(None));
+        }
+    }
+    ACTIVE.with(|active| active.set(Some(fault)));
+    let _reset = Reset;
+    f()
+}

@@ -1,0 +1,179 @@
+//! Heap, aux heap and static memory reads and writes, and reads through fat pointers.
+//!
+//! Offsets are in bytes; a 32-byte access at an unaligned offset touches two words. Growing a
+//! heap past its bound costs one erg per byte.
+
+use primitive_types::U256;
+
+use super::Operands;
+use crate::decoder::Instruction;
+use crate::fat_pointer::FatPointer;
+use crate::opcode::Opcode;
+use crate::state::{PageId, TaggedWord};
+use crate::vm::{Vm, STATIC_MEMORY_PAGE};
+
+/// The largest heap offset a 32-byte access may start at.
+const MAX_HEAP_OFFSET: u32 = u32::MAX - 32;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Heap,
+    AuxHeap,
+    Static,
+    Pointer,
+}
+
+pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: Operands) {
+    vm.stack.current.pc = ops.new_pc;
+    let (target, is_write) = match ins.opcode {
+        Opcode::HeapRead => (Target::Heap, false),
+        Opcode::HeapWrite => (Target::Heap, true),
+        Opcode::AuxHeapRead => (Target::AuxHeap, false),
+        Opcode::AuxHeapWrite => (Target::AuxHeap, true),
+        Opcode::StaticMemoryRead => (Target::Static, false),
+        Opcode::StaticMemoryWrite => (Target::Static, true),
+        Opcode::FatPointerRead => (Target::Pointer, false),
+        _ => unreachable!("not a heap access"),
+    };
+    let address = ops.src0;
+    let mut pointer = FatPointer::from_u256(&address.value);
+    let mut fault = false;
+    // An access that reads nothing: out-of-range pointers read zeros, faults touch nothing.
+    let mut skip_access = false;
+
+    let frame = &mut vm.stack.current;
+    let start = match target {
+        Target::Pointer => {
+            if !address.is_pointer {
+                fault = true;
+            }
+            if !pointer.offset_in_bounds() {
+                skip_access = true;
+            }
+            pointer.start.wrapping_add(pointer.offset)
+        }
+        _ => {
+            pointer.page = match target {
+                Target::Heap => frame.base_page.heap().0,
+                Target::AuxHeap => frame.base_page.aux_heap().0,
+                _ => STATIC_MEMORY_PAGE.0,
+            };
+            // The whole operand is the offset, so anything past 32 bits is out of range.
+            if address.value > U256::from(MAX_HEAP_OFFSET) {
+                fault = true;
+                skip_access = true;
+            }
+            pointer.offset
+        }
+    };
+    let beyond_range = fault && target != Target::Pointer;
+    let (end, end_overflows) = pointer.offset.overflowing_add(32);
+    if end_overflows {
+        fault = true;
+    }
+
+    if matches!(target, Target::Heap | Target::AuxHeap) {
+        let bound = if target == Target::Heap {
+            &mut frame.heap_bound
+        } else {
+            &mut frame.aux_heap_bound
+        };
+        let growth = if beyond_range {
+            u32::MAX
+        } else {
+            end.saturating_sub(*bound)
+        };
+        #[cfg(feature = "fault-injection")]
+        let growth = if crate::faults::is_active(crate::faults::Fault::FreeHeapGrowth) {
+            0
+        } else {
+            growth
+        };
+        match frame.ergs.checked_sub(growth) {
+            Some(left) => {
+                frame.ergs = left;
+                if end > *bound {
+                    *bound = end;
+                }
+            }
+            None => {
+                frame.ergs = 0;
+                fault = true;
+            }
+        }
+    }
+    let skip_access = skip_access || fault;
+
+    let page = PageId(pointer.page);
+    let word0 = start / 32;
+    let shift = start % 32;
+    let read = |vm: &Vm, index: u32| -> U256 {
+        if skip_access {
+            U256::zero()
+        } else {
+            vm.memory.read(page, index).value
+        }
+    };
+    let first = read(vm, word0);
+    let second = if shift != 0 {
+        read(vm, word0 + 1)
+    } else {
+        U256::zero()
+    };
+    let bits = (shift * 8) as usize;
+
+    if !is_write {
+        let mut value = (first << bits) | (second >> (256 - bits));
+        if target == Target::Pointer {
+            // Bytes past the end of the slice read as zero.
+            let past_end = match end.checked_sub(pointer.length) {
+                Some(past) if !skip_access => past % 32,
+                _ => 0,
+            };
+            let past_bits = (past_end * 8) as usize;
+            value = (value >> past_bits) << past_bits;
+        }
+        if fault {
+            vm.pending_panic = true;
+            return;
+        }
+        vm.write_dst0(ins, &ops, TaggedWord::integer(value));
+        if ins.first_modifier() {
+            let advanced = with_offset(&address.value, end);
+            vm.write_dst1(
+                ins,
+                TaggedWord {
+                    value: advanced,
+                    is_pointer: address.is_pointer,
+                },
+            );
+        }
+    } else {
+        let value = ops.src1.value;
+        if !skip_access {
+            let kept_bits = 256 - bits;
+            let new_first = ((first >> kept_bits) << kept_bits) | (value >> bits);
+            vm.memory.write(page, word0, TaggedWord::integer(new_first));
+            if shift != 0 {
+                let new_second = ((second << bits) >> bits) | (value << kept_bits);
+                vm.memory
+                    .write(page, word0 + 1, TaggedWord::integer(new_second));
+            }
+        }
+        if fault {
+            vm.pending_panic = true;
+            return;
+        }
+        if ins.first_modifier() {
+            let advanced = with_offset(&address.value, end);
+            vm.write_dst0(ins, &ops, TaggedWord::integer(advanced));
+        }
+    }
+}
+
+/// The operand with its low 32 bits (the offset) replaced.
+fn with_offset(word: &U256, offset: u32) -> U256 {
+    let mut advanced = *word;
+    advanced.0[0] = (advanced.0[0] & 0xffff_ffff_0000_0000) | offset as u64;
+    advanced
+}

@@ -1,0 +1,170 @@
+//! `ret.ok`, `ret.revert`, `ret.panic`: leaving a near frame or a far frame.
+
+use super::Operands;
+use crate::decoder::Instruction;
+use crate::fat_pointer::FatPointer;
+use crate::opcode::Opcode;
+use crate::state::{Flags, Frame, TaggedWord};
+use crate::vm::{ExitKind, Vm};
+
+/// Where a far return takes its return data from (byte 28 of the ABI word).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReturnDataSource {
+    Heap,
+    ForwardPointer,
+    AuxHeap,
+}
+
+impl ReturnDataSource {
+    fn from_abi(abi: &primitive_types::U256) -> ReturnDataSource {
+        match (abi.0[3] >> 32) as u8 {
+            1 => ReturnDataSource::ForwardPointer,
+            2 => ReturnDataSource::AuxHeap,
+            // 0, and anything unknown.
+            _ => ReturnDataSource::Heap,
+        }
+    }
+}
+
+pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: Operands) {
+    vm.flags = Flags::default();
+    let mut kind = match ins.opcode {
+        Opcode::RetOk => ExitKind::Ok,
+        Opcode::RetRevert => ExitKind::Revert,
+        _ => ExitKind::Panic,
+    };
+    let frame = vm.stack.current;
+    let mut ergs = frame.ergs;
+
+    // A far return validates and prices the return data slice first.
+    let return_data = if frame.is_local {
+        None
+    } else {
+        let (returned, ergs_left, still_kind) = far_return_data(&frame, ops.src0, kind, ergs);
+        ergs = ergs_left;
+        kind = still_kind;
+        Some(returned)
+    };
+
+    let rolled_back = kind != ExitKind::Ok;
+    let Some(finished) = vm.finish_frame(rolled_back) else {
+        return;
+    };
+
+    if let Some(return_data) = return_data {
+        vm.registers.set(1, TaggedWord::pointer(return_data.to_u256()));
+        for r in 2..=15 {
+            vm.registers.set(r, TaggedWord::ZERO);
+        }
+        vm.context_u128 = 0;
+        ergs = ergs.saturating_sub(finished.stipend);
+        if vm.stack.has_ended() {
+            vm.set_exit(kind, return_data);
+        }
+    }
+
+    let to_label = ins.first_modifier() && finished.is_local;
+    let next = &mut vm.stack.current;
+    next.ergs = next.ergs.wrapping_add(ergs);
+    if to_label {
+        next.pc = ins.imm0;
+    } else if rolled_back {
+        next.pc = finished.exception_handler;
+    }
+    if finished.is_local {
+        // Heap growth inside a near call belongs to the whole far frame.
+        next.heap_bound = finished.heap_bound;
+        next.aux_heap_bound = finished.aux_heap_bound;
+    }
+    if kind == ExitKind::Panic {
+        vm.flags.lt_of = true;
+    }
+}
+
+/// Checks the return data ABI of a far return and charges for heap growth. Returns the
+/// pointer handed to the caller, the ergs left and how the frame ends (a malformed ABI
+/// turns the return into a panic).
+fn far_return_data(
+    frame: &Frame,
+    abi: TaggedWord,
+    mut kind: ExitKind,
+    mut ergs: u32,
+) -> (FatPointer, u32, ExitKind) {
+    let source = ReturnDataSource::from_abi(&abi.value);
+    let mut pointer = FatPointer::from_u256(&abi.value);
+
+    if source == ReturnDataSource::ForwardPointer {
+        if !abi.is_pointer {
+            kind = ExitKind::Panic;
+        }
+        // Outside the kernel, return data may not be forwarded from pages older than the
+        // frame (its own calldata), which the caller could still change.
+        if pointer.page < frame.base_page.0 && !frame.is_kernel() {
+            kind = ExitKind::Panic;
+        }
+    } else if abi.is_pointer {
+        kind = ExitKind::Panic;
+    }
+    // A fresh slice of the frame's own heap must start at offset 0.
+    let fresh_with_offset = source != ReturnDataSource::ForwardPointer && pointer.offset != 0;
+    let overflows = pointer.overflows();
+    if fresh_with_offset || overflows || !pointer.is_valid_slice() {
+        kind = ExitKind::Panic;
+    }
+    if kind == ExitKind::Panic {
+        pointer = FatPointer::default();
+    }
+
+    if kind != ExitKind::Panic {
+        match source {
+            ReturnDataSource::ForwardPointer => {
+                pointer.start = pointer.start.wrapping_add(pointer.offset);
+                pointer.length = pointer.length.wrapping_sub(pointer.offset);
+                pointer.offset = 0;
+            }
+            ReturnDataSource::Heap => pointer.page = frame.base_page.heap().0,
+            ReturnDataSource::AuxHeap => pointer.page = frame.base_page.aux_heap().0,
+        }
+    }
+
+    let growth = match source {
+        ReturnDataSource::ForwardPointer => 0,
+        ReturnDataSource::Heap | ReturnDataSource::AuxHeap => {
+            // A slice past the addressable range is charged as if it grew the heap to the end.
+            let end = if overflows {
+                u32::MAX
+            } else {
+                pointer.start + pointer.length
+            };
+            let bound = if source == ReturnDataSource::Heap {
+                frame.heap_bound
+            } else {
+                frame.aux_heap_bound
+            };
+            end.saturating_sub(bound)
+        }
+    };
+    if ergs >= growth {
+        ergs -= growth;
+    } else {
+        ergs = 0;
+        kind = ExitKind::Panic;
+        pointer = FatPointer::default();
+    }
+    (pointer, ergs, kind)
+}
+
+impl Vm {
+    /// Pops the current frame, settling its pubdata with the caller. `None` if no frame is
+    /// left to pop.
+    pub(crate) fn finish_frame(&mut self, rolled_back: bool) -> Option<Frame> {
+        let finished = self.stack.pop()?;
+        let caller = &mut self.stack.current;
+        if rolled_back {
+            self.pubdata_revert_counter -= finished.total_pubdata_spent;
+        } else {
+            caller.total_pubdata_spent += finished.total_pubdata_spent;
+        }
+        Some(finished)
+    }
+}

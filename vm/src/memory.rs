@@ -1,0 +1,101 @@
+//! Memory pages: the stack, heaps, static memory, calldata and code pages of every frame.
+//!
+//! Every page is addressed in 32-byte words with a `u32` index. Pages are sparse: only chunks
+//! that were written take space, so a write far into a heap costs what it costs in ergs and
+//! a few kilobytes here, never the whole range.
+
+use rustc_hash::FxHashMap;
+
+use crate::state::{PageId, TaggedWord};
+
+const CHUNK_WORDS: usize = 32;
+
+type Chunk = Box<[TaggedWord; CHUNK_WORDS]>;
+
+/// One page of memory.
+#[derive(Clone, Debug, Default)]
+pub struct Page {
+    chunks: FxHashMap<u32, Chunk>,
+}
+
+impl Page {
+    pub fn read(&self, index: u32) -> TaggedWord {
+        match self.chunks.get(&(index / CHUNK_WORDS as u32)) {
+            Some(chunk) => chunk[index as usize % CHUNK_WORDS],
+            None => TaggedWord::ZERO,
+        }
+    }
+
+    pub fn write(&mut self, index: u32, word: TaggedWord) {
+        let chunk = self
+            .chunks
+            .entry(index / CHUNK_WORDS as u32)
+            .or_insert_with(|| Box::new([TaggedWord::ZERO; CHUNK_WORDS]));
+        chunk[index as usize % CHUNK_WORDS] = word;
+    }
+
+    /// The words that are not zero (or carry a pointer tag), by index.
+    pub fn nonzero_words(&self) -> Vec<(u32, TaggedWord)> {
+        let mut words: Vec<(u32, TaggedWord)> = self
+            .chunks
+            .iter()
+            .flat_map(|(&chunk, words)| {
+                words.iter().enumerate().filter_map(move |(i, w)| {
+                    (*w != TaggedWord::ZERO).then_some((chunk * CHUNK_WORDS as u32 + i as u32, *w))
+                })
+            })
+            .collect();
+        words.sort_by_key(|(i, _)| *i);
+        words
+    }
+}
+
+/// All pages of a VM instance.
+#[derive(Clone, Debug, Default)]
+pub struct Memory {
+    pages: FxHashMap<u32, Page>,
+}
+
+impl Memory {
+    pub fn read(&self, page: PageId, index: u32) -> TaggedWord {
+        match self.pages.get(&page.0) {
+            Some(p) => p.read(index),
+            None => TaggedWord::ZERO,
+        }
+    }
+
+    pub fn write(&mut self, page: PageId, index: u32, word: TaggedWord) {
+        self.pages.entry(page.0).or_default().write(index, word);
+    }
+
+    pub fn page(&self, page: PageId) -> Option<&Page> {
+        self.pages.get(&page.0)
+    }
+
+    /// Fills a page with words from index 0 on (code, calldata).
+    pub fn fill(&mut self, page: PageId, words: impl IntoIterator<Item = primitive_types::U256>) {
+        let p = self.pages.entry(page.0).or_default();
+        for (i, w) in words.into_iter().enumerate() {
+            p.write(i as u32, TaggedWord::integer(w));
+        }
+    }
+
+    /// Reads `length` bytes from byte `start` of a page, as the heap sees them (big-endian
+    /// words), at most `limit` bytes.
+    pub fn read_bytes(&self, page: PageId, start: u32, length: u32, limit: usize) -> Vec<u8> {
+        let len = (length as usize).min(limit);
+        let mut out = Vec::with_capacity(len);
+        let mut buf = [0u8; 32];
+        let mut cached_word = u32::MAX;
+        for i in 0..len as u64 {
+            let addr = start as u64 + i;
+            let word = (addr / 32) as u32;
+            if word != cached_word {
+                self.read(page, word).value.to_big_endian(&mut buf);
+                cached_word = word;
+            }
+            out.push(buf[(addr % 32) as usize]);
+        }
+        out
+    }
+}

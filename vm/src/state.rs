@@ -1,0 +1,212 @@
+//! The execution state: registers with pointer tags, flags, and the stack of call frames.
+
+use primitive_types::{H160, U256};
+
+use crate::ergs::MAX_CALL_DEPTH;
+
+/// A 256-bit value with the tag that says whether it is a fat pointer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TaggedWord {
+    pub value: U256,
+    pub is_pointer: bool,
+}
+
+impl TaggedWord {
+    pub const ZERO: TaggedWord = TaggedWord {
+        value: U256([0; 4]),
+        is_pointer: false,
+    };
+
+    pub const fn integer(value: U256) -> TaggedWord {
+        TaggedWord {
+            value,
+            is_pointer: false,
+        }
+    }
+
+    pub const fn pointer(value: U256) -> TaggedWord {
+        TaggedWord {
+            value,
+            is_pointer: true,
+        }
+    }
+}
+
+/// General purpose registers r1–r15; r0 reads as zero and ignores writes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Registers {
+    words: [TaggedWord; 15],
+}
+
+impl Registers {
+    pub fn get(&self, index: u8) -> TaggedWord {
+        match index {
+            1..=15 => self.words[index as usize - 1],
+            _ => TaggedWord::ZERO,
+        }
+    }
+
+    pub fn set(&mut self, index: u8, word: TaggedWord) {
+        if let 1..=15 = index {
+            self.words[index as usize - 1] = word;
+        }
+    }
+
+    /// r1..r15 in order.
+    pub fn all(&self) -> &[TaggedWord; 15] {
+        &self.words
+    }
+
+    pub fn from_array(words: [TaggedWord; 15]) -> Registers {
+        Registers { words }
+    }
+}
+
+/// The three condition flags.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Flags {
+    /// Less than, or overflow.
+    pub lt_of: bool,
+    pub eq: bool,
+    pub gt: bool,
+}
+
+impl Flags {
+    pub fn holds(&self, condition: crate::opcode::Condition) -> bool {
+        use crate::opcode::Condition::*;
+        match condition {
+            Always => true,
+            Gt => self.gt,
+            Lt => self.lt_of,
+            Eq => self.eq,
+            Ge => self.gt || self.eq,
+            Le => self.lt_of || self.eq,
+            Ne => !self.eq,
+            GtOrLt => self.gt || self.lt_of,
+        }
+    }
+}
+
+/// A memory page number. Each far frame owns four consecutive pages from its base page:
+/// code candidate, stack, heap and aux heap.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PageId(pub u32);
+
+impl PageId {
+    pub const fn stack(self) -> PageId {
+        PageId(self.0 + 1)
+    }
+    pub const fn heap(self) -> PageId {
+        PageId(self.0 + 2)
+    }
+    pub const fn aux_heap(self) -> PageId {
+        PageId(self.0 + 3)
+    }
+}
+
+/// One entry of the call stack. Near calls copy the current entry and mark it local.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Frame {
+    pub this_address: H160,
+    pub msg_sender: H160,
+    pub code_address: H160,
+    pub base_page: PageId,
+    pub code_page: PageId,
+    pub sp: u16,
+    pub pc: u16,
+    pub exception_handler: u16,
+    pub ergs: u32,
+    pub this_shard_id: u8,
+    pub caller_shard_id: u8,
+    pub code_shard_id: u8,
+    pub is_static: bool,
+    /// A near-call frame.
+    pub is_local: bool,
+    pub context_u128: u128,
+    pub heap_bound: u32,
+    pub aux_heap_bound: u32,
+    pub total_pubdata_spent: i32,
+    pub stipend: u32,
+}
+
+impl Frame {
+    /// The formal frame below the bootloader: execution has ended when it is current again.
+    pub fn below_bootloader() -> Frame {
+        Frame {
+            this_address: H160::zero(),
+            msg_sender: H160::zero(),
+            code_address: H160::zero(),
+            base_page: PageId(0),
+            code_page: PageId(0),
+            sp: 0,
+            pc: 0,
+            exception_handler: 0,
+            ergs: 0,
+            this_shard_id: 0,
+            caller_shard_id: 0,
+            code_shard_id: 0,
+            is_static: false,
+            is_local: false,
+            context_u128: 0,
+            heap_bound: 0,
+            aux_heap_bound: 0,
+            total_pubdata_spent: 0,
+            stipend: 0,
+        }
+    }
+
+    /// Kernel frames are those of system contracts, at addresses below 2^16.
+    pub fn is_kernel(&self) -> bool {
+        is_kernel_address(&self.this_address)
+    }
+}
+
+pub fn is_kernel_address(address: &H160) -> bool {
+    address.as_bytes()[..18].iter().all(|&b| b == 0)
+}
+
+/// The call stack: the current frame and the frames below it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallStack {
+    pub current: Frame,
+    pub below: Vec<Frame>,
+}
+
+impl CallStack {
+    pub fn new() -> CallStack {
+        CallStack {
+            current: Frame::below_bootloader(),
+            below: Vec::new(),
+        }
+    }
+
+    pub fn depth(&self) -> usize {
+        self.below.len()
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.depth() == MAX_CALL_DEPTH
+    }
+
+    /// Execution has ended once the formal frame below the bootloader is current.
+    pub fn has_ended(&self) -> bool {
+        self.below.is_empty()
+    }
+
+    pub fn push(&mut self, frame: Frame) {
+        let previous = std::mem::replace(&mut self.current, frame);
+        self.below.push(previous);
+    }
+
+    /// Pops the current frame; `None` if only the formal bottom frame is left.
+    pub fn pop(&mut self) -> Option<Frame> {
+        let previous = self.below.pop()?;
+        Some(std::mem::replace(&mut self.current, previous))
+    }
+}
+
+impl Default for CallStack {
+    fn default() -> Self {
+        CallStack::new()
+    }
+}

@@ -1,0 +1,364 @@
+//! The VM: building it with a bootloader program, and the fetch–check–execute cycle.
+
+use primitive_types::{H160, U256};
+
+use crate::decoder::Instruction;
+use crate::fat_pointer::{erase_pointer_metadata, FatPointer};
+use crate::instructions::{self, Operands, StackSlot};
+use crate::memory::Memory;
+use crate::opcode::{DstMode, Opcode, SrcMode};
+use crate::state::{CallStack, Flags, Frame, PageId, Registers, TaggedWord};
+
+/// Address of the bootloader, the first frame of every batch.
+pub const BOOTLOADER_ADDRESS: u16 = 0x8001;
+/// Page layout of the bootloader frame (its code page is its base page).
+pub const BOOTLOADER_BASE_PAGE: PageId = PageId(8);
+pub const BOOTLOADER_CALLDATA_PAGE: PageId = PageId(7);
+/// Kernel-only memory that outlives frames.
+pub const STATIC_MEMORY_PAGE: PageId = PageId(1);
+/// Base page of the first far call; each far call takes the next eight pages.
+pub const FIRST_FAR_CALL_BASE_PAGE: u32 = 2048;
+/// Where a panicking bootloader "jumps": a formal location past any code.
+pub const BOOTLOADER_EXCEPTION_HANDLER: u16 = u16::MAX;
+
+/// Everything needed to start a VM with a program running as its first frame.
+#[derive(Clone, Debug)]
+pub struct Bootloader {
+    /// The code page, in 32-byte words; each word holds four instructions.
+    pub code: Vec<U256>,
+    pub ergs: u32,
+    /// r1..r15 at the start.
+    pub registers: [TaggedWord; 15],
+    /// Bytes placed at the start of the calldata page (page 7).
+    pub calldata: Vec<u8>,
+    pub address: H160,
+    pub caller: H160,
+    pub is_static: bool,
+    pub heap_bound: u32,
+    pub aux_heap_bound: u32,
+    pub context_u128: u128,
+}
+
+impl Bootloader {
+    /// The bootloader as a node starts it: kernel address 0x8001, whole heaps available,
+    /// r1 a pointer to the calldata.
+    pub fn new(code: Vec<U256>, ergs: u32) -> Bootloader {
+        Bootloader {
+            code,
+            ergs,
+            registers: [TaggedWord::ZERO; 15],
+            calldata: Vec::new(),
+            address: H160::from_low_u64_be(BOOTLOADER_ADDRESS as u64),
+            caller: H160::zero(),
+            is_static: false,
+            heap_bound: u32::MAX,
+            aux_heap_bound: u32::MAX,
+            context_u128: 0,
+        }
+    }
+}
+
+/// How the first frame ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExitKind {
+    Ok,
+    Revert,
+    Panic,
+}
+
+/// The end of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The bootloader frame returned; `return_data` is the slice it returned.
+    Finished {
+        exit: ExitKind,
+        return_data: FatPointer,
+    },
+    /// The cycle limit given to [`Vm::run`] was reached first.
+    CycleLimit,
+}
+
+/// What one cycle did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Running,
+    Ended,
+}
+
+/// An instruction this implementation does not run yet.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum VmError {
+    #[error("`{0}` is not implemented by eravm yet")]
+    Unimplemented(Opcode),
+}
+
+/// An EraVM instance.
+#[derive(Clone, Debug)]
+pub struct Vm {
+    pub(crate) registers: Registers,
+    pub(crate) flags: Flags,
+    pub(crate) stack: CallStack,
+    pub(crate) memory: Memory,
+    /// The context register far calls read (distinct from each frame's own context value).
+    pub(crate) context_u128: u128,
+    pub(crate) tx_number: u16,
+    /// Set by an instruction that fails mid-way: the next cycle runs `ret.panic` instead.
+    pub(crate) pending_panic: bool,
+    pub(crate) pubdata_revert_counter: i32,
+    pub(crate) dst1_written: bool,
+    cycles: u64,
+    last_instruction: Instruction,
+    exit: Option<(ExitKind, FatPointer)>,
+}
+
+impl Vm {
+    pub fn new(bootloader: Bootloader) -> Vm {
+        let mut memory = Memory::default();
+        memory.fill(BOOTLOADER_BASE_PAGE, bootloader.code.iter().copied());
+        memory.fill(
+            BOOTLOADER_CALLDATA_PAGE,
+            bootloader.calldata.chunks(32).map(|chunk| {
+                let mut word = [0u8; 32];
+                word[..chunk.len()].copy_from_slice(chunk);
+                U256::from_big_endian(&word)
+            }),
+        );
+        let frame = Frame {
+            this_address: bootloader.address,
+            msg_sender: bootloader.caller,
+            code_address: bootloader.address,
+            base_page: BOOTLOADER_BASE_PAGE,
+            code_page: BOOTLOADER_BASE_PAGE,
+            sp: 0,
+            pc: 0,
+            exception_handler: BOOTLOADER_EXCEPTION_HANDLER,
+            ergs: bootloader.ergs,
+            this_shard_id: 0,
+            caller_shard_id: 0,
+            code_shard_id: 0,
+            is_static: bootloader.is_static,
+            is_local: false,
+            context_u128: bootloader.context_u128,
+            heap_bound: bootloader.heap_bound,
+            aux_heap_bound: bootloader.aux_heap_bound,
+            total_pubdata_spent: 0,
+            stipend: 0,
+        };
+        let mut stack = CallStack::new();
+        stack.push(frame);
+        Vm {
+            registers: Registers::from_array(bootloader.registers),
+            flags: Flags::default(),
+            stack,
+            memory,
+            context_u128: 0,
+            tx_number: 0,
+            pending_panic: false,
+            pubdata_revert_counter: 0,
+            dst1_written: false,
+            cycles: 0,
+            last_instruction: Instruction::nop(),
+            exit: None,
+        }
+    }
+
+    /// Runs until the bootloader frame ends or `max_cycles` cycles have run.
+    pub fn run(&mut self, max_cycles: Option<u64>) -> Result<Outcome, VmError> {
+        loop {
+            if let Some((exit, return_data)) = self.exit {
+                return Ok(Outcome::Finished { exit, return_data });
+            }
+            if max_cycles.is_some_and(|max| self.cycles >= max) {
+                return Ok(Outcome::CycleLimit);
+            }
+            self.step()?;
+        }
+    }
+
+    /// Runs one cycle: fetch, decode, check, address operands, execute.
+    pub fn step(&mut self) -> Result<Status, VmError> {
+        if self.stack.has_ended() {
+            return Ok(Status::Ended);
+        }
+        let frame = &mut self.stack.current;
+        let fetched = if std::mem::take(&mut self.pending_panic) {
+            Instruction::panic()
+        } else {
+            let raw = self.memory.read(frame.code_page, (frame.pc >> 2) as u32).value.0
+                [3 - (frame.pc & 3) as usize];
+            Instruction::decode(raw)
+        };
+
+        // Checks before execution. The price is charged even if the instruction then faults.
+        let (ergs, out_of_ergs) = frame.ergs.overflowing_sub(fetched.opcode.price());
+        frame.ergs = if out_of_ergs { 0 } else { ergs };
+        let faulted = fetched.opcode == Opcode::Invalid
+            || out_of_ergs
+            || (fetched.opcode.is_kernel_only() && !frame.is_kernel())
+            || (frame.is_static && !fetched.opcode.is_allowed_in_static_frame())
+            || self.stack.is_full();
+        let ins = if faulted {
+            Instruction {
+                imm0: fetched.imm0,
+                imm1: fetched.imm1,
+                ..Instruction::panic()
+            }
+        } else if !self.flags.holds(fetched.condition) {
+            Instruction {
+                imm0: fetched.imm0,
+                imm1: fetched.imm1,
+                ..Instruction::nop()
+            }
+        } else {
+            fetched
+        };
+
+        let ops = self.address_operands(&ins);
+        let frame = &self.stack.current;
+        let is_kernel = frame.is_kernel();
+        self.last_instruction = ins;
+        self.dst1_written = false;
+        instructions::execute(self, &ins, ops, is_kernel)?;
+        if !self.dst1_written {
+            self.registers.set(ins.dst1, TaggedWord::ZERO);
+        }
+        self.cycles += 1;
+        Ok(if self.stack.has_ended() {
+            Status::Ended
+        } else {
+            Status::Running
+        })
+    }
+
+    /// Resolves the source and destination operands, moving SP for push and pop modes.
+    fn address_operands(&mut self, ins: &Instruction) -> Operands {
+        let frame = &mut self.stack.current;
+        let stack_page = frame.base_page.stack();
+        let mut sp = frame.sp;
+
+        let src_reg = self.registers.get(ins.src0);
+        let src_addr = (src_reg.value.0[0] as u16).wrapping_add(ins.imm0);
+        let src_slot = match ins.src0_mode {
+            SrcMode::Reg | SrcMode::Imm => None,
+            SrcMode::StackPop => {
+                sp = sp.wrapping_sub(src_addr);
+                Some(StackSlot::Stack(sp))
+            }
+            SrcMode::StackRelative => Some(StackSlot::Stack(sp.wrapping_sub(src_addr))),
+            SrcMode::StackAbsolute => Some(StackSlot::Stack(src_addr)),
+            SrcMode::CodePage => Some(StackSlot::Code(src_addr)),
+        };
+
+        let dst_reg = self.registers.get(ins.dst0);
+        let dst_addr = (dst_reg.value.0[0] as u16).wrapping_add(ins.imm1);
+        let dst0_slot = match ins.dst0_mode {
+            DstMode::Reg => None,
+            DstMode::StackPush => {
+                let slot = sp;
+                sp = sp.wrapping_add(dst_addr);
+                Some(slot)
+            }
+            DstMode::StackRelative => Some(sp.wrapping_sub(dst_addr)),
+            DstMode::StackAbsolute => Some(dst_addr),
+        };
+        frame.sp = sp;
+
+        let src0 = match (ins.src0_mode, src_slot) {
+            (SrcMode::Reg, _) => src_reg,
+            (SrcMode::Imm, _) => TaggedWord::integer(U256::from(ins.imm0)),
+            // A nop addresses its operands (and so moves SP) but reads nothing.
+            _ if ins.opcode == Opcode::Nop => TaggedWord::ZERO,
+            (_, Some(StackSlot::Stack(i))) => self.memory.read(stack_page, i as u32),
+            (_, Some(StackSlot::Code(i))) => {
+                TaggedWord::integer(self.memory.read(frame.code_page, i as u32).value)
+            }
+            (_, None) => TaggedWord::ZERO,
+        };
+        let src1 = self.registers.get(ins.src1);
+        let (mut src0, mut src1) = if ins.swap_operands() {
+            (src1, src0)
+        } else {
+            (src0, src1)
+        };
+        // Outside the kernel, a pointer reaching an instruction that takes integers loses its
+        // page and start and its tag.
+        if !frame.is_kernel() {
+            if src0.is_pointer && !ins.opcode.accepts_pointer_in_src0() {
+                erase_pointer_metadata(&mut src0.value);
+                src0.is_pointer = false;
+            }
+            if src1.is_pointer {
+                erase_pointer_metadata(&mut src1.value);
+                src1.is_pointer = false;
+            }
+        }
+        Operands {
+            src0,
+            src1,
+            dst0_slot,
+            new_pc: frame.pc.wrapping_add(1),
+        }
+    }
+
+    /// Writes the first destination: a stack slot if the instruction addressed one, else
+    /// the dst0 register.
+    pub(crate) fn write_dst0(&mut self, ins: &Instruction, ops: &Operands, word: TaggedWord) {
+        match ops.dst0_slot {
+            Some(slot) => {
+                let page = self.stack.current.base_page.stack();
+                self.memory.write(page, slot as u32, word);
+            }
+            None => self.registers.set(ins.dst0, word),
+        }
+    }
+
+    pub(crate) fn write_dst1(&mut self, ins: &Instruction, word: TaggedWord) {
+        self.dst1_written = true;
+        self.registers.set(ins.dst1, word);
+    }
+
+    pub(crate) fn set_exit(&mut self, exit: ExitKind, return_data: FatPointer) {
+        self.exit = Some((exit, return_data));
+    }
+
+    // ---- Read access for embedders, tracers and differential testing ----
+
+    pub fn registers(&self) -> &Registers {
+        &self.registers
+    }
+    pub fn flags(&self) -> Flags {
+        self.flags
+    }
+    /// The current frame; after the end, the formal frame below the bootloader.
+    pub fn current_frame(&self) -> &Frame {
+        &self.stack.current
+    }
+    pub fn call_depth(&self) -> usize {
+        self.stack.depth()
+    }
+    pub fn memory(&self) -> &Memory {
+        &self.memory
+    }
+    pub fn context_u128_register(&self) -> u128 {
+        self.context_u128
+    }
+    pub fn tx_number(&self) -> u16 {
+        self.tx_number
+    }
+    pub fn cycles(&self) -> u64 {
+        self.cycles
+    }
+    pub fn has_ended(&self) -> bool {
+        self.stack.has_ended()
+    }
+    pub fn pending_panic(&self) -> bool {
+        self.pending_panic
+    }
+    /// The instruction the last cycle executed, after faults and false conditions replaced it.
+    pub fn last_instruction(&self) -> &Instruction {
+        &self.last_instruction
+    }
+    pub fn exit(&self) -> Option<(ExitKind, FatPointer)> {
+        self.exit
+    }
+}
