@@ -4,3 +4,11 @@
 pub mod backend;
 pub mod case;
 pub mod observe;
+pub mod compare;
+pub mod differential;
+pub mod disasm;
+pub mod report;
+pub mod generator;
+pub mod campaign;
+pub mod known;
+pub mod asm;

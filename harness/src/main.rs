@@ -1,1 +1,197 @@
-fn main() {}
+//! The `eradiff` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use eradiff::backend::{run_isolated, Backend, EraVm, ZkEvm};
+use eradiff::campaign::{self, Budget, CampaignConfig, Target};
+use eradiff::case::Case;
+use eradiff::differential::{check, explain, Verdict};
+use eradiff::generator::{generate_seeded, Settings};
+use eradiff::known::KnownDivergences;
+use eradiff::{disasm, report};
+
+#[derive(Parser)]
+#[command(name = "eradiff", version, about = "Differential testing of EraVM implementations against zk_evm")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate cases, run them on eravm and zk_evm, and keep every disagreement.
+    Fuzz {
+        #[arg(long, value_enum, default_value = "opcodes")]
+        target: Target,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Stop after this many cases.
+        #[arg(long, conflicts_with = "duration")]
+        iterations: Option<u64>,
+        /// Stop after this long, e.g. `60s`, `10m`, `2h`.
+        #[arg(long, value_parser = parse_duration)]
+        duration: Option<Duration>,
+        /// Where findings and the summary go.
+        #[arg(long, default_value = "findings")]
+        out: PathBuf,
+        /// Longest generated program, in instructions.
+        #[arg(long, default_value_t = 48)]
+        max_instructions: usize,
+        #[arg(long)]
+        no_progress: bool,
+    },
+    /// Rerun a case on both VMs and print the difference (exit status 1 if they disagree).
+    Replay {
+        case: PathBuf,
+        /// Also print the report when they agree.
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// Print the program of a case.
+    Disasm { case: PathBuf },
+    /// Write the case a seeded campaign generates at one iteration.
+    Generate {
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 0)]
+        iteration: u64,
+    },
+    /// Run a case on one VM and print its final state as JSON.
+    Run {
+        case: PathBuf,
+        #[arg(long, default_value = "eravm")]
+        backend: String,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = number.parse().map_err(|_| format!("not a duration: {s:?}"))?;
+    let seconds = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("unknown unit {unit:?} (use s, m or h)")),
+    };
+    Ok(Duration::from_secs(seconds))
+}
+
+fn load(path: &PathBuf) -> Result<Case, ExitCode> {
+    Case::load(path).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Fuzz {
+            target,
+            seed,
+            iterations,
+            duration,
+            out,
+            max_instructions,
+            no_progress,
+        } => {
+            let budget = match (iterations, duration) {
+                (_, Some(d)) => Budget::Duration(d),
+                (Some(n), None) => Budget::Iterations(n),
+                (None, None) => Budget::Iterations(10_000),
+            };
+            let config = CampaignConfig {
+                target,
+                seed,
+                budget,
+                out: out.clone(),
+                show_progress: !no_progress,
+                settings: Settings {
+                    max_instructions,
+                    ..Settings::default()
+                },
+            };
+            let known = KnownDivergences::shipped();
+            match campaign::run(&config, &known) {
+                Ok(summary) => {
+                    campaign::print_summary(&summary);
+                    println!("\nsummary written to {}", out.join("summary.json").display());
+                    if summary.unexplained().next().is_some() {
+                        ExitCode::from(1)
+                    } else {
+                        ExitCode::SUCCESS
+                    }
+                }
+                Err(e) => {
+                    eprintln!("error: cannot write findings to {}: {e}", out.display());
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Replay { case: path, verbose } => {
+            let case = match load(&path) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            match check(&case, &EraVm, &ZkEvm) {
+                Verdict::Agree(run) => {
+                    println!(
+                        "eravm and zk_evm agree: {:?} after {} cycles, {} ergs left",
+                        run.state.end, run.state.cycles, run.state.ergs
+                    );
+                    if verbose {
+                        println!("{}", serde_json::to_string_pretty(&run.state).unwrap_or_default());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Verdict::Disagree(finding) => {
+                    let explanation = explain(&case, &EraVm, &ZkEvm, finding);
+                    let path = path.display().to_string();
+                    println!("{}", report::finding_markdown(&case, &explanation, Some(&path)));
+                    if let Some(reason) = KnownDivergences::shipped().reason(&explanation.signature) {
+                        println!("(on the known-divergence list: {reason})");
+                    }
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Disasm { case: path } => match load(&path) {
+            Ok(case) => {
+                print!("{}", disasm::disassemble(&case));
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Generate { seed, iteration } => {
+            println!("{}", generate_seeded(seed, iteration, &Settings::default()).to_json());
+            ExitCode::SUCCESS
+        }
+        Command::Run { case: path, backend } => {
+            let case = match load(&path) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let b: &dyn Backend = match backend.as_str() {
+                "eravm" => &EraVm,
+                "zk_evm" => &ZkEvm,
+                other => {
+                    eprintln!("error: unknown backend {other:?} (eravm or zk_evm)");
+                    return ExitCode::from(2);
+                }
+            };
+            match run_isolated(b, &case, false) {
+                Ok(run) => {
+                    println!("{}", serde_json::to_string_pretty(&run.state).unwrap_or_default());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{}: {e}", b.name());
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}

@@ -111,6 +111,8 @@ pub struct StepState {
     pub flags: FlagsView,
     pub registers: [Tagged; 15],
     pub pending_panic: bool,
+    /// Memory written by the step: page, word index, value.
+    pub writes: Vec<(u32, u32, Tagged)>,
 }
 
 impl StepState {
@@ -124,4 +126,6 @@ impl StepState {
 pub struct Run {
     pub state: FinalState,
     pub trace: Option<Vec<StepState>>,
+    /// How often each entry of the variant table ran (empty if the backend does not count).
+    pub variant_counts: Vec<u32>,
 }

@@ -54,6 +54,10 @@ const DST_REGS_SHIFT: u32 = 24;
 const IMM0_SHIFT: u32 = 32;
 const IMM1_SHIFT: u32 = 48;
 pub const VARIANT_TABLE_LEN: usize = 1 << VARIANT_BITS;
+/// Table index of `nop` with register operands: what an instruction whose condition fails runs.
+pub const NOP_VARIANT_INDEX: u16 = 1;
+/// Table index of `ret.panic`: what a faulting instruction runs.
+pub const PANIC_VARIANT_INDEX: u16 = 1073;
 
 /// How the source and destination modes of a block of the table are laid out.
 #[derive(Clone, Copy)]
@@ -440,5 +444,22 @@ impl fmt::Display for Instruction {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replacement_variants_sit_where_the_constants_say() {
+        assert_eq!(variant_index(&Instruction::nop().variant()), Some(NOP_VARIANT_INDEX));
+        assert_eq!(variant_index(&Instruction::panic().variant()), Some(PANIC_VARIANT_INDEX));
+    }
+
+    #[test]
+    fn the_table_defines_1104_variants() {
+        let defined = VARIANT_TABLE.iter().rposition(|v| v.opcode != Opcode::Invalid);
+        assert_eq!(defined, Some(1103));
     }
 }

@@ -54,6 +54,8 @@ impl Page {
 #[derive(Clone, Debug, Default)]
 pub struct Memory {
     pages: FxHashMap<u32, Page>,
+    /// When tracing, every write in order.
+    write_log: Option<Vec<(PageId, u32, TaggedWord)>>,
 }
 
 impl Memory {
@@ -65,7 +67,20 @@ impl Memory {
     }
 
     pub fn write(&mut self, page: PageId, index: u32, word: TaggedWord) {
+        if let Some(log) = self.write_log.as_mut() {
+            log.push((page, index, word));
+        }
         self.pages.entry(page.0).or_default().write(index, word);
+    }
+
+    /// Starts (or stops) recording writes, for step traces.
+    pub fn record_writes(&mut self, on: bool) {
+        self.write_log = on.then(Vec::new);
+    }
+
+    /// The writes recorded since the last call.
+    pub fn take_writes(&mut self) -> Vec<(PageId, u32, TaggedWord)> {
+        self.write_log.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     pub fn page(&self, page: PageId) -> Option<&Page> {

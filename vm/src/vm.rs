@@ -108,6 +108,7 @@ pub struct Vm {
     pub(crate) dst1_written: bool,
     cycles: u64,
     last_instruction: Instruction,
+    last_variant: u16,
     exit: Option<(ExitKind, FatPointer)>,
 }
 
@@ -158,6 +159,7 @@ impl Vm {
             dst1_written: false,
             cycles: 0,
             last_instruction: Instruction::nop(),
+            last_variant: crate::decoder::NOP_VARIANT_INDEX,
             exit: None,
         }
     }
@@ -181,13 +183,13 @@ impl Vm {
             return Ok(Status::Ended);
         }
         let frame = &mut self.stack.current;
-        let fetched = if std::mem::take(&mut self.pending_panic) {
-            Instruction::panic()
+        let raw = if std::mem::take(&mut self.pending_panic) {
+            crate::decoder::PANIC_VARIANT_INDEX as u64
         } else {
-            let raw = self.memory.read(frame.code_page, (frame.pc >> 2) as u32).value.0
-                [3 - (frame.pc & 3) as usize];
-            Instruction::decode(raw)
+            self.memory.read(frame.code_page, (frame.pc >> 2) as u32).value.0
+                [3 - (frame.pc & 3) as usize]
         };
+        let fetched = Instruction::decode(raw);
 
         // Checks before execution. The price is charged even if the instruction then faults.
         let (ergs, out_of_ergs) = frame.ergs.overflowing_sub(fetched.opcode.price());
@@ -197,26 +199,29 @@ impl Vm {
             || (fetched.opcode.is_kernel_only() && !frame.is_kernel())
             || (frame.is_static && !fetched.opcode.is_allowed_in_static_frame())
             || self.stack.is_full();
-        let ins = if faulted {
-            Instruction {
+        let (ins, variant) = if faulted {
+            let panic = Instruction {
                 imm0: fetched.imm0,
                 imm1: fetched.imm1,
                 ..Instruction::panic()
-            }
+            };
+            (panic, crate::decoder::PANIC_VARIANT_INDEX)
         } else if !self.flags.holds(fetched.condition) {
-            Instruction {
+            let nop = Instruction {
                 imm0: fetched.imm0,
                 imm1: fetched.imm1,
                 ..Instruction::nop()
-            }
+            };
+            (nop, crate::decoder::NOP_VARIANT_INDEX)
         } else {
-            fetched
+            (fetched, (raw & 0x7ff) as u16)
         };
 
         let ops = self.address_operands(&ins);
         let frame = &self.stack.current;
         let is_kernel = frame.is_kernel();
         self.last_instruction = ins;
+        self.last_variant = variant;
         self.dst1_written = false;
         instructions::execute(self, &ins, ops, is_kernel)?;
         if !self.dst1_written {
@@ -339,6 +344,13 @@ impl Vm {
     pub fn memory(&self) -> &Memory {
         &self.memory
     }
+    /// Starts (or stops) recording memory writes; see [`Memory::take_writes`].
+    pub fn record_memory_writes(&mut self, on: bool) {
+        self.memory.record_writes(on);
+    }
+    pub fn take_memory_writes(&mut self) -> Vec<(PageId, u32, TaggedWord)> {
+        self.memory.take_writes()
+    }
     pub fn context_u128_register(&self) -> u128 {
         self.context_u128
     }
@@ -357,6 +369,10 @@ impl Vm {
     /// The instruction the last cycle executed, after faults and false conditions replaced it.
     pub fn last_instruction(&self) -> &Instruction {
         &self.last_instruction
+    }
+    /// The variant-table index of the instruction the last cycle executed.
+    pub fn last_variant_index(&self) -> u16 {
+        self.last_variant
     }
     pub fn exit(&self) -> Option<(ExitKind, FatPointer)> {
         self.exit

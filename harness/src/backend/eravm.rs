@@ -18,8 +18,10 @@ impl Backend for EraVm {
 
     fn run(&self, case: &Case, trace: bool) -> Result<Run, BackendError> {
         let mut vm = Vm::new(case.bootloader());
+        vm.record_memory_writes(trace);
         let mut steps = trace.then(Vec::new);
         let mut last_frame = frame_view(&vm);
+        let mut counts = vec![0u32; eravm::decoder::VARIANT_TABLE_LEN];
         let outcome = loop {
             if let Some((exit, return_data)) = vm.exit() {
                 break Outcome::Finished { exit, return_data };
@@ -31,6 +33,7 @@ impl Backend for EraVm {
             let status = vm
                 .step()
                 .map_err(|e| BackendError::Unsupported(e.to_string()))?;
+            counts[vm.last_variant_index() as usize] += 1;
             if status == Status::Running {
                 last_frame = frame_view(&vm);
             }
@@ -43,6 +46,20 @@ impl Backend for EraVm {
                     flags: flags(&vm),
                     registers: registers(&vm),
                     pending_panic: vm.pending_panic(),
+                    writes: vm
+                        .take_memory_writes()
+                        .into_iter()
+                        .map(|(page, index, w)| {
+                            (
+                                page.0,
+                                index,
+                                Tagged {
+                                    value: w.value,
+                                    pointer: w.is_pointer,
+                                },
+                            )
+                        })
+                        .collect(),
                 });
             }
         };
@@ -96,6 +113,7 @@ impl Backend for EraVm {
         Ok(Run {
             state,
             trace: steps,
+            variant_counts: counts,
         })
     }
 }

@@ -55,16 +55,20 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// Silences the default panic message while `f` runs many isolated runs (the message is
-/// kept in the finding instead). Panics outside backends still print.
-pub fn quiet_panics() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let in_backend = std::thread::current()
-            .name()
-            .is_some_and(|n| n.starts_with("eradiff-"));
-        if !in_backend && std::env::var_os("ERADIFF_QUIET_PANICS").is_none() {
-            default(info);
-        }
-    }));
+/// While on, panics print nothing: every panic inside a backend is caught and kept in the
+/// finding instead. Panics elsewhere still print once switched off.
+pub fn quiet_panics(on: bool) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Once;
+    static QUIET: AtomicBool = AtomicBool::new(false);
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.load(Ordering::Relaxed) {
+                default(info);
+            }
+        }));
+    });
+    QUIET.store(on, Ordering::Relaxed);
 }

@@ -150,6 +150,9 @@ impl Backend for ZkEvm {
 
     fn run(&self, case: &Case, trace: bool) -> Result<Run, BackendError> {
         let mut vm = build(case);
+        if trace {
+            vm.memory.write_log = Some(Vec::new());
+        }
         let mut tracer = LastOpcode::default();
         let mut steps = trace.then(Vec::new);
         let mut last_frame = frame_view(&vm);
@@ -171,6 +174,24 @@ impl Backend for ZkEvm {
                     flags: flags(&vm),
                     registers: registers(&vm),
                     pending_panic: vm.local_state.pending_exception,
+                    writes: vm
+                        .memory
+                        .write_log
+                        .as_mut()
+                        .map(std::mem::take)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(page, index, v, tag)| {
+                            (
+                                page,
+                                index,
+                                Tagged {
+                                    value: from_ref(v),
+                                    pointer: tag,
+                                },
+                            )
+                        })
+                        .collect(),
                 });
             }
         }
@@ -226,6 +247,7 @@ impl Backend for ZkEvm {
         Ok(Run {
             state,
             trace: steps,
+            variant_counts: Vec::new(),
         })
     }
 }

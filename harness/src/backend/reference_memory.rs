@@ -13,6 +13,8 @@ use zk_evm_abstractions::vm::Memory;
 #[derive(Debug, Default, Clone)]
 pub struct ReferenceMemory {
     pages: FxHashMap<u32, FxHashMap<u32, (RefU256, bool)>>,
+    /// When tracing, every write in order: page, index, value, tag.
+    pub write_log: Option<Vec<(u32, u32, RefU256, bool)>>,
 }
 
 impl ReferenceMemory {
@@ -51,6 +53,9 @@ impl ReferenceMemory {
         let page = query.location.page.0;
         let index = query.location.index.0;
         if query.rw_flag {
+            if let Some(log) = self.write_log.as_mut() {
+                log.push((page, index, query.value, query.value_is_pointer));
+            }
             self.pages
                 .entry(page)
                 .or_default()

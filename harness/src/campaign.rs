@@ -1,0 +1,328 @@
+//! The in-process fuzz campaign: generate, run on both VMs, keep every finding.
+//!
+//! A disagreeing case is written to disk before anything else is done with it; only then is
+//! it explained (rerun with traces), given a signature and filed under it. A signature seen
+//! before only increments a count.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::backend::{EraVm, ZkEvm};
+use crate::case::Case;
+use crate::differential::{check, explain, Verdict};
+use crate::generator::{generate_seeded, Settings};
+use crate::known::KnownDivergences;
+use crate::report::finding_markdown;
+
+/// What a campaign fuzzes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+pub enum Target {
+    /// Single-frame programs: every instruction that runs inside one far frame.
+    Opcodes,
+}
+
+/// When a campaign stops.
+#[derive(Clone, Copy, Debug)]
+pub enum Budget {
+    Iterations(u64),
+    Duration(Duration),
+}
+
+pub struct CampaignConfig {
+    pub target: Target,
+    pub seed: u64,
+    pub budget: Budget,
+    pub out: PathBuf,
+    pub show_progress: bool,
+    pub settings: Settings,
+}
+
+/// One group of findings with the same signature.
+#[derive(Clone, Debug, Serialize)]
+pub struct FindingGroup {
+    pub signature: String,
+    pub count: u64,
+    pub known: Option<String>,
+    /// Where the first case of the group was written.
+    pub case: String,
+    pub report: String,
+    pub first_iteration: u64,
+}
+
+/// The outcome of a campaign.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub target: Target,
+    pub seed: u64,
+    pub executions: u64,
+    pub seconds: f64,
+    pub executions_per_second: f64,
+    /// Cases whose run ended in each way (on eravm).
+    pub ends: BTreeMap<String, u64>,
+    /// Executed instructions per opcode variant (mnemonic with modifiers), on eravm.
+    pub variant_counts: BTreeMap<String, u64>,
+    /// Executed instructions per source addressing mode, on eravm.
+    pub mode_counts: BTreeMap<String, u64>,
+    pub groups: Vec<FindingGroup>,
+    pub new_divergences: u64,
+    pub crashes: u64,
+}
+
+impl Summary {
+    /// Findings not on the known-divergence list.
+    pub fn unexplained(&self) -> impl Iterator<Item = &FindingGroup> {
+        self.groups.iter().filter(|g| g.known.is_none())
+    }
+}
+
+/// The campaign's findings folder.
+struct Findings {
+    dir: PathBuf,
+    groups: BTreeMap<String, FindingGroup>,
+}
+
+impl Findings {
+    fn new(dir: &Path) -> io::Result<Findings> {
+        fs::create_dir_all(dir.join("incoming"))?;
+        Ok(Findings {
+            dir: dir.to_path_buf(),
+            groups: BTreeMap::new(),
+        })
+    }
+
+    /// Writes the case first; only then explains and files it.
+    fn record(
+        &mut self,
+        case: &Case,
+        iteration: u64,
+        finding: crate::differential::Finding,
+        known: &KnownDivergences,
+    ) -> io::Result<bool> {
+        let json = case.to_json();
+        let hash = hex::encode(&Sha256::digest(json.as_bytes())[..8]);
+        let incoming = self.dir.join("incoming").join(format!("{hash}.json"));
+        fs::write(&incoming, &json)?;
+
+        let explanation = explain(case, &EraVm, &ZkEvm, finding);
+        if let Some(group) = self.groups.get_mut(&explanation.signature) {
+            group.count += 1;
+            fs::remove_file(&incoming)?;
+            return Ok(false);
+        }
+        let slug = slug(&explanation.signature);
+        let group_dir = self.dir.join(&slug);
+        fs::create_dir_all(&group_dir)?;
+        let case_path = group_dir.join(format!("{hash}.json"));
+        fs::rename(&incoming, &case_path)?;
+        let report_path = group_dir.join("report.md");
+        let report = finding_markdown(case, &explanation, Some(&case_path.display().to_string()));
+        fs::write(&report_path, report)?;
+        fs::write(
+            group_dir.join("explanation.json"),
+            serde_json::to_string_pretty(&explanation).unwrap_or_default(),
+        )?;
+        self.groups.insert(
+            explanation.signature.clone(),
+            FindingGroup {
+                known: known.reason(&explanation.signature).map(str::to_string),
+                signature: explanation.signature,
+                count: 1,
+                case: case_path.display().to_string(),
+                report: report_path.display().to_string(),
+                first_iteration: iteration,
+            },
+        );
+        Ok(true)
+    }
+}
+
+/// A file-name-safe form of a signature.
+pub fn slug(signature: &str) -> String {
+    let mut s: String = signature
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .collect();
+    s.truncate(80);
+    s
+}
+
+/// Runs a campaign to its budget.
+pub fn run(config: &CampaignConfig, known: &KnownDivergences) -> io::Result<Summary> {
+    let mut findings = Findings::new(&config.out)?;
+    let progress = if config.show_progress {
+        let bar = match config.budget {
+            Budget::Iterations(n) => ProgressBar::new(n),
+            Budget::Duration(d) => ProgressBar::new(d.as_secs().max(1)),
+        };
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] {pos}/{len} {per_sec} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+
+    crate::backend::quiet_panics(true);
+    let start = Instant::now();
+    let mut counts = vec![0u64; eravm::decoder::VARIANT_TABLE_LEN];
+    let mut ends: BTreeMap<String, u64> = BTreeMap::new();
+    let mut executions = 0u64;
+    let mut new_findings = 0u64;
+    let mut crashes = 0u64;
+    loop {
+        match config.budget {
+            Budget::Iterations(n) if executions >= n => break,
+            Budget::Duration(d) if start.elapsed() >= d => break,
+            _ => {}
+        }
+        let case = generate_seeded(config.seed, executions, &config.settings);
+        match check(&case, &EraVm, &ZkEvm) {
+            Verdict::Agree(run) => {
+                for (i, &c) in run.variant_counts.iter().enumerate() {
+                    counts[i] += c as u64;
+                }
+                *ends.entry(format!("{:?}", run.state.end)).or_default() += 1;
+            }
+            Verdict::Disagree(finding) => {
+                if matches!(finding, crate::differential::Finding::Crash { .. }) {
+                    crashes += 1;
+                }
+                *ends.entry("disagreement".into()).or_default() += 1;
+                if findings.record(&case, executions, finding, known)? {
+                    new_findings += 1;
+                    progress.println(format!(
+                        "new finding #{new_findings} at iteration {executions}: {}",
+                        findings.groups.values().last().map(|g| g.signature.as_str()).unwrap_or("")
+                    ));
+                }
+            }
+        }
+        executions += 1;
+        if executions % 64 == 0 {
+            match config.budget {
+                Budget::Iterations(_) => progress.set_position(executions),
+                Budget::Duration(_) => progress.set_position(start.elapsed().as_secs()),
+            }
+            let rate = executions as f64 / start.elapsed().as_secs_f64().max(1e-9);
+            progress.set_message(format!(
+                "{rate:.0} execs/s, {} signatures",
+                findings.groups.len()
+            ));
+        }
+    }
+    progress.finish_and_clear();
+    crate::backend::quiet_panics(false);
+
+    let seconds = start.elapsed().as_secs_f64();
+    let (variant_counts, mode_counts) = group_counts(&counts);
+    let groups: Vec<FindingGroup> = findings.groups.into_values().collect();
+    let summary = Summary {
+        target: config.target,
+        seed: config.seed,
+        executions,
+        seconds,
+        executions_per_second: executions as f64 / seconds.max(1e-9),
+        ends,
+        variant_counts,
+        mode_counts,
+        new_divergences: groups.iter().filter(|g| g.known.is_none()).count() as u64,
+        crashes,
+        groups,
+    };
+    let _ = fs::remove_dir(config.out.join("incoming"));
+    fs::write(
+        config.out.join("summary.json"),
+        serde_json::to_string_pretty(&summary).unwrap_or_default(),
+    )?;
+    Ok(summary)
+}
+
+/// Folds per-index counts into per-variant (mnemonic and modifiers) and per-mode counts.
+fn group_counts(counts: &[u64]) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
+    let mut variants = BTreeMap::new();
+    let mut modes = BTreeMap::new();
+    for (index, &count) in counts.iter().enumerate() {
+        if count == 0 {
+            continue;
+        }
+        let ins = eravm::Instruction::decode(index as u64);
+        *variants.entry(variant_name(&ins)).or_default() += count;
+        *modes
+            .entry(format!("src {:?} / dst {:?}", ins.src0_mode, ins.dst0_mode))
+            .or_default() += count;
+    }
+    (variants, modes)
+}
+
+/// The mnemonic with its modifiers, without operands: `sub.s!`, `ld.1.inc`.
+pub fn variant_name(ins: &eravm::Instruction) -> String {
+    ins.to_string()
+        .split_whitespace()
+        .next()
+        .unwrap_or("?")
+        .to_string()
+}
+
+/// Every opcode variant the `opcodes` target covers, for checking a summary.
+pub fn opcodes_target_variants() -> Vec<String> {
+    let mut names: Vec<String> = (0..eravm::decoder::VARIANT_TABLE_LEN as u64)
+        .map(eravm::Instruction::decode)
+        .filter(|i| crate::generator::GENERATED_FAMILIES.contains(&i.opcode.family()))
+        .map(|i| variant_name(&i))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Prints the summary as a table.
+pub fn print_summary(summary: &Summary) {
+    println!(
+        "{} executions in {:.1}s: {:.0} execs/s (seed {}, target {:?})",
+        summary.executions,
+        summary.seconds,
+        summary.executions_per_second,
+        summary.seed,
+        summary.target
+    );
+    println!("\nruns ended:");
+    for (end, n) in &summary.ends {
+        println!("  {end:<14} {n:>10}");
+    }
+    println!("\nexecuted instructions by opcode variant (eravm):");
+    let expected = opcodes_target_variants();
+    for name in &expected {
+        let n = summary.variant_counts.get(name).copied().unwrap_or(0);
+        let mark = if n < 1000 { "  <- under 1000" } else { "" };
+        println!("  {name:<28} {n:>12}{mark}");
+    }
+    println!("\nexecuted instructions by addressing mode (eravm):");
+    for (mode, n) in &summary.mode_counts {
+        println!("  {mode:<40} {n:>12}");
+    }
+    println!(
+        "\nfindings: {} signatures, {} new (not on the known list), {} crashes",
+        summary.groups.len(),
+        summary.new_divergences,
+        summary.crashes
+    );
+    for g in &summary.groups {
+        let known = g
+            .known
+            .as_deref()
+            .map(|r| format!(" [known: {r}]"))
+            .unwrap_or_default();
+        println!("  {:>6}x {}{known}\n          {}", g.count, g.signature, g.report);
+    }
+}

@@ -1,0 +1,199 @@
+//! Comparing two runs: the first field of the final state where they differ, and the first
+//! cycle where their step traces part.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::observe::{FinalState, FrameView, StepState, Tagged};
+
+/// A field whose value differs between two runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldDiff {
+    /// Dotted path of the field, e.g. `registers.r3`, `heap[0x20]`, `last_frame.sp`.
+    pub field: String,
+    /// The field without indices, for grouping: `registers`, `heap`, `last_frame.sp`.
+    pub class: String,
+    pub left: String,
+    pub right: String,
+}
+
+impl fmt::Display for FieldDiff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} vs {}", self.field, self.left, self.right)
+    }
+}
+
+struct Differ {
+    first: Option<FieldDiff>,
+}
+
+impl Differ {
+    fn field<T: PartialEq + fmt::Debug>(&mut self, class: &str, field: String, a: &T, b: &T) {
+        if self.first.is_none() && a != b {
+            self.first = Some(FieldDiff {
+                field,
+                class: class.to_string(),
+                left: format!("{a:?}"),
+                right: format!("{b:?}"),
+            });
+        }
+    }
+
+    fn simple<T: PartialEq + fmt::Debug>(&mut self, name: &str, a: &T, b: &T) {
+        self.field(name, name.to_string(), a, b);
+    }
+
+    fn tagged(&mut self, class: &str, field: String, a: &Tagged, b: &Tagged) {
+        if self.first.is_none() && a != b {
+            self.first = Some(FieldDiff {
+                field,
+                class: class.to_string(),
+                left: a.to_string(),
+                right: b.to_string(),
+            });
+        }
+    }
+
+    fn frame(&mut self, prefix: &str, a: &FrameView, b: &FrameView) {
+        let f = |name: &str| format!("{prefix}.{name}");
+        self.simple(&f("depth"), &a.depth, &b.depth);
+        self.simple(&f("pc"), &a.pc, &b.pc);
+        self.simple(&f("sp"), &a.sp, &b.sp);
+        self.simple(&f("ergs"), &a.ergs, &b.ergs);
+        self.simple(&f("exception_handler"), &a.exception_handler, &b.exception_handler);
+        self.simple(&f("heap_bound"), &a.heap_bound, &b.heap_bound);
+        self.simple(&f("aux_heap_bound"), &a.aux_heap_bound, &b.aux_heap_bound);
+        self.simple(&f("is_local"), &a.is_local, &b.is_local);
+        self.simple(&f("context_u128"), &a.context_u128, &b.context_u128);
+    }
+
+    fn registers(&mut self, a: &[Tagged; 15], b: &[Tagged; 15]) {
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            self.tagged("registers", format!("registers.r{}", i + 1), x, y);
+        }
+    }
+
+    fn page(&mut self, name: &str, a: &[(u32, Tagged)], b: &[(u32, Tagged)]) {
+        if self.first.is_some() || a == b {
+            return;
+        }
+        // Walk both sorted lists of non-zero words together; a missing word is zero.
+        let (mut i, mut j) = (0, 0);
+        loop {
+            let x = a.get(i);
+            let y = b.get(j);
+            let (index, wa, wb) = match (x, y) {
+                (None, None) => return,
+                (Some(&(ia, wa)), Some(&(ib, wb))) if ia == ib => {
+                    i += 1;
+                    j += 1;
+                    (ia, wa, wb)
+                }
+                (Some(&(ia, wa)), Some(&(ib, _))) if ia < ib => {
+                    i += 1;
+                    (ia, wa, Tagged::default())
+                }
+                (Some(&(ia, wa)), None) => {
+                    i += 1;
+                    (ia, wa, Tagged::default())
+                }
+                (_, Some(&(ib, wb))) => {
+                    j += 1;
+                    (ib, Tagged::default(), wb)
+                }
+            };
+            if wa != wb {
+                self.tagged(name, format!("{name}[word {index:#x}]"), &wa, &wb);
+                return;
+            }
+        }
+    }
+}
+
+/// The first field where two final states differ, in a fixed order from the most telling
+/// (how the run ended) to the least (memory contents).
+pub fn first_difference(a: &FinalState, b: &FinalState) -> Option<FieldDiff> {
+    let mut d = Differ { first: None };
+    d.simple("end", &a.end, &b.end);
+    d.simple("cycles", &a.cycles, &b.cycles);
+    d.simple(
+        "return_data",
+        &hex::encode(&a.return_data),
+        &hex::encode(&b.return_data),
+    );
+    d.registers(&a.registers, &b.registers);
+    d.simple("flags", &a.flags, &b.flags);
+    d.simple("ergs", &a.ergs, &b.ergs);
+    d.simple("pc", &a.pc, &b.pc);
+    d.frame("last_frame", &a.last_frame, &b.last_frame);
+    d.simple(
+        "context_u128_register",
+        &a.context_u128_register,
+        &b.context_u128_register,
+    );
+    d.simple("tx_number", &a.tx_number, &b.tx_number);
+    d.simple("pending_panic", &a.pending_panic, &b.pending_panic);
+    d.page("heap", &a.heap, &b.heap);
+    d.page("aux_heap", &a.aux_heap, &b.aux_heap);
+    d.page("stack", &a.stack, &b.stack);
+    d.page("static_memory", &a.static_memory, &b.static_memory);
+    d.first
+}
+
+/// The first cycle after which two step traces differ.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StepDiff {
+    /// 0-based position in the traces.
+    pub index: usize,
+    pub field: FieldDiff,
+    /// The step on each side (`None` where one trace is shorter).
+    pub left: Option<StepState>,
+    pub right: Option<StepState>,
+    /// The step before, for context.
+    pub before: Option<StepState>,
+}
+
+pub fn first_step_difference(a: &[StepState], b: &[StepState]) -> Option<StepDiff> {
+    let longest = a.len().max(b.len());
+    for index in 0..longest {
+        let (x, y) = (a.get(index), b.get(index));
+        let field = match (x, y) {
+            (Some(x), Some(y)) => step_difference(x, y),
+            _ => Some(FieldDiff {
+                field: "trace length".into(),
+                class: "trace length".into(),
+                left: a.len().to_string(),
+                right: b.len().to_string(),
+            }),
+        };
+        if let Some(field) = field {
+            return Some(StepDiff {
+                index,
+                field,
+                left: x.cloned(),
+                right: y.cloned(),
+                before: index.checked_sub(1).and_then(|i| a.get(i).cloned()),
+            });
+        }
+    }
+    None
+}
+
+fn step_difference(a: &StepState, b: &StepState) -> Option<FieldDiff> {
+    let mut d = Differ { first: None };
+    d.simple("pc_before", &a.pc_before, &b.pc_before);
+    d.field(
+        "executed",
+        "executed".into(),
+        &a.disassembly(),
+        &b.disassembly(),
+    );
+    d.simple("executed_raw", &a.executed, &b.executed);
+    d.simple("pending_panic", &a.pending_panic, &b.pending_panic);
+    d.registers(&a.registers, &b.registers);
+    d.simple("flags", &a.flags, &b.flags);
+    d.frame("frame", &a.frame, &b.frame);
+    d.field("writes", "writes".into(), &a.writes, &b.writes);
+    d.first
+}

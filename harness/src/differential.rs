@@ -1,0 +1,141 @@
+//! Running one case on two backends and deciding whether, and how, they disagree.
+
+use serde::Serialize;
+
+use crate::backend::{run_isolated, Backend, BackendError};
+use crate::case::Case;
+use crate::compare::{first_difference, first_step_difference, FieldDiff, StepDiff};
+use crate::observe::Run;
+
+/// What running a case on two backends found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum Finding {
+    /// Both ran and their final states differ.
+    Divergence { diff: FieldDiff },
+    /// A backend panicked: always a finding, whatever the other did.
+    Crash { backend: String, message: String },
+    /// A backend could not run the case.
+    Unsupported { backend: String, message: String },
+}
+
+/// The result of a differential run.
+#[derive(Clone, Debug)]
+pub enum Verdict {
+    /// Both agree; the run is the left backend's.
+    Agree(Box<Run>),
+    Disagree(Finding),
+}
+
+/// Runs `case` on both backends (isolated) and compares the final states.
+pub fn check(case: &Case, left: &dyn Backend, right: &dyn Backend) -> Verdict {
+    let a = run_isolated(left, case, false);
+    let b = run_isolated(right, case, false);
+    verdict(left, right, a, b)
+}
+
+fn verdict(
+    left: &dyn Backend,
+    right: &dyn Backend,
+    a: Result<Run, BackendError>,
+    b: Result<Run, BackendError>,
+) -> Verdict {
+    let failure = |backend: &dyn Backend, e: BackendError| match e {
+        BackendError::Crashed(message) => Finding::Crash {
+            backend: backend.name().to_string(),
+            message,
+        },
+        BackendError::Unsupported(message) => Finding::Unsupported {
+            backend: backend.name().to_string(),
+            message,
+        },
+    };
+    // A crash outranks everything else on either side.
+    match (a, b) {
+        (Err(e @ BackendError::Crashed(_)), _) => Verdict::Disagree(failure(left, e)),
+        (_, Err(e @ BackendError::Crashed(_))) => Verdict::Disagree(failure(right, e)),
+        (Err(e), _) => Verdict::Disagree(failure(left, e)),
+        (_, Err(e)) => Verdict::Disagree(failure(right, e)),
+        (Ok(a), Ok(b)) => match first_difference(&a.state, &b.state) {
+            None => Verdict::Agree(Box::new(a)),
+            Some(diff) => Verdict::Disagree(Finding::Divergence { diff }),
+        },
+    }
+}
+
+/// A finding explained: both sides rerun with step traces.
+#[derive(Clone, Debug, Serialize)]
+pub struct Explanation {
+    pub left: String,
+    pub right: String,
+    pub finding: Finding,
+    /// The first cycle where the traces part, if they do.
+    pub step: Option<StepDiff>,
+    /// Groups findings with the same cause.
+    pub signature: String,
+}
+
+/// Reruns a disagreeing case with traces and names the first step where the backends part.
+pub fn explain(case: &Case, left: &dyn Backend, right: &dyn Backend, finding: Finding) -> Explanation {
+    let step = match &finding {
+        Finding::Divergence { .. } => {
+            let a = run_isolated(left, case, true).ok().and_then(|r| r.trace);
+            let b = run_isolated(right, case, true).ok().and_then(|r| r.trace);
+            match (a, b) {
+                (Some(a), Some(b)) => first_step_difference(&a, &b),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    let signature = signature(&finding, step.as_ref());
+    Explanation {
+        left: left.name().to_string(),
+        right: right.name().to_string(),
+        finding,
+        step,
+        signature,
+    }
+}
+
+/// The signature that groups findings: what differs, and at which instruction.
+pub fn signature(finding: &Finding, step: Option<&StepDiff>) -> String {
+    match finding {
+        Finding::Divergence { diff } => {
+            let at = step
+                .and_then(|s| s.left.as_ref().or(s.right.as_ref()))
+                .map(|s| {
+                    s.disassembly()
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("?")
+                        .to_string()
+                })
+                .unwrap_or_else(|| "end".to_string());
+            let what = step.map(|s| s.field.class.as_str()).unwrap_or(&diff.class);
+            format!("{what}@{at}")
+        }
+        Finding::Crash { backend, message } => format!("crash:{backend}:{}", normalise(message)),
+        Finding::Unsupported { backend, message } => {
+            format!("unsupported:{backend}:{}", normalise(message))
+        }
+    }
+}
+
+/// Drops numbers from a message so that one cause gives one signature.
+fn normalise(message: &str) -> String {
+    let first_line = message.lines().next().unwrap_or("");
+    let mut out = String::new();
+    let mut in_number = false;
+    for c in first_line.chars().take(120) {
+        if c.is_ascii_hexdigit() && (in_number || c.is_ascii_digit()) {
+            if !in_number {
+                out.push('N');
+            }
+            in_number = true;
+        } else {
+            in_number = false;
+            out.push(c);
+        }
+    }
+    out
+}

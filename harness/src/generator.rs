@@ -1,0 +1,431 @@
+//! A structure-aware generator of cases, driven by bytes (`arbitrary`) so that the same code
+//! serves libFuzzer, proptest and seeded campaigns.
+//!
+//! Programs are made of valid instruction words with weighted opcodes, every addressing mode
+//! and predicate, values biased to edges (0, 1, 2^k±1, all ones, heap bounds, valid and
+//! broken fat pointers), and jump and call targets mostly inside the program so that runs go
+//! past their first few instructions.
+
+use arbitrary::{Result, Unstructured};
+use eravm::opcode::{Family, ModifierMeaning};
+use eravm::{Condition, DstMode, FatPointer, Instruction, Opcode, SrcMode, U256};
+use rand::{RngCore, SeedableRng};
+
+use crate::case::{
+    Address, Bytes, Case, FrameSettings, RegisterValue, Word, CASE_FORMAT_VERSION,
+};
+
+/// The opcodes a single-frame program may use (far calls and world access come later).
+pub const GENERATED_FAMILIES: [Family; 13] = [
+    Family::Nop,
+    Family::Add,
+    Family::Sub,
+    Family::Mul,
+    Family::Div,
+    Family::Jump,
+    Family::Binop,
+    Family::Shift,
+    Family::Ptr,
+    Family::NearCall,
+    Family::Context,
+    Family::Ret,
+    Family::HeapAccess,
+];
+
+/// Generator knobs.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub max_instructions: usize,
+    pub max_cycles: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_instructions: 48,
+            max_cycles: 4_000,
+        }
+    }
+}
+
+/// Picks an index with the given weights.
+fn pick(u: &mut Unstructured, weights: &[u32]) -> Result<usize> {
+    let total: u32 = weights.iter().sum();
+    let mut at = u.int_in_range(0..=total - 1)?;
+    for (i, &w) in weights.iter().enumerate() {
+        if at < w {
+            return Ok(i);
+        }
+        at -= w;
+    }
+    Ok(0)
+}
+
+fn weighted<T: Copy>(u: &mut Unstructured, choices: &[(u32, T)]) -> Result<T> {
+    let total: u32 = choices.iter().map(|(w, _)| w).sum();
+    let mut pick = u.int_in_range(0..=total - 1)?;
+    for &(w, v) in choices {
+        if pick < w {
+            return Ok(v);
+        }
+        pick -= w;
+    }
+    Ok(choices[0].1)
+}
+
+/// A case from bytes.
+pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
+    let frame = frame_settings(u)?;
+    let ergs = ergs(u)?;
+    let calldata = if u.ratio(3, 4)? {
+        let len = weighted(u, &[(3, 0usize), (6, 32), (4, 64), (3, 100), (2, 300)])?;
+        let len = u.int_in_range(0..=len)?;
+        (0..len).map(|_| u.arbitrary::<u8>()).collect::<Result<Vec<u8>>>()?
+    } else {
+        Vec::new()
+    };
+    let mut registers = Vec::new();
+    if !calldata.is_empty() || u.ratio(1, 2)? {
+        let pointer = FatPointer {
+            offset: 0,
+            page: eravm::BOOTLOADER_CALLDATA_PAGE.0,
+            start: 0,
+            length: calldata.len() as u32,
+        };
+        registers.push(RegisterValue {
+            index: 1,
+            value: Word(pointer.to_u256()),
+            pointer: true,
+        });
+    }
+    for index in 2..=15u8 {
+        if u.ratio(2, 3)? {
+            let (value, pointer) = register_value(u)?;
+            registers.push(RegisterValue {
+                index,
+                value: Word(value),
+                pointer,
+            });
+        }
+    }
+
+    let n = u.int_in_range(1..=settings.max_instructions.max(1))?;
+    let constants = u.int_in_range(0..=3usize)?;
+    let with_ret = u.ratio(4, 5)?;
+    let code_words = (n + with_ret as usize).div_ceil(4);
+    let mut program = Vec::with_capacity(n + 1);
+    for _ in 0..n {
+        program.push(instruction(u, n, code_words, constants)?);
+    }
+    if with_ret {
+        let opcode = weighted(u, &[(6, Opcode::RetOk), (2, Opcode::RetRevert), (1, Opcode::RetPanic)])?;
+        let mut ret = Instruction::new(opcode);
+        ret.src0 = match pick(u, &[5, 3, 2])? {
+            0 => 0,
+            1 => 1,
+            _ => u.int_in_range(2..=15)?,
+        };
+        program.push(ret.encode().expect("ret encodes"));
+    }
+    let mut code = pack(&program);
+    for _ in 0..constants {
+        code.push(Word(value(u)?));
+    }
+    let max_cycles = match pick(u, &[12, 1])? {
+        0 => settings.max_cycles,
+        _ => u.int_in_range(1..=64u64)?,
+    };
+    Ok(Case {
+        version: CASE_FORMAT_VERSION,
+        code,
+        ergs,
+        registers,
+        calldata: Bytes(calldata),
+        frame,
+        max_cycles,
+        note: String::new(),
+    })
+}
+
+/// Packs instruction words four to a code word, first instruction in the high bytes.
+pub fn pack(program: &[u64]) -> Vec<Word> {
+    program
+        .chunks(4)
+        .map(|chunk| {
+            let mut limbs = [0u64; 4];
+            for (i, &raw) in chunk.iter().enumerate() {
+                limbs[3 - i] = raw;
+            }
+            Word(U256(limbs))
+        })
+        .collect()
+}
+
+/// The case for iteration `iteration` of a campaign with seed `seed`: the same pair always
+/// gives the same case.
+pub fn generate_seeded(seed: u64, iteration: u64, settings: &Settings) -> Case {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ iteration.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let mut bytes = vec![0u8; 8192];
+    rng.fill_bytes(&mut bytes);
+    let mut u = Unstructured::new(&bytes);
+    generate(&mut u, settings).expect("generation from a full buffer cannot fail")
+}
+
+fn frame_settings(u: &mut Unstructured) -> Result<FrameSettings> {
+    let mut frame = FrameSettings::default();
+    if u.ratio(3, 5)? {
+        return Ok(frame);
+    }
+    let bound = |u: &mut Unstructured| -> Result<u32> {
+        Ok(match pick(u, &[4, 2, 1, 1, 2, 1])? {
+            0 => u32::MAX,
+            1 => 0,
+            2 => 32,
+            3 => 1024,
+            4 => u.int_in_range(0..=4096)?,
+            _ => u.arbitrary()?,
+        })
+    };
+    frame.heap_bound = bound(u)?;
+    frame.aux_heap_bound = bound(u)?;
+    frame.is_static = u.ratio(1, 6)?;
+    frame.address = match weighted(u, &[(6, 0u8), (3, 1), (1, 2)])? {
+        0 => frame.address,
+        1 => Address(eravm::H160::from_low_u64_be(
+            0x1_0000 + u.int_in_range(0..=0xffff_ffffu64)?,
+        )),
+        _ => Address(eravm::H160::from_low_u64_be(u.int_in_range(1..=0xffffu64)?)),
+    };
+    if u.ratio(1, 3)? {
+        frame.caller = Address(eravm::H160::from_low_u64_be(u.arbitrary()?));
+    }
+    if u.ratio(1, 3)? {
+        frame.context_u128 = Word(U256::from(u.arbitrary::<u128>()?));
+    }
+    Ok(frame)
+}
+
+fn ergs(u: &mut Unstructured) -> Result<u32> {
+    Ok(match pick(u, &[2, 3, 10, 2, 1])? {
+        0 => u.int_in_range(0..=64)?,
+        1 => u.int_in_range(64..=5_000)?,
+        2 => u.int_in_range(5_000..=10_000_000)?,
+        3 => u32::MAX,
+        _ => u32::MAX - u.int_in_range(0..=4096)?,
+    })
+}
+
+/// A 256-bit value biased to the edges arithmetic gets wrong.
+pub fn value(u: &mut Unstructured) -> Result<U256> {
+    let k = *u.choose(&[1u32, 2, 8, 16, 31, 32, 33, 63, 64, 127, 128, 160, 192, 224, 255])?;
+    let kind = u.int_in_range(0..=9u8)?;
+    Ok(match kind {
+        0 => U256::zero(),
+        1 => U256::from(u.int_in_range(0..=64u64)?),
+        2 => U256::one() << k,
+        3 => (U256::one() << k) - 1,
+        4 => (U256::one() << k) + 1,
+        5 => U256::MAX - U256::from(u.int_in_range(0..=32u64)?),
+        6 => U256::from(u.arbitrary::<u16>()?),
+        7 => heap_offset(u)?,
+        _ => U256(u.arbitrary::<[u64; 4]>()?),
+    })
+}
+
+/// Offsets around what the heap instructions check: small, word edges, the 2^32 - 33 limit.
+fn heap_offset(u: &mut Unstructured) -> Result<U256> {
+    let limit = u32::MAX as u64 - 32;
+    let base = *u.choose(&[0u64, 32, 1024, 4096, 0xffff, 1 << 24, limit, 1 << 32])?;
+    let delta = u.int_in_range(0..=64u64)?;
+    Ok(U256::from(if u.ratio(1, 2)? {
+        base.saturating_sub(delta)
+    } else {
+        base + delta
+    }))
+}
+
+fn register_value(u: &mut Unstructured) -> Result<(U256, bool)> {
+    if u.ratio(1, 4)? {
+        Ok((fat_pointer(u)?, u.ratio(9, 10)?))
+    } else {
+        Ok((value(u)?, u.ratio(1, 20)?))
+    }
+}
+
+/// A fat pointer word, valid or broken, into one of the pages a single frame can reach.
+fn fat_pointer(u: &mut Unstructured) -> Result<U256> {
+    let page = *u.choose(&[7u32, 8, 9, 10, 11, 1, 0, 2048, u32::MAX])?;
+    let small = |u: &mut Unstructured| -> Result<u32> {
+        Ok(match pick(u, &[3, 3, 2, 1, 1])? {
+            0 => 0,
+            1 => u.int_in_range(0..=96)?,
+            2 => u.int_in_range(0..=4096)?,
+            3 => u32::MAX - u.int_in_range(0..=64)?,
+            _ => u.arbitrary()?,
+        })
+    };
+    let pointer = FatPointer {
+        offset: small(u)?,
+        page,
+        start: small(u)?,
+        length: small(u)?,
+    };
+    let high = if u.ratio(1, 4)? {
+        U256([0, 0, u.arbitrary()?, u.arbitrary()?])
+    } else {
+        U256::zero()
+    };
+    Ok(pointer.to_u256() | high)
+}
+
+fn register(u: &mut Unstructured) -> Result<u8> {
+    Ok(match pick(u, &[2, 10, 3])? {
+        0 => 0,
+        1 => u.int_in_range(1..=6)?,
+        _ => u.int_in_range(7..=15)?,
+    })
+}
+
+fn opcode(u: &mut Unstructured) -> Result<Opcode> {
+    use Opcode::*;
+    let family = weighted(
+        u,
+        &[
+            (3, Family::Nop),
+            (5, Family::Add),
+            (5, Family::Sub),
+            (4, Family::Mul),
+            (4, Family::Div),
+            (4, Family::Jump),
+            (6, Family::Binop),
+            (8, Family::Shift),
+            (9, Family::Ptr),
+            (4, Family::NearCall),
+            (8, Family::Context),
+            (5, Family::Ret),
+            (14, Family::HeapAccess),
+        ],
+    )?;
+    Ok(match family {
+        Family::Nop => Nop,
+        Family::Add => Add,
+        Family::Sub => Sub,
+        Family::Mul => Mul,
+        Family::Div => Div,
+        Family::Jump => Jump,
+        Family::Binop => *u.choose(&[Xor, And, Or])?,
+        Family::Shift => *u.choose(&[Shl, Shr, Rol, Ror])?,
+        Family::Ptr => *u.choose(&[PtrAdd, PtrSub, PtrPack, PtrShrink])?,
+        Family::NearCall => NearCall,
+        Family::Context => *u.choose(&[
+            This,
+            Caller,
+            CodeAddress,
+            Meta,
+            ErgsLeft,
+            Sp,
+            GetContextU128,
+            SetContextU128,
+            AuxMutating0,
+            IncrementTxNumber,
+        ])?,
+        Family::Ret => *u.choose(&[RetOk, RetRevert, RetPanic])?,
+        _ => *u.choose(&[
+            HeapRead,
+            HeapWrite,
+            AuxHeapRead,
+            AuxHeapWrite,
+            FatPointerRead,
+            StaticMemoryRead,
+            StaticMemoryWrite,
+        ])?,
+    })
+}
+
+/// A program counter: usually inside the program, sometimes anywhere.
+fn target(u: &mut Unstructured, n: usize) -> Result<u16> {
+    Ok(match pick(u, &[12, 1, 1])? {
+        0 => u.int_in_range(0..=n as u16)?,
+        1 => u.arbitrary()?,
+        _ => u16::MAX,
+    })
+}
+
+fn imm(u: &mut Unstructured) -> Result<u16> {
+    Ok(match pick(u, &[4, 2, 2])? {
+        0 => u.int_in_range(0..=8)?,
+        1 => *u.choose(&[31u16, 32, 33, 64, 0xffe0, 0xffff, 0x8000])?,
+        _ => u.arbitrary()?,
+    })
+}
+
+fn instruction(u: &mut Unstructured, n: usize, code_words: usize, constants: usize) -> Result<u64> {
+    // Now and then a raw word: undecodable indices and odd field combinations.
+    if u.ratio(1, 40)? {
+        let raw: u64 = u.arbitrary()?;
+        let decoded = Instruction::decode(raw);
+        if GENERATED_FAMILIES.contains(&decoded.opcode.family()) || decoded.opcode == Opcode::Invalid {
+            return Ok(raw);
+        }
+        return Ok(raw | 0x7ff); // index 2047: invalid
+    }
+    let opcode = opcode(u)?;
+    let mut ins = Instruction::new(opcode);
+    ins.condition = if u.ratio(7, 10)? {
+        Condition::Always
+    } else {
+        *u.choose(&Condition::ALL)?
+    };
+    let (src_modes, dst_modes): (&[SrcMode], &[DstMode]) = match opcode.family() {
+        Family::Nop | Family::Add | Family::Sub | Family::Mul | Family::Div | Family::Binop
+        | Family::Shift | Family::Ptr => (&SrcMode::ALL, &DstMode::ALL),
+        Family::Jump => (&SrcMode::ALL, &[DstMode::Reg]),
+        Family::HeapAccess if opcode != Opcode::FatPointerRead => {
+            (&[SrcMode::Reg, SrcMode::Imm], &[DstMode::Reg])
+        }
+        _ => (&[SrcMode::Reg], &[DstMode::Reg]),
+    };
+    ins.src0_mode = if src_modes.len() > 1 && u.ratio(1, 2)? {
+        SrcMode::Reg
+    } else {
+        *u.choose(src_modes)?
+    };
+    ins.dst0_mode = if dst_modes.len() > 1 && u.ratio(1, 2)? {
+        DstMode::Reg
+    } else {
+        *u.choose(dst_modes)?
+    };
+    ins.modifiers = match opcode.modifiers() {
+        ModifierMeaning::None => [false, false],
+        ModifierMeaning::SetFlagsAndSwap | ModifierMeaning::StaticAndShard => {
+            [u.arbitrary()?, u.arbitrary()?]
+        }
+        _ => [u.arbitrary()?, false],
+    };
+    ins.src0 = register(u)?;
+    ins.src1 = register(u)?;
+    ins.dst0 = register(u)?;
+    // Most opcodes clear the dst1 register; compilers leave it r0, fuzzing should not.
+    ins.dst1 = if u.ratio(3, 4)? { 0 } else { register(u)? };
+    ins.imm0 = imm(u)?;
+    ins.imm1 = imm(u)?;
+    match (opcode.family(), ins.src0_mode) {
+        (Family::Jump, SrcMode::Imm) => {
+            ins.imm0 = target(u, n)?;
+        }
+        (Family::NearCall, _) => {
+            ins.imm0 = target(u, n)?;
+            ins.imm1 = target(u, n)?;
+        }
+        (Family::Ret, _) => ins.imm0 = target(u, n)?,
+        (_, SrcMode::CodePage) if constants > 0 && u.ratio(3, 4)? => {
+            ins.src0 = 0;
+            ins.imm0 = (code_words + u.int_in_range(0..=constants - 1)?) as u16;
+        }
+        (_, SrcMode::Imm) if opcode.family() == Family::HeapAccess => {
+            ins.imm0 = *u.choose(&[0u16, 1, 31, 32, 33, 64, 1000, 0xffe0, 0xffff])?;
+        }
+        _ => {}
+    }
+    Ok(ins.encode().expect("generated instructions are valid variants"))
+}

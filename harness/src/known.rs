@@ -1,0 +1,37 @@
+//! The known-divergence list: reference behaviours we judge to be bugs, or deliberate
+//! differences, each with a reason. It is the only way a finding is set aside; nothing else
+//! silences a comparison.
+
+use serde::Deserialize;
+
+/// The list shipped with the repository.
+pub const KNOWN_DIVERGENCES_JSON: &str = include_str!("../../known-divergences.json");
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnownDivergence {
+    /// The finding signature this entry covers.
+    pub signature: String,
+    /// Why it is not a bug in eravm.
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnownDivergences {
+    pub divergences: Vec<KnownDivergence>,
+}
+
+impl KnownDivergences {
+    pub fn shipped() -> KnownDivergences {
+        serde_json::from_str(KNOWN_DIVERGENCES_JSON).expect("known-divergences.json is valid")
+    }
+
+    /// The reason a signature is known, if it is.
+    pub fn reason(&self, signature: &str) -> Option<&str> {
+        self.divergences
+            .iter()
+            .find(|d| d.signature == signature)
+            .map(|d| d.reason.as_str())
+    }
+}

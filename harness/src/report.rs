@@ -1,0 +1,102 @@
+//! Human-readable reports of findings.
+
+use std::fmt::Write;
+
+use crate::case::Case;
+use crate::compare::StepDiff;
+use crate::differential::{Explanation, Finding};
+use crate::disasm;
+use crate::observe::StepState;
+
+/// A Markdown report of one finding: what differs, the first step where the backends part
+/// with both sides' registers and flags, the code around it, and how to replay it.
+pub fn finding_markdown(case: &Case, explanation: &Explanation, case_path: Option<&str>) -> String {
+    let mut out = String::new();
+    let (l, r) = (&explanation.left, &explanation.right);
+    let _ = writeln!(out, "# {}\n", explanation.signature);
+    match &explanation.finding {
+        Finding::Divergence { diff } => {
+            let _ = writeln!(out, "{l} and {r} disagree on `{}`:\n", diff.field);
+            let _ = writeln!(out, "- {l}: `{}`", diff.left);
+            let _ = writeln!(out, "- {r}: `{}`\n", diff.right);
+        }
+        Finding::Crash { backend, message } => {
+            let _ = writeln!(out, "{backend} crashed:\n\n```\n{message}\n```\n");
+        }
+        Finding::Unsupported { backend, message } => {
+            let _ = writeln!(out, "{backend} could not run the case: {message}\n");
+        }
+    }
+    if let Some(step) = &explanation.step {
+        step_section(&mut out, case, step, l, r);
+    } else if matches!(explanation.finding, Finding::Divergence { .. }) {
+        let _ = writeln!(
+            out,
+            "The step traces agree; only the final state differs.\n"
+        );
+    }
+    let _ = writeln!(out, "## Replay\n");
+    let path = case_path.unwrap_or("CASE.json");
+    let _ = writeln!(out, "```\neradiff replay {path}\neradiff disasm {path}\n```");
+    out
+}
+
+fn step_section(out: &mut String, case: &Case, step: &StepDiff, l: &str, r: &str) {
+    let _ = writeln!(
+        out,
+        "## First differing step: cycle {} (`{}`)\n",
+        step.index + 1,
+        step.field
+    );
+    if let Some(before) = &step.before {
+        let _ = writeln!(out, "Before it, both sides agree:\n");
+        state_lines(out, "both", before);
+        let _ = writeln!(out);
+    }
+    for (name, side) in [(l, &step.left), (r, &step.right)] {
+        match side {
+            Some(s) => {
+                let _ = writeln!(out, "{name} after the step:\n");
+                state_lines(out, name, s);
+            }
+            None => {
+                let _ = writeln!(out, "{name}: the run had already ended\n");
+            }
+        }
+        let _ = writeln!(out);
+    }
+    let pc = step
+        .left
+        .as_ref()
+        .or(step.right.as_ref())
+        .map(|s| s.pc_before)
+        .unwrap_or(0);
+    let _ = writeln!(out, "Code around pc {pc}:\n\n```\n{}```\n", disasm::around(case, pc, 3));
+}
+
+fn state_lines(out: &mut String, _name: &str, s: &StepState) {
+    let _ = writeln!(out, "```");
+    let _ = writeln!(out, "pc {} ran: {}", s.pc_before, s.disassembly());
+    let f = &s.frame;
+    let _ = writeln!(
+        out,
+        "next pc {}  sp {}  ergs {}  depth {}  heap_bound {}  aux_heap_bound {}  flags {}{}",
+        f.pc,
+        f.sp,
+        f.ergs,
+        f.depth,
+        f.heap_bound,
+        f.aux_heap_bound,
+        s.flags,
+        if s.pending_panic { "  (panic pending)" } else { "" }
+    );
+    for (i, r) in s.registers.iter().enumerate() {
+        if !r.value.is_zero() || r.pointer {
+            let _ = writeln!(out, "r{:<2} = {}", i + 1, r);
+        }
+    }
+    for (page, index, w) in &s.writes {
+        let _ = writeln!(out, "wrote page {page} word {index:#x} = {w}");
+    }
+    let _ = writeln!(out, "```");
+}
