@@ -24,6 +24,16 @@ impl fmt::Display for FieldDiff {
     }
 }
 
+/// Keeps reports readable when a value is long (return data, write lists).
+fn shorten(s: String) -> String {
+    const KEEP: usize = 240;
+    if s.len() <= KEEP {
+        return s;
+    }
+    let cut = (0..=KEEP).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+    format!("{}… ({} characters)", &s[..cut], s.len())
+}
+
 struct Differ {
     first: Option<FieldDiff>,
 }
@@ -34,8 +44,8 @@ impl Differ {
             self.first = Some(FieldDiff {
                 field,
                 class: class.to_string(),
-                left: format!("{a:?}"),
-                right: format!("{b:?}"),
+                left: shorten(format!("{a:?}")),
+                right: shorten(format!("{b:?}")),
             });
         }
     }

@@ -108,6 +108,7 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
             });
         }
     }
+    let regs = RegisterKinds::of(&registers);
 
     let n = u.int_in_range(1..=settings.max_instructions.max(1))?;
     let constants = u.int_in_range(0..=3usize)?;
@@ -115,7 +116,7 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
     let code_words = (n + with_ret as usize).div_ceil(4);
     let mut program = Vec::with_capacity(n + 1);
     for _ in 0..n {
-        program.push(instruction(u, n, code_words, constants)?);
+        program.push(instruction(u, &regs, n, code_words, constants)?);
     }
     if with_ret {
         let opcode = weighted(u, &[(6, Opcode::RetOk), (2, Opcode::RetRevert), (1, Opcode::RetPanic)])?;
@@ -129,7 +130,7 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
     }
     let mut code = pack(&program);
     for _ in 0..constants {
-        code.push(Word(value(u)?));
+        code.push(Word(runnable_constant(value(u)?)));
     }
     let max_cycles = match pick(u, &[12, 1])? {
         0 => settings.max_cycles,
@@ -145,6 +146,18 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
         max_cycles,
         note: String::new(),
     })
+}
+
+/// Programs can jump or fall into their constants; keep every instruction those words
+/// decode to within the families under test (others become the invalid opcode).
+fn runnable_constant(mut word: U256) -> U256 {
+    for limb in word.0.iter_mut() {
+        let decoded = Instruction::decode(*limb);
+        if !GENERATED_FAMILIES.contains(&decoded.opcode.family()) {
+            *limb |= 0x7ff;
+        }
+    }
+    word
 }
 
 /// Packs instruction words four to a code word, first instruction in the high bytes.
@@ -245,11 +258,18 @@ fn heap_offset(u: &mut Unstructured) -> Result<U256> {
 }
 
 fn register_value(u: &mut Unstructured) -> Result<(U256, bool)> {
-    if u.ratio(1, 4)? {
-        Ok((fat_pointer(u)?, u.ratio(9, 10)?))
-    } else {
-        Ok((value(u)?, u.ratio(1, 20)?))
-    }
+    Ok(match pick(u, &[5, 7, 8])? {
+        0 => (fat_pointer(u)?, u.ratio(9, 10)?),
+        // Small values keep heap offsets, stack addresses and jump targets in range.
+        1 => (
+            match pick(u, &[3, 2])? {
+                0 => U256::from(u.int_in_range(0..=4096u64)?),
+                _ => heap_offset(u)?,
+            },
+            false,
+        ),
+        _ => (value(u)?, u.ratio(1, 20)?),
+    })
 }
 
 /// A fat pointer word, valid or broken, into one of the pages a single frame can reach.
@@ -278,6 +298,46 @@ fn fat_pointer(u: &mut Unstructured) -> Result<U256> {
     Ok(pointer.to_u256() | high)
 }
 
+/// What the generator knows of the initial registers, to pick operands that let programs run
+/// on instead of faulting at once.
+struct RegisterKinds {
+    pointers: Vec<u8>,
+    small: Vec<u8>,
+}
+
+impl RegisterKinds {
+    fn of(registers: &[RegisterValue]) -> RegisterKinds {
+        let mut kinds = RegisterKinds {
+            pointers: Vec::new(),
+            small: vec![0],
+        };
+        for r in registers {
+            if r.pointer {
+                kinds.pointers.push(r.index);
+            } else if r.value.0 <= U256::from(u32::MAX - 32) {
+                kinds.small.push(r.index);
+            }
+        }
+        kinds
+    }
+
+    fn pointer(&self, u: &mut Unstructured) -> Result<u8> {
+        if self.pointers.is_empty() || u.ratio(1, 5)? {
+            register(u)
+        } else {
+            Ok(*u.choose(&self.pointers)?)
+        }
+    }
+
+    fn small(&self, u: &mut Unstructured) -> Result<u8> {
+        if u.ratio(1, 5)? {
+            register(u)
+        } else {
+            Ok(*u.choose(&self.small)?)
+        }
+    }
+}
+
 fn register(u: &mut Unstructured) -> Result<u8> {
     Ok(match pick(u, &[2, 10, 3])? {
         0 => 0,
@@ -299,7 +359,7 @@ fn opcode(u: &mut Unstructured) -> Result<Opcode> {
             (4, Family::Jump),
             (6, Family::Binop),
             (8, Family::Shift),
-            (9, Family::Ptr),
+            (6, Family::Ptr),
             (4, Family::NearCall),
             (8, Family::Context),
             (5, Family::Ret),
@@ -359,7 +419,13 @@ fn imm(u: &mut Unstructured) -> Result<u16> {
     })
 }
 
-fn instruction(u: &mut Unstructured, n: usize, code_words: usize, constants: usize) -> Result<u64> {
+fn instruction(
+    u: &mut Unstructured,
+    regs: &RegisterKinds,
+    n: usize,
+    code_words: usize,
+    constants: usize,
+) -> Result<u64> {
     // Now and then a raw word: undecodable indices and odd field combinations.
     if u.ratio(1, 40)? {
         let raw: u64 = u.arbitrary()?;
@@ -402,8 +468,13 @@ fn instruction(u: &mut Unstructured, n: usize, code_words: usize, constants: usi
         }
         _ => [u.arbitrary()?, false],
     };
-    ins.src0 = register(u)?;
-    ins.src1 = register(u)?;
+    (ins.src0, ins.src1) = match opcode.family() {
+        Family::Ptr if ins.swap_operands() => (regs.small(u)?, regs.pointer(u)?),
+        Family::Ptr => (regs.pointer(u)?, regs.small(u)?),
+        Family::HeapAccess if opcode == Opcode::FatPointerRead => (regs.pointer(u)?, register(u)?),
+        Family::HeapAccess | Family::Jump => (regs.small(u)?, register(u)?),
+        _ => (register(u)?, register(u)?),
+    };
     ins.dst0 = register(u)?;
     // Most opcodes clear the dst1 register; compilers leave it r0, fuzzing should not.
     ins.dst1 = if u.ratio(3, 4)? { 0 } else { register(u)? };

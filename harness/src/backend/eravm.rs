@@ -64,13 +64,15 @@ impl Backend for EraVm {
             }
         };
         let (end, return_data) = match outcome {
-            Outcome::Finished { exit, return_data } => (
+            // The caller sees the returned slice through r1, which the returning instruction
+            // may itself clear (as dst1); read it the same way as the reference backend.
+            Outcome::Finished { exit, .. } => (
                 match exit {
                     ExitKind::Ok => RunEnd::Ok,
                     ExitKind::Revert => RunEnd::Revert,
                     ExitKind::Panic => RunEnd::Panic,
                 },
-                returned_bytes(&vm, return_data),
+                returned_bytes(&vm, FatPointer::from_u256(&vm.registers().get(1).value)),
             ),
             Outcome::CycleLimit => (RunEnd::CycleLimit, Vec::new()),
         };
