@@ -12,7 +12,9 @@
 
 use eravm::{Condition, DstMode, Instruction, Opcode, SrcMode, TaggedWord, U256};
 
-use crate::case::{Case, FrameSettings, RegisterValue, Word, CASE_FORMAT_VERSION, DEFAULT_MAX_CYCLES};
+use crate::case::{
+    Case, FrameSettings, RegisterValue, Word, CASE_FORMAT_VERSION, DEFAULT_MAX_CYCLES,
+};
 use crate::generator::pack;
 
 /// An instruction under construction.

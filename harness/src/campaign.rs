@@ -147,7 +147,13 @@ impl Findings {
 pub fn slug(signature: &str) -> String {
     let mut s: String = signature
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     s.truncate(80);
     s
@@ -203,7 +209,12 @@ pub fn run(config: &CampaignConfig, known: &KnownDivergences) -> io::Result<Summ
                     new_findings += 1;
                     progress.println(format!(
                         "new finding #{new_findings} at iteration {executions}: {}",
-                        findings.groups.values().last().map(|g| g.signature.as_str()).unwrap_or("")
+                        findings
+                            .groups
+                            .values()
+                            .last()
+                            .map(|g| g.signature.as_str())
+                            .unwrap_or("")
                     ));
                 }
             }
@@ -323,6 +334,9 @@ pub fn print_summary(summary: &Summary) {
             .as_deref()
             .map(|r| format!(" [known: {r}]"))
             .unwrap_or_default();
-        println!("  {:>6}x {}{known}\n          {}", g.count, g.signature, g.report);
+        println!(
+            "  {:>6}x {}{known}\n          {}",
+            g.count, g.signature, g.report
+        );
     }
 }

@@ -30,7 +30,10 @@ fn shorten(s: String) -> String {
     if s.len() <= KEEP {
         return s;
     }
-    let cut = (0..=KEEP).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+    let cut = (0..=KEEP)
+        .rev()
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(0);
     format!("{}… ({} characters)", &s[..cut], s.len())
 }
 
@@ -71,7 +74,11 @@ impl Differ {
         self.simple(&f("pc"), &a.pc, &b.pc);
         self.simple(&f("sp"), &a.sp, &b.sp);
         self.simple(&f("ergs"), &a.ergs, &b.ergs);
-        self.simple(&f("exception_handler"), &a.exception_handler, &b.exception_handler);
+        self.simple(
+            &f("exception_handler"),
+            &a.exception_handler,
+            &b.exception_handler,
+        );
         self.simple(&f("heap_bound"), &a.heap_bound, &b.heap_bound);
         self.simple(&f("aux_heap_bound"), &a.aux_heap_bound, &b.aux_heap_bound);
         self.simple(&f("is_local"), &a.is_local, &b.is_local);
@@ -148,6 +155,12 @@ pub fn first_difference(a: &FinalState, b: &FinalState) -> Option<FieldDiff> {
     d.page("aux_heap", &a.aux_heap, &b.aux_heap);
     d.page("stack", &a.stack, &b.stack);
     d.page("static_memory", &a.static_memory, &b.static_memory);
+    d.field(
+        "history",
+        "history".into(),
+        &format!("{:#018x}", a.history),
+        &format!("{:#018x}", b.history),
+    );
     d.first
 }
 

@@ -75,7 +75,12 @@ pub struct Explanation {
 }
 
 /// Reruns a disagreeing case with traces and names the first step where the backends part.
-pub fn explain(case: &Case, left: &dyn Backend, right: &dyn Backend, finding: Finding) -> Explanation {
+pub fn explain(
+    case: &Case,
+    left: &dyn Backend,
+    right: &dyn Backend,
+    finding: Finding,
+) -> Explanation {
     let step = match &finding {
         Finding::Divergence { .. } => {
             let a = run_isolated(left, case, true).ok().and_then(|r| r.trace);

@@ -20,11 +20,18 @@ pub fn around(case: &Case, pc: u16, radius: u16) -> String {
     for (at, raw) in slots(case) {
         if at >= from && at <= to {
             let mark = if at == pc { "=>" } else { "  " };
-            let _ = writeln!(out, "{mark} {at:5}  {raw:016x}  {}", Instruction::decode(raw));
+            let _ = writeln!(
+                out,
+                "{mark} {at:5}  {raw:016x}  {}",
+                Instruction::decode(raw)
+            );
         }
     }
     if pc as usize >= case.instruction_slots() {
-        let _ = writeln!(out, "=> {pc:5}  (past the end of the code: reads as 0, invalid)");
+        let _ = writeln!(
+            out,
+            "=> {pc:5}  (past the end of the code: reads as 0, invalid)"
+        );
     }
     out
 }

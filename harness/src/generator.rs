@@ -11,9 +11,7 @@ use eravm::opcode::{Family, ModifierMeaning};
 use eravm::{Condition, DstMode, FatPointer, Instruction, Opcode, SrcMode, U256};
 use rand::{RngCore, SeedableRng};
 
-use crate::case::{
-    Address, Bytes, Case, FrameSettings, RegisterValue, Word, CASE_FORMAT_VERSION,
-};
+use crate::case::{Address, Bytes, Case, FrameSettings, RegisterValue, Word, CASE_FORMAT_VERSION};
 
 /// The opcodes a single-frame program may use (far calls and world access come later).
 pub const GENERATED_FAMILIES: [Family; 13] = [
@@ -80,7 +78,9 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
     let calldata = if u.ratio(3, 4)? {
         let len = weighted(u, &[(3, 0usize), (6, 32), (4, 64), (3, 100), (2, 300)])?;
         let len = u.int_in_range(0..=len)?;
-        (0..len).map(|_| u.arbitrary::<u8>()).collect::<Result<Vec<u8>>>()?
+        (0..len)
+            .map(|_| u.arbitrary::<u8>())
+            .collect::<Result<Vec<u8>>>()?
     } else {
         Vec::new()
     };
@@ -119,7 +119,14 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
         program.push(instruction(u, &regs, n, code_words, constants)?);
     }
     if with_ret {
-        let opcode = weighted(u, &[(6, Opcode::RetOk), (2, Opcode::RetRevert), (1, Opcode::RetPanic)])?;
+        let opcode = weighted(
+            u,
+            &[
+                (6, Opcode::RetOk),
+                (2, Opcode::RetRevert),
+                (1, Opcode::RetPanic),
+            ],
+        )?;
         let mut ret = Instruction::new(opcode);
         ret.src0 = match pick(u, &[5, 3, 2])? {
             0 => 0,
@@ -177,7 +184,9 @@ pub fn pack(program: &[u64]) -> Vec<Word> {
 /// The case for iteration `iteration` of a campaign with seed `seed`: the same pair always
 /// gives the same case.
 pub fn generate_seeded(seed: u64, iteration: u64, settings: &Settings) -> Case {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ iteration.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
+        seed ^ iteration.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+    );
     let mut bytes = vec![0u8; 8192];
     rng.fill_bytes(&mut bytes);
     let mut u = Unstructured::new(&bytes);
@@ -230,7 +239,9 @@ fn ergs(u: &mut Unstructured) -> Result<u32> {
 
 /// A 256-bit value biased to the edges arithmetic gets wrong.
 pub fn value(u: &mut Unstructured) -> Result<U256> {
-    let k = *u.choose(&[1u32, 2, 8, 16, 31, 32, 33, 63, 64, 127, 128, 160, 192, 224, 255])?;
+    let k = *u.choose(&[
+        1u32, 2, 8, 16, 31, 32, 33, 63, 64, 127, 128, 160, 192, 224, 255,
+    ])?;
     let kind = u.int_in_range(0..=9u8)?;
     Ok(match kind {
         0 => U256::zero(),
@@ -430,7 +441,9 @@ fn instruction(
     if u.ratio(1, 40)? {
         let raw: u64 = u.arbitrary()?;
         let decoded = Instruction::decode(raw);
-        if GENERATED_FAMILIES.contains(&decoded.opcode.family()) || decoded.opcode == Opcode::Invalid {
+        if GENERATED_FAMILIES.contains(&decoded.opcode.family())
+            || decoded.opcode == Opcode::Invalid
+        {
             return Ok(raw);
         }
         return Ok(raw | 0x7ff); // index 2047: invalid
@@ -443,8 +456,14 @@ fn instruction(
         *u.choose(&Condition::ALL)?
     };
     let (src_modes, dst_modes): (&[SrcMode], &[DstMode]) = match opcode.family() {
-        Family::Nop | Family::Add | Family::Sub | Family::Mul | Family::Div | Family::Binop
-        | Family::Shift | Family::Ptr => (&SrcMode::ALL, &DstMode::ALL),
+        Family::Nop
+        | Family::Add
+        | Family::Sub
+        | Family::Mul
+        | Family::Div
+        | Family::Binop
+        | Family::Shift
+        | Family::Ptr => (&SrcMode::ALL, &DstMode::ALL),
         Family::Jump => (&SrcMode::ALL, &[DstMode::Reg]),
         Family::HeapAccess if opcode != Opcode::FatPointerRead => {
             (&[SrcMode::Reg, SrcMode::Imm], &[DstMode::Reg])
@@ -498,5 +517,7 @@ fn instruction(
         }
         _ => {}
     }
-    Ok(ins.encode().expect("generated instructions are valid variants"))
+    Ok(ins
+        .encode()
+        .expect("generated instructions are valid variants"))
 }

@@ -14,7 +14,11 @@ use eradiff::known::KnownDivergences;
 use eradiff::{disasm, report};
 
 #[derive(Parser)]
-#[command(name = "eradiff", version, about = "Differential testing of EraVM implementations against zk_evm")]
+#[command(
+    name = "eradiff",
+    version,
+    about = "Differential testing of EraVM implementations against zk_evm"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -69,7 +73,9 @@ enum Command {
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = number.parse().map_err(|_| format!("not a duration: {s:?}"))?;
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("not a duration: {s:?}"))?;
     let seconds = match unit {
         "" | "s" => n,
         "m" => n * 60,
@@ -118,7 +124,10 @@ fn main() -> ExitCode {
             match campaign::run(&config, &known) {
                 Ok(summary) => {
                     campaign::print_summary(&summary);
-                    println!("\nsummary written to {}", out.join("summary.json").display());
+                    println!(
+                        "\nsummary written to {}",
+                        out.join("summary.json").display()
+                    );
                     if summary.unexplained().next().is_some() {
                         ExitCode::from(1)
                     } else {
@@ -131,7 +140,10 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Replay { case: path, verbose } => {
+        Command::Replay {
+            case: path,
+            verbose,
+        } => {
             let case = match load(&path) {
                 Ok(c) => c,
                 Err(code) => return code,
@@ -143,15 +155,22 @@ fn main() -> ExitCode {
                         run.state.end, run.state.cycles, run.state.ergs
                     );
                     if verbose {
-                        println!("{}", serde_json::to_string_pretty(&run.state).unwrap_or_default());
+                        println!(
+                            "{}",
+                            serde_json::to_string_pretty(&run.state).unwrap_or_default()
+                        );
                     }
                     ExitCode::SUCCESS
                 }
                 Verdict::Disagree(finding) => {
                     let explanation = explain(&case, &EraVm, &ZkEvm, finding);
                     let path = path.display().to_string();
-                    println!("{}", report::finding_markdown(&case, &explanation, Some(&path)));
-                    if let Some(reason) = KnownDivergences::shipped().reason(&explanation.signature) {
+                    println!(
+                        "{}",
+                        report::finding_markdown(&case, &explanation, Some(&path))
+                    );
+                    if let Some(reason) = KnownDivergences::shipped().reason(&explanation.signature)
+                    {
                         println!("(on the known-divergence list: {reason})");
                     }
                     ExitCode::from(1)
@@ -166,10 +185,16 @@ fn main() -> ExitCode {
             Err(code) => code,
         },
         Command::Generate { seed, iteration } => {
-            println!("{}", generate_seeded(seed, iteration, &Settings::default()).to_json());
+            println!(
+                "{}",
+                generate_seeded(seed, iteration, &Settings::default()).to_json()
+            );
             ExitCode::SUCCESS
         }
-        Command::Run { case: path, backend } => {
+        Command::Run {
+            case: path,
+            backend,
+        } => {
             let case = match load(&path) {
                 Ok(c) => c,
                 Err(code) => return code,
@@ -184,7 +209,10 @@ fn main() -> ExitCode {
             };
             match run_isolated(b, &case, false) {
                 Ok(run) => {
-                    println!("{}", serde_json::to_string_pretty(&run.state).unwrap_or_default());
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&run.state).unwrap_or_default()
+                    );
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

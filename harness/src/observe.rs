@@ -90,6 +90,49 @@ pub struct FinalState {
     pub aux_heap: Vec<(u32, Tagged)>,
     pub stack: Vec<(u32, Tagged)>,
     pub static_memory: Vec<(u32, Tagged)>,
+    /// A fold of every cycle's PC, flags and register changes: catches differences that a
+    /// later instruction (a far return clears registers) would hide from the final state.
+    pub history: u64,
+}
+
+/// Folds the state after each cycle into one number, cheaply: only registers that changed
+/// are hashed.
+#[derive(Clone, Debug)]
+pub struct History {
+    digest: u64,
+    previous: [Tagged; 15],
+}
+
+impl History {
+    pub fn new(initial: [Tagged; 15]) -> History {
+        History {
+            digest: 0,
+            previous: initial,
+        }
+    }
+
+    fn mix(digest: &mut u64, x: u64) {
+        *digest = (digest.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    pub fn cycle(&mut self, pc: u16, flags: FlagsView, registers: &[Tagged; 15]) {
+        let d = &mut self.digest;
+        let flag_bits = (flags.lt as u64) << 16 | (flags.eq as u64) << 17 | (flags.gt as u64) << 18;
+        Self::mix(d, pc as u64 | flag_bits);
+        for (i, (now, before)) in registers.iter().zip(self.previous.iter_mut()).enumerate() {
+            if now != before {
+                Self::mix(d, i as u64 | (now.pointer as u64) << 8);
+                for limb in now.value.0 {
+                    Self::mix(d, limb);
+                }
+                *before = *now;
+            }
+        }
+    }
+
+    pub fn digest(&self) -> u64 {
+        self.digest
+    }
 }
 
 fn ser_hex<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {

@@ -37,7 +37,10 @@ pub fn finding_markdown(case: &Case, explanation: &Explanation, case_path: Optio
     }
     let _ = writeln!(out, "## Replay\n");
     let path = case_path.unwrap_or("CASE.json");
-    let _ = writeln!(out, "```\neradiff replay {path}\neradiff disasm {path}\n```");
+    let _ = writeln!(
+        out,
+        "```\neradiff replay {path}\neradiff disasm {path}\n```"
+    );
     out
 }
 
@@ -71,7 +74,11 @@ fn step_section(out: &mut String, case: &Case, step: &StepDiff, l: &str, r: &str
         .or(step.right.as_ref())
         .map(|s| s.pc_before)
         .unwrap_or(0);
-    let _ = writeln!(out, "Code around pc {pc}:\n\n```\n{}```\n", disasm::around(case, pc, 3));
+    let _ = writeln!(
+        out,
+        "Code around pc {pc}:\n\n```\n{}```\n",
+        disasm::around(case, pc, 3)
+    );
 }
 
 fn state_lines(out: &mut String, _name: &str, s: &StepState) {
@@ -88,7 +95,11 @@ fn state_lines(out: &mut String, _name: &str, s: &StepState) {
         f.heap_bound,
         f.aux_heap_bound,
         s.flags,
-        if s.pending_panic { "  (panic pending)" } else { "" }
+        if s.pending_panic {
+            "  (panic pending)"
+        } else {
+            ""
+        }
     );
     for (i, r) in s.registers.iter().enumerate() {
         if !r.value.is_zero() || r.pointer {

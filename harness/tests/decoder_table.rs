@@ -9,7 +9,10 @@ use zkevm_opcode_defs::{
 };
 
 fn reference_opcode(op: R) -> Opcode {
-    use zkevm_opcode_defs::{BinopOpcode, ContextOpcode, FarCallOpcode, LogOpcode, PtrOpcode, RetOpcode, ShiftOpcode, UMAOpcode};
+    use zkevm_opcode_defs::{
+        BinopOpcode, ContextOpcode, FarCallOpcode, LogOpcode, PtrOpcode, RetOpcode, ShiftOpcode,
+        UMAOpcode,
+    };
     match op {
         R::Invalid(_) => Opcode::Invalid,
         R::Nop(_) => Opcode::Nop,
@@ -96,11 +99,23 @@ fn every_variant_index_decodes_like_the_reference() {
             let ours = Instruction::decode(raw);
             let what = format!("index {index} ({reference:?})");
             assert_eq!(ours.opcode, reference_opcode(reference.opcode), "{what}");
-            assert_eq!(ours.src0_mode, src_mode(reference.src0_operand_type), "{what}");
-            assert_eq!(ours.dst0_mode, dst_mode(reference.dst0_operand_type), "{what}");
+            assert_eq!(
+                ours.src0_mode,
+                src_mode(reference.src0_operand_type),
+                "{what}"
+            );
+            assert_eq!(
+                ours.dst0_mode,
+                dst_mode(reference.dst0_operand_type),
+                "{what}"
+            );
             assert_eq!(ours.modifiers, reference.flags, "{what}");
             assert_eq!(ours.condition.bits() as u64, condition);
-            assert_eq!(ours.opcode.price(), OPCODES_PRICES[index as usize], "{what}");
+            assert_eq!(
+                ours.opcode.price(),
+                OPCODES_PRICES[index as usize],
+                "{what}"
+            );
             assert_eq!(
                 ours.opcode.is_kernel_only(),
                 reference.requires_kernel_mode(),
@@ -111,11 +126,7 @@ fn every_variant_index_decodes_like_the_reference() {
                 reference.can_be_used_in_static_context(),
                 "{what}"
             );
-            assert_eq!(
-                ours.swap_operands(),
-                reference.swap_operands(),
-                "{what}"
-            );
+            assert_eq!(ours.swap_operands(), reference.swap_operands(), "{what}");
             assert_eq!(
                 ours.opcode.accepts_pointer_in_src0(),
                 reference.opcode.src0_can_be_pointer(),
@@ -133,7 +144,8 @@ fn fields_decode_like_the_reference() {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        let (reference, _) = EncodingModeProduction::parse_preliminary_variant_and_absolute_number(x);
+        let (reference, _) =
+            EncodingModeProduction::parse_preliminary_variant_and_absolute_number(x);
         let ours = Instruction::decode(x);
         assert_eq!(
             (ours.src0, ours.src1, ours.dst0, ours.dst1, ours.imm0, ours.imm1),
@@ -147,7 +159,10 @@ fn fields_decode_like_the_reference() {
             ),
             "{x:#x}"
         );
-        assert_eq!(ours.condition.bits() as usize, reference.condition.variant_index());
+        assert_eq!(
+            ours.condition.bits() as usize,
+            reference.condition.variant_index()
+        );
     }
 }
 

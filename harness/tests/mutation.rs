@@ -25,14 +25,19 @@ fn first_signature_with(fault: Fault) -> Option<String> {
 #[test]
 fn an_arithmetic_bug_is_caught_at_the_add() {
     let signature = first_signature_with(Fault::AddOffByOne).expect("the suite catches the bug");
-    assert!(signature.ends_with("@add") || signature.ends_with("@add!"), "{signature}");
+    assert!(
+        signature.ends_with("@add") || signature.ends_with("@add!"),
+        "{signature}"
+    );
 }
 
 #[test]
 fn an_ergs_bug_is_caught_at_a_heap_access() {
     let signature = first_signature_with(Fault::FreeHeapGrowth).expect("the suite catches the bug");
     assert!(
-        ["@ld.1", "@st.1", "@ld.2", "@st.2"].iter().any(|s| signature.contains(s)),
+        ["@ld.1", "@st.1", "@ld.2", "@st.2"]
+            .iter()
+            .any(|s| signature.contains(s)),
         "{signature}"
     );
 }
@@ -41,6 +46,9 @@ fn an_ergs_bug_is_caught_at_a_heap_access() {
 fn without_a_fault_the_same_cases_agree() {
     for i in 0..300 {
         let case = generate_seeded(11, i, &Settings::default());
-        assert!(matches!(check(&case, &EraVm, &ZkEvm), Verdict::Agree(_)), "case {i}");
+        assert!(
+            matches!(check(&case, &EraVm, &ZkEvm), Verdict::Agree(_)),
+            "case {i}"
+        );
     }
 }

@@ -135,13 +135,19 @@ fn division_by_zero_gives_zeros_and_the_overflow_flag() {
             op(Add).imm(1).dst(5).when(Condition::Lt),
         ],
     );
-    assert_eq!((r[2], r[3], r[4]), (U256::zero(), U256::zero(), U256::one()));
+    assert_eq!(
+        (r[2], r[3], r[4]),
+        (U256::zero(), U256::zero(), U256::one())
+    );
 }
 
 #[test]
 fn shifts_use_the_low_byte_and_rotations_wrap() {
     let (_, r) = compute(
-        &[(1, int(U256::one() << 255 | U256::one())), (2, int(256 + 1u64))],
+        &[
+            (1, int(U256::one() << 255 | U256::one())),
+            (2, int(256 + 1u64)),
+        ],
         &[
             op(Shl).src0(1).src1(2).dst(3),
             op(Rol).src0(1).src1(2).dst(4),
@@ -188,7 +194,10 @@ fn stack_push_pop_and_relative_addressing() {
             op(This).dst(5),
         ],
     );
-    assert_eq!((r[1], r[2], r[3]), (U256::from(10), U256::from(20), U256::from(10)));
+    assert_eq!(
+        (r[1], r[2], r[3]),
+        (U256::from(10), U256::from(20), U256::from(10))
+    );
     assert_eq!(state.last_frame.sp, 0);
     assert_eq!(state.stack.len(), 2);
 }
@@ -201,7 +210,15 @@ fn code_page_operands_read_constants() {
         .push(op(Add).src_mode(SrcMode::CodePage, 2).dst(15))
         .push(op(RetOk).src0(15))
         .constant(U256::from(0xabcdefu64))
-        .constant(FatPointer { offset: 0, page: 0, start: 0, length: 32 }.to_u256());
+        .constant(
+            FatPointer {
+                offset: 0,
+                page: 0,
+                start: 0,
+                length: 32,
+            }
+            .to_u256(),
+        );
     let state = run(p, 10_000);
     assert_eq!(returned_words(&state), vec![U256::from(0xabcdefu64)]);
 }
@@ -216,7 +233,10 @@ fn jump_saves_the_return_address() {
             op(Add).imm(7).dst(3),
         ],
     );
-    assert_eq!((r[0], r[1], r[2]), (U256::zero(), U256::one(), U256::from(7)));
+    assert_eq!(
+        (r[0], r[1], r[2]),
+        (U256::zero(), U256::one(), U256::from(7))
+    );
 }
 
 #[test]
@@ -243,7 +263,12 @@ fn out_of_ergs_panics() {
 
 #[test]
 fn pointer_arithmetic() {
-    let p = FatPointer { offset: 5, page: 7, start: 64, length: 100 };
+    let p = FatPointer {
+        offset: 5,
+        page: 7,
+        start: 64,
+        length: 100,
+    };
     let (_, r) = compute(
         &[(1, ptr(p)), (2, int(10u64)), (3, int(U256::one() << 200))],
         &[
@@ -262,14 +287,22 @@ fn pointer_arithmetic() {
 #[test]
 fn pointer_faults_panic_on_the_next_cycle() {
     for body in [
-        vec![op(PtrAdd).src0(2).src1(2).dst(3)], // not a pointer
-        vec![op(PtrSub).src0(1).src1(2).dst(3)], // offset underflow
-        vec![op(PtrPack).src0(1).src1(2).dst(3)], // low half not empty
-        vec![op(PtrAdd).src0(1).src1(4).dst(3)], // delta of 2^32
+        vec![op(PtrAdd).src0(2).src1(2).dst(3)],    // not a pointer
+        vec![op(PtrSub).src0(1).src1(2).dst(3)],    // offset underflow
+        vec![op(PtrPack).src0(1).src1(2).dst(3)],   // low half not empty
+        vec![op(PtrAdd).src0(1).src1(4).dst(3)],    // delta of 2^32
         vec![op(PtrShrink).src0(1).src1(5).dst(3)], // length underflow
     ] {
         let mut p = Program::new()
-            .register(1, ptr(FatPointer { offset: 1, page: 10, start: 0, length: 8 }))
+            .register(
+                1,
+                ptr(FatPointer {
+                    offset: 1,
+                    page: 10,
+                    start: 0,
+                    length: 8,
+                }),
+            )
             .register(2, int(2u64))
             .register(4, int(1u64 << 32))
             .register(5, int(9u64));
@@ -288,18 +321,34 @@ fn outside_the_kernel_pointers_lose_their_metadata() {
         address: Address(H160::from_low_u64_be(0x12345)),
         ..FrameSettings::default()
     };
-    let p = FatPointer { offset: 3, page: 7, start: 64, length: 100 };
+    let p = FatPointer {
+        offset: 3,
+        page: 7,
+        start: 64,
+        length: 100,
+    };
     let program = Program::new()
         .register(1, ptr(p))
         .push(op(Add).src0(1).dst(2))
         .push(op(HeapWrite).imm(0).src1(2))
         .push(op(Add).src_mode(SrcMode::CodePage, 1).dst(15))
         .push(op(RetOk).src0(15))
-        .constant(FatPointer { offset: 0, page: 0, start: 0, length: 32 }.to_u256())
+        .constant(
+            FatPointer {
+                offset: 0,
+                page: 0,
+                start: 0,
+                length: 32,
+            }
+            .to_u256(),
+        )
         .frame(user);
     let state = run(program, 10_000);
     let erased = FatPointer::from_u256(&returned_words(&state)[0]);
-    assert_eq!((erased.page, erased.start, erased.offset, erased.length), (0, 0, 3, 100));
+    assert_eq!(
+        (erased.page, erased.start, erased.offset, erased.length),
+        (0, 0, 3, 100)
+    );
 }
 
 #[test]
@@ -312,15 +361,33 @@ fn context_reads() {
         ..FrameSettings::default()
     };
     let mut p = Program::new().frame(frame);
-    for (i, o) in [This, Caller, CodeAddress, Meta, ErgsLeft, Sp, GetContextU128]
-        .into_iter()
-        .enumerate()
+    for (i, o) in [
+        This,
+        Caller,
+        CodeAddress,
+        Meta,
+        ErgsLeft,
+        Sp,
+        GetContextU128,
+    ]
+    .into_iter()
+    .enumerate()
     {
-        p = p.push(op(o).dst(1)).push(op(HeapWrite).imm(32 * i as u16).src1(1));
+        p = p
+            .push(op(o).dst(1))
+            .push(op(HeapWrite).imm(32 * i as u16).src1(1));
     }
     let word = p.constants_start_after(2) as u16;
     let p = ret_with_constant(
-        p.constant(FatPointer { offset: 0, page: 0, start: 0, length: 7 * 32 }.to_u256()),
+        p.constant(
+            FatPointer {
+                offset: 0,
+                page: 0,
+                start: 0,
+                length: 7 * 32,
+            }
+            .to_u256(),
+        ),
         word,
     );
     let state = run(p, 100_000);
@@ -337,13 +404,19 @@ fn kernel_only_and_static_rules() {
         address: Address(H160::from_low_u64_be(0x10001)),
         ..FrameSettings::default()
     };
-    let state = run(Program::new().push(op(SetContextU128).src0(1)).frame(user), 1_000);
+    let state = run(
+        Program::new().push(op(SetContextU128).src0(1)).frame(user),
+        1_000,
+    );
     assert_eq!(state.end, RunEnd::Panic);
     let frozen = FrameSettings {
         is_static: true,
         ..FrameSettings::default()
     };
-    let state = run(Program::new().push(op(IncrementTxNumber)).frame(frozen), 1_000);
+    let state = run(
+        Program::new().push(op(IncrementTxNumber)).frame(frozen),
+        1_000,
+    );
     assert_eq!(state.end, RunEnd::Panic);
     let state = run(
         Program::new()
@@ -354,7 +427,10 @@ fn kernel_only_and_static_rules() {
         1_000,
     );
     assert_eq!((state.end, state.tx_number), (RunEnd::Ok, 1));
-    assert_eq!(state.context_u128_register, 0, "a far return clears the context register");
+    assert_eq!(
+        state.context_u128_register, 0,
+        "a far return clears the context register"
+    );
 }
 
 #[test]
@@ -406,10 +482,23 @@ fn ret_to_label() {
 
 #[test]
 fn far_return_rules() {
-    let heap_slice = |start, length| FatPointer { offset: 0, page: 0, start, length }.to_u256();
+    let heap_slice = |start, length| {
+        FatPointer {
+            offset: 0,
+            page: 0,
+            start,
+            length,
+        }
+        .to_u256()
+    };
     let forward = |p: FatPointer| p.to_u256() | U256::one() << 224;
     let aux = |start, length| heap_slice(start, length) | U256::from(2u64) << 224;
-    let calldata = FatPointer { offset: 2, page: 7, start: 0, length: 10 };
+    let calldata = FatPointer {
+        offset: 2,
+        page: 7,
+        start: 0,
+        length: 10,
+    };
     let cases: Vec<(TaggedWord, RunEnd)> = vec![
         (int(heap_slice(0, 64)), RunEnd::Ok),
         (int(aux(32, 0)), RunEnd::Ok),
@@ -418,7 +507,7 @@ fn far_return_rules() {
         (TaggedWord::pointer(forward(calldata)), RunEnd::Ok),
         (int(heap_slice(u32::MAX - 3, 8)), RunEnd::Panic), // start + length overflows
         (int(heap_slice(0, 8) | U256::one()), RunEnd::Panic), // fresh slice with an offset
-        (int(heap_slice(0, 100_000)), RunEnd::Panic), // growth costs more than there is
+        (int(heap_slice(0, 100_000)), RunEnd::Panic),      // growth costs more than there is
     ];
     for (abi, end) in cases {
         let p = Program::new()
@@ -441,7 +530,7 @@ fn heap_reads_and_writes_unaligned_with_increment() {
         &[(1, int(U256::MAX)), (2, int(17u64))],
         &[
             op(HeapWrite).src0(2).src1(1).m0().dst(3), // st.1.inc: r3 = 49
-            op(HeapRead).imm(32).dst(4).dst1(5).m0(), // ld.1.inc at 32: r5 = 64
+            op(HeapRead).imm(32).dst(4).dst1(5).m0(),  // ld.1.inc at 32: r5 = 64
             op(HeapRead).imm(0).dst(6),
         ],
     );
@@ -481,7 +570,15 @@ fn heap_growth_is_paid_per_byte() {
         .push(op(HeapWrite).imm(0).src1(1))
         .push(op(Add).src_mode(SrcMode::CodePage, 2).dst(15))
         .push(op(RetOk).src0(15))
-        .constant(FatPointer { offset: 0, page: 0, start: 0, length: 32 }.to_u256());
+        .constant(
+            FatPointer {
+                offset: 0,
+                page: 0,
+                start: 0,
+                length: 32,
+            }
+            .to_u256(),
+        );
     let state = run(p, 10_000);
     // 13 for the write, 932 bytes of growth, 5 for ergs_left.
     assert_eq!(returned_words(&state)[0], U256::from(10_000 - 13 - 932 - 5));
@@ -504,7 +601,12 @@ fn heap_growth_beyond_the_ergs_panics() {
 
 #[test]
 fn fat_pointer_reads_clip_past_the_slice() {
-    let p = FatPointer { offset: 20, page: 7, start: 0, length: 40 };
+    let p = FatPointer {
+        offset: 20,
+        page: 7,
+        start: 0,
+        length: 40,
+    };
     let (_, r) = compute(
         &[(1, ptr(p))],
         &[
@@ -548,7 +650,10 @@ fn cycle_limit_states_compare_too() {
 
 #[test]
 fn reg_at_is_visible_in_final_state() {
-    let mut case = Program::new().push(op(Add).imm(3).dst(4)).push(op(Jump).imm(1)).case(10_000);
+    let mut case = Program::new()
+        .push(op(Add).imm(3).dst(4))
+        .push(op(Jump).imm(1))
+        .case(10_000);
     case.max_cycles = 3;
     let state = common::agree(&case).state;
     assert_eq!(reg(&state, 4), U256::from(3));

@@ -276,7 +276,10 @@ impl Instruction {
     /// variant of the table or a register index is above 15.
     pub fn encode(&self) -> Option<u64> {
         let index = variant_index(&self.variant())?;
-        if [self.src0, self.src1, self.dst0, self.dst1].iter().any(|&r| r > 15) {
+        if [self.src0, self.src1, self.dst0, self.dst1]
+            .iter()
+            .any(|&r| r > 15)
+        {
             return None;
         }
         Some(
@@ -453,13 +456,21 @@ mod tests {
 
     #[test]
     fn replacement_variants_sit_where_the_constants_say() {
-        assert_eq!(variant_index(&Instruction::nop().variant()), Some(NOP_VARIANT_INDEX));
-        assert_eq!(variant_index(&Instruction::panic().variant()), Some(PANIC_VARIANT_INDEX));
+        assert_eq!(
+            variant_index(&Instruction::nop().variant()),
+            Some(NOP_VARIANT_INDEX)
+        );
+        assert_eq!(
+            variant_index(&Instruction::panic().variant()),
+            Some(PANIC_VARIANT_INDEX)
+        );
     }
 
     #[test]
     fn the_table_defines_1104_variants() {
-        let defined = VARIANT_TABLE.iter().rposition(|v| v.opcode != Opcode::Invalid);
+        let defined = VARIANT_TABLE
+            .iter()
+            .rposition(|v| v.opcode != Opcode::Invalid);
         assert_eq!(defined, Some(1103));
     }
 }

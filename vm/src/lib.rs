@@ -23,7 +23,7 @@ pub use opcode::{Condition, DstMode, Opcode, SrcMode};
 pub use primitive_types::{H160, U256};
 pub use state::{Flags, Frame, PageId, TaggedWord};
 pub use vm::{
-    Bootloader, ExitKind, Outcome, Status, Vm, VmError, BOOTLOADER_ADDRESS,
-    BOOTLOADER_BASE_PAGE, BOOTLOADER_CALLDATA_PAGE, BOOTLOADER_EXCEPTION_HANDLER,
-    FIRST_FAR_CALL_BASE_PAGE, STATIC_MEMORY_PAGE,
+    Bootloader, ExitKind, Outcome, Status, Vm, VmError, BOOTLOADER_ADDRESS, BOOTLOADER_BASE_PAGE,
+    BOOTLOADER_CALLDATA_PAGE, BOOTLOADER_EXCEPTION_HANDLER, FIRST_FAR_CALL_BASE_PAGE,
+    STATIC_MEMORY_PAGE,
 };

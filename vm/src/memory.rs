@@ -80,7 +80,10 @@ impl Memory {
 
     /// The writes recorded since the last call.
     pub fn take_writes(&mut self) -> Vec<(PageId, u32, TaggedWord)> {
-        self.write_log.as_mut().map(std::mem::take).unwrap_or_default()
+        self.write_log
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     pub fn page(&self, page: PageId) -> Option<&Page> {

@@ -151,8 +151,14 @@ impl Opcode {
             NearCall => Family::NearCall,
             This | Caller | CodeAddress | Meta | ErgsLeft | Sp | GetContextU128
             | SetContextU128 | AuxMutating0 | IncrementTxNumber => Family::Context,
-            StorageRead | StorageWrite | ToL1Message | Event | PrecompileCall | Decommit
-            | TransientStorageRead | TransientStorageWrite => Family::Log,
+            StorageRead
+            | StorageWrite
+            | ToL1Message
+            | Event
+            | PrecompileCall
+            | Decommit
+            | TransientStorageRead
+            | TransientStorageWrite => Family::Log,
             FarCall | FarCallDelegate | FarCallMimic => Family::FarCall,
             RetOk | RetRevert | RetPanic => Family::Ret,
             HeapRead | HeapWrite | AuxHeapRead | AuxHeapWrite | FatPointerRead

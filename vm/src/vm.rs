@@ -186,8 +186,10 @@ impl Vm {
         let raw = if std::mem::take(&mut self.pending_panic) {
             crate::decoder::PANIC_VARIANT_INDEX as u64
         } else {
-            self.memory.read(frame.code_page, (frame.pc >> 2) as u32).value.0
-                [3 - (frame.pc & 3) as usize]
+            self.memory
+                .read(frame.code_page, (frame.pc >> 2) as u32)
+                .value
+                .0[3 - (frame.pc & 3) as usize]
         };
         let fetched = Instruction::decode(raw);
 

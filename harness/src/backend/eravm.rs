@@ -1,11 +1,13 @@
 //! Our own VM, `eravm`.
 
-use eravm::{ExitKind, FatPointer, Outcome, PageId, Status, Vm, BOOTLOADER_BASE_PAGE, STATIC_MEMORY_PAGE};
+use eravm::{
+    ExitKind, FatPointer, Outcome, PageId, Status, Vm, BOOTLOADER_BASE_PAGE, STATIC_MEMORY_PAGE,
+};
 
 use super::{Backend, BackendError};
 use crate::case::Case;
 use crate::observe::{
-    FinalState, FlagsView, FrameView, Run, RunEnd, StepState, Tagged, RETURN_DATA_LIMIT,
+    FinalState, FlagsView, FrameView, History, Run, RunEnd, StepState, Tagged, RETURN_DATA_LIMIT,
 };
 
 /// The `eravm` crate of this workspace.
@@ -22,6 +24,7 @@ impl Backend for EraVm {
         let mut steps = trace.then(Vec::new);
         let mut last_frame = frame_view(&vm);
         let mut counts = vec![0u32; eravm::decoder::VARIANT_TABLE_LEN];
+        let mut history = History::new(registers(&vm));
         let outcome = loop {
             if let Some((exit, return_data)) = vm.exit() {
                 break Outcome::Finished { exit, return_data };
@@ -34,6 +37,7 @@ impl Backend for EraVm {
                 .step()
                 .map_err(|e| BackendError::Unsupported(e.to_string()))?;
             counts[vm.last_variant_index() as usize] += 1;
+            history.cycle(vm.current_frame().pc, flags(&vm), &registers(&vm));
             if status == Status::Running {
                 last_frame = frame_view(&vm);
             }
@@ -111,6 +115,7 @@ impl Backend for EraVm {
             aux_heap: page(BOOTLOADER_BASE_PAGE.aux_heap()),
             stack: page(BOOTLOADER_BASE_PAGE.stack()),
             static_memory: page(STATIC_MEMORY_PAGE),
+            history: history.digest(),
         };
         Ok(Run {
             state,

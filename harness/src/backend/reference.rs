@@ -13,9 +13,8 @@ use zk_evm::vm_state::{CallStackEntry, PrimitiveValue, Version, VmState};
 use zk_evm::witness_trace::DummyTracer;
 use zk_evm::zkevm_opcode_defs::ethereum_types::{Address as RefAddress, U256 as RefU256};
 use zk_evm::zkevm_opcode_defs::{
-    FatPointer as RefFatPointer, Opcode, RetOpcode, BOOTLOADER_BASE_PAGE,
-    BOOTLOADER_CALLDATA_PAGE, BOOTLOADER_CODE_PAGE, STARTING_BASE_PAGE, STARTING_TIMESTAMP,
-    STATIC_MEMORY_PAGE,
+    FatPointer as RefFatPointer, Opcode, RetOpcode, BOOTLOADER_BASE_PAGE, BOOTLOADER_CALLDATA_PAGE,
+    BOOTLOADER_CODE_PAGE, STARTING_BASE_PAGE, STARTING_TIMESTAMP, STATIC_MEMORY_PAGE,
 };
 use zk_evm_abstractions::precompiles::DefaultPrecompilesProcessor;
 
@@ -23,7 +22,7 @@ use super::reference_memory::ReferenceMemory;
 use super::{Backend, BackendError};
 use crate::case::Case;
 use crate::observe::{
-    FinalState, FlagsView, FrameView, Run, RunEnd, StepState, Tagged, RETURN_DATA_LIMIT,
+    FinalState, FlagsView, FrameView, History, Run, RunEnd, StepState, Tagged, RETURN_DATA_LIMIT,
 };
 
 /// `zk_evm`, the reference implementation.
@@ -62,8 +61,20 @@ impl Tracer for LastOpcode {
             _ => None,
         };
     }
-    fn before_execution(&mut self, _: VmLocalStateData<'_>, _: BeforeExecutionData, _: &ReferenceMemory) {}
-    fn after_execution(&mut self, _: VmLocalStateData<'_>, _: AfterExecutionData, _: &ReferenceMemory) {}
+    fn before_execution(
+        &mut self,
+        _: VmLocalStateData<'_>,
+        _: BeforeExecutionData,
+        _: &ReferenceMemory,
+    ) {
+    }
+    fn after_execution(
+        &mut self,
+        _: VmLocalStateData<'_>,
+        _: AfterExecutionData,
+        _: &ReferenceMemory,
+    ) {
+    }
 }
 
 pub(crate) fn to_ref(v: U256) -> RefU256 {
@@ -157,11 +168,17 @@ impl Backend for ZkEvm {
         let mut steps = trace.then(Vec::new);
         let mut last_frame = frame_view(&vm);
         let mut cycles = 0u64;
+        let mut history = History::new(registers(&vm));
         while !vm.execution_has_ended() && cycles < case.max_cycles {
             let pc_before = vm.local_state.callstack.current.pc;
             vm.cycle(&mut tracer)
                 .map_err(|e| BackendError::Crashed(format!("cycle returned an error: {e}")))?;
             cycles += 1;
+            history.cycle(
+                vm.local_state.callstack.current.pc,
+                flags(&vm),
+                &registers(&vm),
+            );
             if !vm.execution_has_ended() {
                 last_frame = frame_view(&vm);
             }
@@ -243,6 +260,7 @@ impl Backend for ZkEvm {
             aux_heap: page(base + 3),
             stack: page(base + 1),
             static_memory: page(STATIC_MEMORY_PAGE),
+            history: history.digest(),
         };
         Ok(Run {
             state,

@@ -44,7 +44,12 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: Operands) {
                 vm.pending_panic = true;
                 return;
             }
-            U256([ptr.value.0[0], ptr.value.0[1], arg.value.0[2], arg.value.0[3]])
+            U256([
+                ptr.value.0[0],
+                ptr.value.0[1],
+                arg.value.0[2],
+                arg.value.0[3],
+            ])
         }
         Opcode::PtrShrink => {
             let Some(length) = pointer.length.checked_sub(arg.value.0[0] as u32) else {

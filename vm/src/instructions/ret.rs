@@ -52,7 +52,8 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: Operands) {
     };
 
     if let Some(return_data) = return_data {
-        vm.registers.set(1, TaggedWord::pointer(return_data.to_u256()));
+        vm.registers
+            .set(1, TaggedWord::pointer(return_data.to_u256()));
         for r in 2..=15 {
             vm.registers.set(r, TaggedWord::ZERO);
         }
