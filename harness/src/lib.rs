@@ -12,3 +12,4 @@ pub mod generator;
 pub mod known;
 pub mod observe;
 pub mod report;
+pub mod fuzzing;

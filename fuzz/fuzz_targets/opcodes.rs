@@ -1,0 +1,12 @@
+//! `cargo fuzz run opcodes -s none`: single-frame programs on eravm and zk_evm.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Err(report) = eradiff::fuzzing::opcodes(data) {
+        // The case is on disk already; stop here so that libFuzzer keeps the input too.
+        eprintln!("eravm and zk_evm disagree\n{report}");
+        std::process::abort();
+    }
+});

@@ -1,0 +1,47 @@
+//! Entry points for coverage-guided fuzzers (`cargo fuzz`): bytes in, a case out through the
+//! same generator as `eradiff fuzz`, and a finding written to disk before it is reported.
+
+use std::path::PathBuf;
+
+use arbitrary::Unstructured;
+use sha2::{Digest, Sha256};
+
+use crate::backend::{quiet_panics, EraVm, ZkEvm};
+use crate::differential::{check, explain, Verdict};
+use crate::generator::{generate, Settings};
+use crate::known::KnownDivergences;
+use crate::report::finding_markdown;
+
+/// Where findings of fuzz targets go: `$ERADIFF_FINDINGS`, or `findings/cargo-fuzz`.
+pub fn findings_dir() -> PathBuf {
+    std::env::var_os("ERADIFF_FINDINGS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("findings/cargo-fuzz"))
+}
+
+/// The `opcodes` target. Returns the report of a finding (already written to disk as a case
+/// file) as the error.
+pub fn opcodes(data: &[u8]) -> Result<(), String> {
+    // Backend panics are caught and become findings; keep them from printing twice.
+    quiet_panics(true);
+    let mut u = Unstructured::new(data);
+    let Ok(case) = generate(&mut u, &Settings::default()) else {
+        return Ok(());
+    };
+    let Verdict::Disagree(finding) = check(&case, &EraVm, &ZkEvm) else {
+        return Ok(());
+    };
+    let json = case.to_json();
+    let dir = findings_dir();
+    let path = dir.join(format!("{}.json", hex::encode(&Sha256::digest(json.as_bytes())[..8])));
+    let written = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, &json));
+    let explanation = explain(&case, &EraVm, &ZkEvm, finding);
+    if KnownDivergences::shipped().reason(&explanation.signature).is_some() {
+        return Ok(());
+    }
+    let mut report = finding_markdown(&case, &explanation, Some(&path.display().to_string()));
+    if let Err(e) = written {
+        report.push_str(&format!("\n(could not write {}: {e}; the case follows)\n{json}\n", path.display()));
+    }
+    Err(report)
+}
