@@ -10,6 +10,10 @@ pub enum Fault {
     AddOffByOne,
     /// Heap growth costs no ergs.
     FreeHeapGrowth,
+    /// Events and L2→L1 messages survive a reverting frame.
+    EventsSurviveRevert,
+    /// Storage writes cost no pubdata.
+    WritesCostNoPubdata,
 }
 
 thread_local! {

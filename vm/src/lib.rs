@@ -4,6 +4,7 @@
 //! instruction, including prices, faults and the cases where an instruction is replaced by a
 //! panic; none of its code comes from there. Start with [`Vm::new`] and a [`Bootloader`].
 
+pub mod code_hash;
 pub mod decoder;
 pub mod ergs;
 pub mod fat_pointer;
@@ -12,6 +13,7 @@ pub mod memory;
 pub mod opcode;
 pub mod state;
 mod vm;
+pub mod world;
 
 #[cfg(feature = "fault-injection")]
 pub mod faults;
@@ -22,8 +24,9 @@ pub use fat_pointer::FatPointer;
 pub use opcode::{Condition, DstMode, Opcode, SrcMode};
 pub use primitive_types::{H160, U256};
 pub use state::{Flags, Frame, PageId, TaggedWord};
+pub use world::{InMemoryStorage, LogEntry, Storage, StorageKey, VmState};
 pub use vm::{
-    Bootloader, ExitKind, Outcome, Status, Vm, VmError, BOOTLOADER_ADDRESS, BOOTLOADER_BASE_PAGE,
+    Bootloader, ChainSettings, ExitKind, Outcome, Status, Vm, VmError, BOOTLOADER_ADDRESS, BOOTLOADER_BASE_PAGE,
     BOOTLOADER_CALLDATA_PAGE, BOOTLOADER_EXCEPTION_HANDLER, FIRST_FAR_CALL_BASE_PAGE,
     STATIC_MEMORY_PAGE,
 };

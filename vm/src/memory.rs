@@ -92,9 +92,8 @@ impl Memory {
 
     /// Fills a page with words from index 0 on (code, calldata).
     pub fn fill(&mut self, page: PageId, words: impl IntoIterator<Item = primitive_types::U256>) {
-        let p = self.pages.entry(page.0).or_default();
         for (i, w) in words.into_iter().enumerate() {
-            p.write(i as u32, TaggedWord::integer(w));
+            self.write(page, i as u32, TaggedWord::integer(w));
         }
     }
 

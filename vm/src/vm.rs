@@ -8,6 +8,7 @@ use crate::instructions::{self, Operands, StackSlot};
 use crate::memory::Memory;
 use crate::opcode::{DstMode, Opcode, SrcMode};
 use crate::state::{CallStack, Flags, Frame, PageId, Registers, TaggedWord};
+use crate::world::{InMemoryStorage, Storage, VmState};
 
 /// Address of the bootloader, the first frame of every batch.
 pub const BOOTLOADER_ADDRESS: u16 = 0x8001;
@@ -85,15 +86,38 @@ pub enum Status {
     Ended,
 }
 
-/// An instruction this implementation does not run yet.
+/// Why a run stopped without an EraVM outcome.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum VmError {
+    /// An instruction this implementation does not run yet.
     #[error("`{0}` is not implemented by eravm yet")]
     Unimplemented(Opcode),
+    /// The host does not know a bytecode the program needs: the chain state is broken.
+    #[error("the host has no bytecode for hash {0:#066x}")]
+    MissingBytecode(U256),
+}
+
+/// Settings of the chain the VM runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainSettings {
+    /// Code run for an address without code (or with code still being constructed).
+    pub default_aa_code_hash: U256,
+    /// Code run for an address holding EVM bytecode.
+    pub evm_emulator_code_hash: U256,
+}
+
+impl Default for ChainSettings {
+    fn default() -> Self {
+        // Well-formed hashes of empty bytecodes: calls to them find no code.
+        let formal = U256::from(1u64) << 248;
+        ChainSettings {
+            default_aa_code_hash: formal,
+            evm_emulator_code_hash: formal,
+        }
+    }
 }
 
 /// An EraVM instance.
-#[derive(Clone, Debug)]
 pub struct Vm {
     pub(crate) registers: Registers,
     pub(crate) flags: Flags,
@@ -106,6 +130,11 @@ pub struct Vm {
     pub(crate) pending_panic: bool,
     pub(crate) pubdata_revert_counter: i32,
     pub(crate) dst1_written: bool,
+    /// Base page of the next far call.
+    pub(crate) memory_page_counter: u32,
+    pub(crate) world: VmState,
+    pub(crate) storage: Box<dyn Storage>,
+    pub(crate) settings: ChainSettings,
     cycles: u64,
     last_instruction: Instruction,
     last_variant: u16,
@@ -113,7 +142,17 @@ pub struct Vm {
 }
 
 impl Vm {
+    /// A VM on an empty chain.
     pub fn new(bootloader: Bootloader) -> Vm {
+        Vm::with_storage(bootloader, Box::new(InMemoryStorage::default()), ChainSettings::default())
+    }
+
+    /// A VM on the chain state `storage` answers for.
+    pub fn with_storage(
+        bootloader: Bootloader,
+        storage: Box<dyn Storage>,
+        settings: ChainSettings,
+    ) -> Vm {
         let mut memory = Memory::default();
         memory.fill(BOOTLOADER_BASE_PAGE, bootloader.code.iter().copied());
         memory.fill(
@@ -147,6 +186,8 @@ impl Vm {
         };
         let mut stack = CallStack::new();
         stack.push(frame);
+        let mut world = VmState::default();
+        world.start_frame();
         Vm {
             registers: Registers::from_array(bootloader.registers),
             flags: Flags::default(),
@@ -157,6 +198,10 @@ impl Vm {
             pending_panic: false,
             pubdata_revert_counter: 0,
             dst1_written: false,
+            memory_page_counter: FIRST_FAR_CALL_BASE_PAGE,
+            world,
+            storage,
+            settings,
             cycles: 0,
             last_instruction: Instruction::nop(),
             last_variant: crate::decoder::NOP_VARIANT_INDEX,
@@ -352,6 +397,14 @@ impl Vm {
     }
     pub fn take_memory_writes(&mut self) -> Vec<(PageId, u32, TaggedWord)> {
         self.memory.take_writes()
+    }
+    /// The state of L2 changes so far.
+    pub fn world(&self) -> &VmState {
+        &self.world
+    }
+    /// Pubdata spent so far (what `context.meta` shows the kernel).
+    pub fn pubdata(&self) -> i32 {
+        self.pubdata_revert_counter
     }
     pub fn context_u128_register(&self) -> u128 {
         self.context_u128

@@ -20,6 +20,7 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: Operands, is_kernel: 
         Opcode::AuxMutating0 => return,
         Opcode::IncrementTxNumber => {
             vm.tx_number = vm.tx_number.wrapping_add(1);
+            vm.world.clear_transient();
             return;
         }
         Opcode::This => address_word(&frame.this_address),

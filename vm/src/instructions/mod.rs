@@ -4,8 +4,10 @@
 mod arith;
 mod bitwise;
 mod context;
+mod far_call;
 mod heap;
 mod jump;
+mod log;
 mod near_call;
 mod ptr;
 mod ret;
@@ -50,7 +52,8 @@ pub(crate) fn execute(
         Family::NearCall => near_call::execute(vm, ins, ops),
         Family::Ret => ret::execute(vm, ins, ops),
         Family::HeapAccess => heap::execute(vm, ins, ops),
-        Family::Log | Family::FarCall => return Err(VmError::Unimplemented(ins.opcode)),
+        Family::Log => log::execute(vm, ins, ops)?,
+        Family::FarCall => far_call::execute(vm, ins, ops, is_kernel)?,
         // The invalid opcode never executes: the checks before execution turn it into a panic.
         Family::Invalid => unreachable!("invalid opcodes are replaced before execution"),
     }

@@ -25,5 +25,6 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: Operands) {
     callee.ergs = passed;
     callee.is_local = true;
     callee.total_pubdata_spent = 0;
+    vm.world.start_frame();
     vm.stack.push(callee);
 }

@@ -160,6 +160,7 @@ impl Vm {
     /// left to pop.
     pub(crate) fn finish_frame(&mut self, rolled_back: bool) -> Option<Frame> {
         let finished = self.stack.pop()?;
+        self.world.finish_frame(rolled_back);
         let caller = &mut self.stack.current;
         if rolled_back {
             self.pubdata_revert_counter -= finished.total_pubdata_spent;
