@@ -147,6 +147,7 @@ impl Program {
             frame: self.frame,
             max_cycles: DEFAULT_MAX_CYCLES,
             note: String::new(),
+            world: None,
         }
     }
 }

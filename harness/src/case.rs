@@ -9,8 +9,9 @@ use std::path::Path;
 use eravm::{TaggedWord, H160, U256};
 use serde::{Deserialize, Serialize};
 
-/// The version of the case file format this build writes and reads.
-pub const CASE_FORMAT_VERSION: u32 = 1;
+/// The version of the case file format this build writes; it reads this one and older.
+/// Version 2 added `world`.
+pub const CASE_FORMAT_VERSION: u32 = 2;
 
 /// The default cap on cycles, so that loops end in a comparable state.
 pub const DEFAULT_MAX_CYCLES: u64 = 20_000;
@@ -33,6 +34,9 @@ pub struct Case {
     pub frame: FrameSettings,
     /// Both VMs stop after this many cycles if the program has not ended.
     pub max_cycles: u64,
+    /// Contracts and storage the program can reach with far calls and storage opcodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub world: Option<crate::world::World>,
     /// Free text: where the case came from.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub note: String,
@@ -199,14 +203,27 @@ impl Case {
     /// Checks what the types alone do not.
     pub fn validate(&self) -> Result<(), CaseError> {
         let field = |field: String, message: String| Err(CaseError::Field { field, message });
-        if self.version != CASE_FORMAT_VERSION {
+        if !(1..=CASE_FORMAT_VERSION).contains(&self.version) {
             return field(
                 "version".into(),
                 format!(
-                    "this build reads version {CASE_FORMAT_VERSION}, the file is version {}",
+                    "this build reads versions 1 to {CASE_FORMAT_VERSION}, the file is version {}",
                     self.version
                 ),
             );
+        }
+        if self.version < 2 && self.world.is_some() {
+            return field("world".into(), "worlds need format version 2".into());
+        }
+        if let Some(world) = &self.world {
+            for (i, c) in world.contracts.iter().enumerate() {
+                if c.code.len() > MAX_CODE_WORDS {
+                    return field(
+                        format!("world.contracts[{i}].code"),
+                        format!("at most {MAX_CODE_WORDS} words"),
+                    );
+                }
+            }
         }
         if self.code.len() > MAX_CODE_WORDS {
             return field(
@@ -273,6 +290,12 @@ impl Case {
             aux_heap_bound: self.frame.aux_heap_bound,
             context_u128: self.frame.context_u128.0.low_u128(),
         }
+    }
+
+    /// The world, resolved for the hosts; an empty world (with empty default account code)
+    /// when the case has none.
+    pub fn resolved_world(&self) -> crate::world::ResolvedWorld {
+        self.world.clone().unwrap_or_default().resolve()
     }
 
     /// Number of instructions the program holds, counting every slot of every code word.

@@ -155,6 +155,7 @@ pub fn first_difference(a: &FinalState, b: &FinalState) -> Option<FieldDiff> {
     d.page("aux_heap", &a.aux_heap, &b.aux_heap);
     d.page("stack", &a.stack, &b.stack);
     d.page("static_memory", &a.static_memory, &b.static_memory);
+    world(&mut d, &a.world, &b.world);
     d.field(
         "history",
         "history".into(),
@@ -162,6 +163,29 @@ pub fn first_difference(a: &FinalState, b: &FinalState) -> Option<FieldDiff> {
         &format!("{:#018x}", b.history),
     );
     d.first
+}
+
+fn world(d: &mut Differ, a: &crate::observe::WorldView, b: &crate::observe::WorldView) {
+    fn list<T: PartialEq + fmt::Debug>(d: &mut Differ, name: &str, a: &[T], b: &[T]) {
+        if d.first.is_some() || a == b {
+            return;
+        }
+        let at = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+        d.field(
+            name,
+            format!("{name}[{at}]"),
+            &a.get(at).map(|x| format!("{x:?}")).unwrap_or_else(|| format!("(none; {} in all)", a.len())),
+            &b.get(at).map(|x| format!("{x:?}")).unwrap_or_else(|| format!("(none; {} in all)", b.len())),
+        );
+    }
+    list(d, "world.storage", &a.storage, &b.storage);
+    list(d, "world.transient", &a.transient, &b.transient);
+    list(d, "world.events", &a.events, &b.events);
+    list(d, "world.l2_to_l1_logs", &a.l2_to_l1_logs, &b.l2_to_l1_logs);
+    d.simple("world.pubdata", &a.pubdata, &b.pubdata);
+    list(d, "world.pubdata_costs", &a.pubdata_costs, &b.pubdata_costs);
+    list(d, "world.refunds", &a.refunds, &b.refunds);
+    list(d, "world.decommitted", &a.decommitted, &b.decommitted);
 }
 
 /// The first cycle after which two step traces differ.

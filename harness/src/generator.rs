@@ -152,6 +152,7 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
         frame,
         max_cycles,
         note: String::new(),
+        world: None,
     })
 }
 

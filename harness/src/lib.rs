@@ -13,3 +13,4 @@ pub mod known;
 pub mod observe;
 pub mod report;
 pub mod fuzzing;
+pub mod world;

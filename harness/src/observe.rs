@@ -90,9 +90,59 @@ pub struct FinalState {
     pub aux_heap: Vec<(u32, Tagged)>,
     pub stack: Vec<(u32, Tagged)>,
     pub static_memory: Vec<(u32, Tagged)>,
+    /// What the run changed in the world.
+    pub world: WorldView,
     /// A fold of every cycle's PC, flags and register changes: catches differences that a
     /// later instruction (a far return clears registers) would hide from the final state.
     pub history: u64,
+}
+
+/// An event or L2→L1 message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct LogView {
+    #[serde(serialize_with = "ser_h160")]
+    pub address: eravm::H160,
+    #[serde(serialize_with = "ser_u256")]
+    pub key: U256,
+    #[serde(serialize_with = "ser_u256")]
+    pub value: U256,
+    pub is_first: bool,
+    pub tx_number: u16,
+    pub shard_id: u8,
+}
+
+/// A storage slot and its value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct SlotView {
+    #[serde(serialize_with = "ser_h160")]
+    pub address: eravm::H160,
+    #[serde(serialize_with = "ser_u256")]
+    pub key: U256,
+    #[serde(serialize_with = "ser_u256")]
+    pub value: U256,
+}
+
+fn ser_h160<S: serde::Serializer>(v: &eravm::H160, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{v:#x}"))
+}
+
+/// The changes a run made to the world.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct WorldView {
+    /// Slots whose value differs from the start, sorted.
+    pub storage: Vec<SlotView>,
+    /// Transient slots that are not zero, sorted.
+    pub transient: Vec<SlotView>,
+    pub events: Vec<LogView>,
+    pub l2_to_l1_logs: Vec<LogView>,
+    /// Pubdata spent in total (what survived rollbacks).
+    pub pubdata: i32,
+    /// Pubdata cost of every storage write, in order.
+    pub pubdata_costs: Vec<i32>,
+    /// Refund of every storage access, in order.
+    pub refunds: Vec<u32>,
+    /// Hash proper (hex) and page of every decommitted bytecode, sorted.
+    pub decommitted: Vec<(String, u32)>,
 }
 
 /// Folds the state after each cycle into one number, cheaply: only registers that changed

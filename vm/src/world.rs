@@ -193,6 +193,8 @@ pub struct InMemoryStorage {
     /// Slots that already have an enumeration index: writing them is a repeated write.
     pub enumerated: FxHashSet<StorageKey>,
     pub free_slots: FxHashSet<StorageKey>,
+    /// Contracts all of whose slots are free.
+    pub free_contracts: FxHashSet<H160>,
 }
 
 impl InMemoryStorage {
@@ -226,7 +228,7 @@ impl Storage for InMemoryStorage {
     }
 
     fn is_free_storage_slot(&self, key: &StorageKey) -> bool {
-        self.free_slots.contains(key)
+        self.free_contracts.contains(&key.address) || self.free_slots.contains(key)
     }
 }
 

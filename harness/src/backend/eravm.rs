@@ -6,8 +6,10 @@ use eravm::{
 
 use super::{Backend, BackendError};
 use crate::case::Case;
+use crate::world::ResolvedWorld;
 use crate::observe::{
-    FinalState, FlagsView, FrameView, History, Run, RunEnd, StepState, Tagged, RETURN_DATA_LIMIT,
+    FinalState, FlagsView, FrameView, History, LogView, Run, RunEnd, SlotView, StepState, Tagged,
+    WorldView, RETURN_DATA_LIMIT,
 };
 
 /// The `eravm` crate of this workspace.
@@ -19,7 +21,12 @@ impl Backend for EraVm {
     }
 
     fn run(&self, case: &Case, trace: bool) -> Result<Run, BackendError> {
-        let mut vm = Vm::new(case.bootloader());
+        let world = case.resolved_world();
+        let mut vm = Vm::with_storage(
+            case.bootloader(),
+            Box::new(world.eravm_storage()),
+            world.chain_settings(),
+        );
         vm.record_memory_writes(trace);
         let mut steps = trace.then(Vec::new);
         let mut last_frame = frame_view(&vm);
@@ -35,7 +42,10 @@ impl Backend for EraVm {
             let pc_before = vm.current_frame().pc;
             let status = vm
                 .step()
-                .map_err(|e| BackendError::Unsupported(e.to_string()))?;
+                .map_err(|e| match e {
+                eravm::VmError::Unimplemented(_) => BackendError::Unsupported(e.to_string()),
+                eravm::VmError::MissingBytecode(_) => BackendError::Host(e.to_string()),
+            })?;
             counts[vm.last_variant_index() as usize] += 1;
             history.cycle(vm.current_frame().pc, flags(&vm), &registers(&vm));
             if status == Status::Running {
@@ -115,6 +125,7 @@ impl Backend for EraVm {
             aux_heap: page(BOOTLOADER_BASE_PAGE.aux_heap()),
             stack: page(BOOTLOADER_BASE_PAGE.stack()),
             static_memory: page(STATIC_MEMORY_PAGE),
+            world: world_view(&vm, &world),
             history: history.digest(),
         };
         Ok(Run {
@@ -122,6 +133,53 @@ impl Backend for EraVm {
             trace: steps,
             variant_counts: counts,
         })
+    }
+}
+
+fn world_view(vm: &Vm, world: &ResolvedWorld) -> WorldView {
+    let w = vm.world();
+    let slot = |k: &eravm::StorageKey, v: &eravm::U256| SlotView {
+        address: k.address,
+        key: k.key,
+        value: *v,
+    };
+    let mut storage: Vec<SlotView> = w
+        .storage_changes
+        .iter()
+        .filter(|(k, v)| world.values.get(k).copied().unwrap_or_default() != **v)
+        .map(|(k, v)| slot(k, v))
+        .collect();
+    storage.sort();
+    let mut transient: Vec<SlotView> = w
+        .transient_storage
+        .iter()
+        .filter(|(_, v)| !v.is_zero())
+        .map(|(k, v)| slot(k, v))
+        .collect();
+    transient.sort();
+    let log = |e: &eravm::LogEntry| LogView {
+        address: e.address,
+        key: e.key,
+        value: e.value,
+        is_first: e.is_first,
+        tx_number: e.tx_number,
+        shard_id: e.shard_id,
+    };
+    let mut decommitted: Vec<(String, u32)> = w
+        .decommitted_hashes
+        .iter()
+        .map(|(h, page)| (hex::encode(h), *page))
+        .collect();
+    decommitted.sort();
+    WorldView {
+        storage,
+        transient,
+        events: w.events.iter().map(log).collect(),
+        l2_to_l1_logs: w.l2_to_l1_logs.iter().map(log).collect(),
+        pubdata: vm.pubdata(),
+        pubdata_costs: w.pubdata_costs.clone(),
+        refunds: w.refunds.clone(),
+        decommitted,
     }
 }
 

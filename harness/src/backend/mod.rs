@@ -3,6 +3,7 @@
 
 mod eravm;
 mod reference;
+mod reference_host;
 mod reference_memory;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -34,6 +35,9 @@ pub enum BackendError {
     /// The backend panicked; the payload message is kept.
     #[error("crashed: {0}")]
     Crashed(String),
+    /// The host could not answer (a bytecode the world lacks): the case is broken.
+    #[error("host error: {0}")]
+    Host(String),
 }
 
 /// Runs a backend with panics caught, so that a crash of either VM becomes a finding

@@ -3,9 +3,6 @@
 use eravm::U256;
 use zk_evm::aux_structures::{MemoryPage, PubdataCost};
 use zk_evm::block_properties::BlockProperties;
-use zk_evm::reference_impls::decommitter::SimpleDecommitter;
-use zk_evm::reference_impls::event_sink::InMemoryEventSink;
-use zk_evm::testing::storage::InMemoryStorage;
 use zk_evm::tracing::{
     AfterDecodingData, AfterExecutionData, BeforeExecutionData, Tracer, VmLocalStateData,
 };
@@ -18,22 +15,25 @@ use zk_evm::zkevm_opcode_defs::{
 };
 use zk_evm_abstractions::precompiles::DefaultPrecompilesProcessor;
 
+use super::reference_host::{JournaledEvents, OracleStorage, WorldDecommitter};
 use super::reference_memory::ReferenceMemory;
+use crate::world::ResolvedWorld;
 use super::{Backend, BackendError};
 use crate::case::Case;
 use crate::observe::{
-    FinalState, FlagsView, FrameView, History, Run, RunEnd, StepState, Tagged, RETURN_DATA_LIMIT,
+    FinalState, FlagsView, FrameView, History, LogView, Run, RunEnd, SlotView, StepState, Tagged,
+    WorldView, RETURN_DATA_LIMIT,
 };
 
 /// `zk_evm`, the reference implementation.
 pub struct ZkEvm;
 
 type RefVm = VmState<
-    InMemoryStorage,
+    OracleStorage,
     ReferenceMemory,
-    InMemoryEventSink,
+    JournaledEvents,
     DefaultPrecompilesProcessor<false>,
-    SimpleDecommitter<false>,
+    WorldDecommitter,
     DummyTracer,
 >;
 
@@ -85,15 +85,7 @@ pub(crate) fn from_ref(v: RefU256) -> U256 {
     U256(v.0)
 }
 
-/// A well-formed versioned code hash; the VM checks the default account hash every cycle.
-fn formal_code_hash() -> RefU256 {
-    let mut bytes = [0u8; 32];
-    bytes[0] = 1;
-    bytes[3] = 1;
-    RefU256::from_big_endian(&bytes)
-}
-
-fn build(case: &Case) -> RefVm {
+fn build(case: &Case, world: &ResolvedWorld) -> RefVm {
     let mut memory = ReferenceMemory::default();
     memory.fill(BOOTLOADER_CODE_PAGE, case.code.iter().map(|w| to_ref(w.0)));
     memory.fill(
@@ -105,16 +97,16 @@ fn build(case: &Case) -> RefVm {
         }),
     );
     let block = BlockProperties {
-        default_aa_code_hash: formal_code_hash(),
-        evm_emulator_code_hash: formal_code_hash(),
+        default_aa_code_hash: to_ref(world.default_aa_code_hash),
+        evm_emulator_code_hash: to_ref(world.evm_emulator_code_hash),
         zkporter_is_available: false,
     };
     let mut vm = VmState::empty_state(
-        InMemoryStorage::new(),
+        OracleStorage::new(world),
         memory,
-        InMemoryEventSink::new(),
+        JournaledEvents::default(),
         DefaultPrecompilesProcessor::<false>,
-        SimpleDecommitter::<false>::new(),
+        WorldDecommitter::new(world),
         DummyTracer,
         block,
         Version::latest(),
@@ -160,7 +152,8 @@ impl Backend for ZkEvm {
     }
 
     fn run(&self, case: &Case, trace: bool) -> Result<Run, BackendError> {
-        let mut vm = build(case);
+        let world = case.resolved_world();
+        let mut vm = build(case, &world);
         if trace {
             vm.memory.write_log = Some(Vec::new());
         }
@@ -172,7 +165,7 @@ impl Backend for ZkEvm {
         while !vm.execution_has_ended() && cycles < case.max_cycles {
             let pc_before = vm.local_state.callstack.current.pc;
             vm.cycle(&mut tracer)
-                .map_err(|e| BackendError::Crashed(format!("cycle returned an error: {e}")))?;
+                .map_err(|e| BackendError::Host(format!("cycle returned an error: {e}")))?;
             cycles += 1;
             history.cycle(
                 vm.local_state.callstack.current.pc,
@@ -260,6 +253,7 @@ impl Backend for ZkEvm {
             aux_heap: page(base + 3),
             stack: page(base + 1),
             static_memory: page(STATIC_MEMORY_PAGE),
+            world: world_view(&vm),
             history: history.digest(),
         };
         Ok(Run {
@@ -267,6 +261,54 @@ impl Backend for ZkEvm {
             trace: steps,
             variant_counts: Vec::new(),
         })
+    }
+}
+
+fn world_view(vm: &RefVm) -> WorldView {
+    let storage = &vm.storage;
+    let slot = |k: &eravm::StorageKey, v: &U256| SlotView {
+        address: k.address,
+        key: k.key,
+        value: *v,
+    };
+    let mut slots: Vec<SlotView> = storage
+        .current
+        .iter()
+        .filter(|(k, v)| storage.initial_value(k) != **v)
+        .map(|(k, v)| slot(k, v))
+        .collect();
+    slots.sort();
+    let mut transient: Vec<SlotView> = storage
+        .transient
+        .iter()
+        .filter(|(_, v)| !v.is_zero())
+        .map(|(k, v)| slot(k, v))
+        .collect();
+    transient.sort();
+    let log = |q: &zk_evm::aux_structures::LogQuery| LogView {
+        address: eravm::H160::from_slice(q.address.as_bytes()),
+        key: from_ref(q.key),
+        value: from_ref(q.written_value),
+        is_first: q.is_service,
+        tx_number: q.tx_number_in_block,
+        shard_id: q.shard_id,
+    };
+    let mut decommitted: Vec<(String, u32)> = vm
+        .decommittment_processor
+        .loaded
+        .iter()
+        .map(|(h, (page, _))| (hex::encode(h), *page))
+        .collect();
+    decommitted.sort();
+    WorldView {
+        storage: slots,
+        transient,
+        events: vm.event_sink.events.iter().map(log).collect(),
+        l2_to_l1_logs: vm.event_sink.messages.iter().map(log).collect(),
+        pubdata: vm.local_state.pubdata_revert_counter.0,
+        pubdata_costs: storage.pubdata_costs.clone(),
+        refunds: storage.refunds.clone(),
+        decommitted,
     }
 }
 

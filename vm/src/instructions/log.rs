@@ -85,13 +85,12 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: Operands) -> Result<(
             vm.world.written_storage_slots.insert(key);
             vm.world.write_storage(key, src1, price);
         }
+        // Transient storage is always warm; the price already says so.
         Opcode::TransientStorageRead => {
-            vm.world.refunds.push(0);
             let value = vm.world.read_transient(&key);
             vm.write_dst0(ins, &ops, TaggedWord::integer(value));
         }
         Opcode::TransientStorageWrite => {
-            vm.world.refunds.push(0);
             vm.world.write_transient(key, src1);
         }
         Opcode::Event => vm.world.record_event(entry),
