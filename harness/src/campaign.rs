@@ -17,16 +17,12 @@ use sha2::{Digest, Sha256};
 use crate::backend::{EraVm, ZkEvm};
 use crate::case::Case;
 use crate::differential::{check, explain, Verdict};
-use crate::generator::{generate_seeded, Settings};
+use crate::generator::{generate_seeded_for, Settings};
 use crate::known::KnownDivergences;
+use crate::observe::RunStats;
 use crate::report::finding_markdown;
 
-/// What a campaign fuzzes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
-pub enum Target {
-    /// Single-frame programs: every instruction that runs inside one far frame.
-    Opcodes,
-}
+pub use crate::generator::Target;
 
 /// When a campaign stops.
 #[derive(Clone, Copy, Debug)]
@@ -73,6 +69,8 @@ pub struct Summary {
     pub groups: Vec<FindingGroup>,
     pub new_divergences: u64,
     pub crashes: u64,
+    /// Totals of what agreeing runs exercised (on eravm).
+    pub stats: RunStats,
 }
 
 impl Summary {
@@ -184,6 +182,7 @@ pub fn run(config: &CampaignConfig, known: &KnownDivergences) -> io::Result<Summ
     let mut counts = vec![0u64; eravm::decoder::VARIANT_TABLE_LEN];
     let mut ends: BTreeMap<String, u64> = BTreeMap::new();
     let mut executions = 0u64;
+    let mut stats = RunStats::default();
     let mut new_findings = 0u64;
     let mut crashes = 0u64;
     loop {
@@ -192,13 +191,18 @@ pub fn run(config: &CampaignConfig, known: &KnownDivergences) -> io::Result<Summ
             Budget::Duration(d) if start.elapsed() >= d => break,
             _ => {}
         }
-        let case = generate_seeded(config.seed, executions, &config.settings);
+        let case = generate_seeded_for(config.target, config.seed, executions, &config.settings);
         match check(&case, &EraVm, &ZkEvm) {
             Verdict::Agree(run) => {
                 for (i, &c) in run.variant_counts.iter().enumerate() {
                     counts[i] += c as u64;
                 }
                 *ends.entry(format!("{:?}", run.state.end)).or_default() += 1;
+                stats.deep_reverts += run.stats.deep_reverts;
+                stats.deep_panics += run.stats.deep_panics;
+                stats.initial_writes += run.stats.initial_writes;
+                stats.repeated_writes += run.stats.repeated_writes;
+                stats.rolled_back_writes += run.stats.rolled_back_writes;
             }
             Verdict::Disagree(finding) => {
                 if matches!(finding, crate::differential::Finding::Crash { .. }) {
@@ -250,6 +254,7 @@ pub fn run(config: &CampaignConfig, known: &KnownDivergences) -> io::Result<Summ
         new_divergences: groups.iter().filter(|g| g.known.is_none()).count() as u64,
         crashes,
         groups,
+        stats,
     };
     let _ = fs::remove_dir(config.out.join("incoming"));
     fs::write(
@@ -312,11 +317,48 @@ pub fn print_summary(summary: &Summary) {
         println!("  {end:<14} {n:>10}");
     }
     println!("\nexecuted instructions by opcode variant (eravm):");
-    let expected = opcodes_target_variants();
-    for name in &expected {
-        let n = summary.variant_counts.get(name).copied().unwrap_or(0);
-        let mark = if n < 1000 { "  <- under 1000" } else { "" };
-        println!("  {name:<28} {n:>12}{mark}");
+    match summary.target {
+        Target::Opcodes => {
+            for name in &opcodes_target_variants() {
+                let n = summary.variant_counts.get(name).copied().unwrap_or(0);
+                let mark = if n < 1000 { "  <- under 1000" } else { "" };
+                println!("  {name:<28} {n:>12}{mark}");
+            }
+        }
+        Target::Calls => {
+            for (name, n) in &summary.variant_counts {
+                println!("  {name:<28} {n:>12}");
+            }
+            let kind = |prefix: &str| -> u64 {
+                summary
+                    .variant_counts
+                    .iter()
+                    .filter(|(k, _)| {
+                        k.as_str() == prefix
+                            || (k.starts_with(prefix)
+                                && k[prefix.len()..].starts_with('.')
+                                && !k[prefix.len() + 1..].starts_with("delegate")
+                                && !k[prefix.len() + 1..].starts_with("mimic"))
+                    })
+                    .map(|(_, n)| n)
+                    .sum()
+            };
+            let s = &summary.stats;
+            println!("\nwhat the calls target must exercise (each at least 500):");
+            for (what, n) in [
+                ("far_call (all modifiers)", kind("far_call")),
+                ("far_call.delegate (all modifiers)", kind("far_call.delegate")),
+                ("far_call.mimic (all modifiers)", kind("far_call.mimic")),
+                ("revert at far depth >= 3", s.deep_reverts),
+                ("panic at far depth >= 3", s.deep_panics),
+                ("initial storage writes", s.initial_writes),
+                ("repeated storage writes", s.repeated_writes),
+                ("rolled-back storage writes", s.rolled_back_writes),
+            ] {
+                let mark = if n < 500 { "  <- under 500" } else { "" };
+                println!("  {what:<36} {n:>12}{mark}");
+            }
+        }
     }
     println!("\nexecuted instructions by addressing mode (eravm):");
     for (mode, n) in &summary.mode_counts {

@@ -242,5 +242,7 @@ fn step_difference(a: &StepState, b: &StepState) -> Option<FieldDiff> {
     d.simple("flags", &a.flags, &b.flags);
     d.frame("frame", &a.frame, &b.frame);
     d.field("writes", "writes".into(), &a.writes, &b.writes);
+    d.simple("pubdata", &a.pubdata, &b.pubdata);
+    d.simple("logs", &a.logs, &b.logs);
     d.first
 }

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::backend::{quiet_panics, EraVm, ZkEvm};
 use crate::differential::{check, explain, Verdict};
-use crate::generator::{generate, Settings};
+use crate::generator::{Settings, Target};
 use crate::known::KnownDivergences;
 use crate::report::finding_markdown;
 
@@ -22,10 +22,20 @@ pub fn findings_dir() -> PathBuf {
 /// The `opcodes` target. Returns the report of a finding (already written to disk as a case
 /// file) as the error.
 pub fn opcodes(data: &[u8]) -> Result<(), String> {
+    run(Target::Opcodes, data)
+}
+
+/// The `calls` target.
+pub fn calls(data: &[u8]) -> Result<(), String> {
+    run(Target::Calls, data)
+}
+
+/// Any target: bytes to a case, both VMs, and on a finding the case on disk first.
+pub fn run(target: Target, data: &[u8]) -> Result<(), String> {
     // Backend panics are caught and become findings; keep them from printing twice.
     quiet_panics(true);
     let mut u = Unstructured::new(data);
-    let Ok(case) = generate(&mut u, &Settings::default()) else {
+    let Ok(case) = target.generate(&mut u, &Settings::default()) else {
         return Ok(());
     };
     let Verdict::Disagree(finding) = check(&case, &EraVm, &ZkEvm) else {

@@ -9,7 +9,7 @@ use eradiff::backend::{run_isolated, Backend, EraVm, ZkEvm};
 use eradiff::campaign::{self, Budget, CampaignConfig, Target};
 use eradiff::case::Case;
 use eradiff::differential::{check, explain, Verdict};
-use eradiff::generator::{generate_seeded, Settings};
+use eradiff::generator::{generate_seeded_for, Settings};
 use eradiff::known::KnownDivergences;
 use eradiff::{disasm, report};
 
@@ -58,6 +58,8 @@ enum Command {
     Disasm { case: PathBuf },
     /// Write the case a seeded campaign generates at one iteration.
     Generate {
+        #[arg(long, value_enum, default_value = "opcodes")]
+        target: Target,
         #[arg(long, default_value_t = 1)]
         seed: u64,
         #[arg(long, default_value_t = 0)]
@@ -184,11 +186,13 @@ fn main() -> ExitCode {
             }
             Err(code) => code,
         },
-        Command::Generate { seed, iteration } => {
-            println!(
-                "{}",
-                generate_seeded(seed, iteration, &Settings::default()).to_json()
-            );
+        Command::Generate {
+            target,
+            seed,
+            iteration,
+        } => {
+            let case = generate_seeded_for(target, seed, iteration, &Settings::default());
+            println!("{}", case.to_json());
             ExitCode::SUCCESS
         }
         Command::Run {

@@ -206,6 +206,10 @@ pub struct StepState {
     pub pending_panic: bool,
     /// Memory written by the step: page, word index, value.
     pub writes: Vec<(u32, u32, Tagged)>,
+    /// Pubdata spent so far.
+    pub pubdata: i32,
+    /// Events and L2→L1 messages alive so far.
+    pub logs: usize,
 }
 
 impl StepState {
@@ -221,4 +225,19 @@ pub struct Run {
     pub trace: Option<Vec<StepState>>,
     /// How often each entry of the variant table ran (empty if the backend does not count).
     pub variant_counts: Vec<u32>,
+    /// What the run exercised, for campaign summaries (zero if the backend does not count).
+    pub stats: RunStats,
+}
+
+/// Counts of events a campaign wants to see often.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RunStats {
+    /// Far frames that reverted, and that panicked, at far-call depth 3 or more.
+    pub deep_reverts: u64,
+    pub deep_panics: u64,
+    /// Storage writes to slots never written in an earlier batch, and to slots that were.
+    pub initial_writes: u64,
+    pub repeated_writes: u64,
+    /// Storage writes a reverting frame undid.
+    pub rolled_back_writes: u64,
 }

@@ -23,3 +23,48 @@ fn a_seeded_campaign_agrees() {
         common::agree(&generate_seeded(7, iteration, &Settings::default()));
     }
 }
+
+/// Worlds of contracts calling each other. A finding on the known-divergence list is allowed
+/// (it is a reference limitation); anything else fails.
+#[test]
+fn a_seeded_calls_campaign_agrees() {
+    use eradiff::backend::{EraVm, ZkEvm};
+    use eradiff::differential::{check, explain, Verdict};
+    use eradiff::generator::{generate_seeded_for, Target};
+    use eradiff::known::KnownDivergences;
+    let known = KnownDivergences::shipped();
+    let mut agreed = 0;
+    for iteration in 0..400 {
+        let case = generate_seeded_for(Target::Calls, 7, iteration, &Settings::default());
+        match check(&case, &EraVm, &ZkEvm) {
+            Verdict::Agree(_) => agreed += 1,
+            Verdict::Disagree(finding) => {
+                let explanation = explain(&case, &EraVm, &ZkEvm, finding);
+                assert!(
+                    known.reason(&explanation.signature).is_some(),
+                    "iteration {iteration}: {}\n{}",
+                    explanation.signature,
+                    case.to_json()
+                );
+            }
+        }
+    }
+    assert!(agreed > 350, "only {agreed} of 400 cases ran to a comparison");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 100, ..ProptestConfig::default() })]
+
+    #[test]
+    fn generated_worlds_agree(bytes in prop::collection::vec(any::<u8>(), 256..8192)) {
+        let mut u = Unstructured::new(&bytes);
+        let case = eradiff::generator::calls::generate(&mut u, &Settings::default()).expect("generation never fails");
+        let known = eradiff::known::KnownDivergences::shipped();
+        if let eradiff::differential::Verdict::Disagree(finding) =
+            eradiff::differential::check(&case, &eradiff::backend::EraVm, &eradiff::backend::ZkEvm)
+        {
+            let e = eradiff::differential::explain(&case, &eradiff::backend::EraVm, &eradiff::backend::ZkEvm, finding);
+            prop_assert!(known.reason(&e.signature).is_some(), "{}\n{}", e.signature, case.to_json());
+        }
+    }
+}

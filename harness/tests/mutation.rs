@@ -52,3 +52,33 @@ fn without_a_fault_the_same_cases_agree() {
         );
     }
 }
+
+/// The same, on worlds of contracts: a rollback bug and a pubdata bug.
+fn first_calls_signature_with(fault: Fault) -> Option<String> {
+    use eradiff::generator::{generate_seeded_for, Target};
+    with_fault(fault, || {
+        (0..500).find_map(|i| {
+            let case = generate_seeded_for(Target::Calls, 11, i, &Settings::default());
+            match check(&case, &EraVm, &ZkEvm) {
+                Verdict::Disagree(finding @ Finding::Divergence { .. }) => {
+                    Some(explain(&case, &EraVm, &ZkEvm, finding).signature)
+                }
+                _ => None,
+            }
+        })
+    })
+}
+
+#[test]
+fn events_that_survive_a_revert_are_caught() {
+    let signature =
+        first_calls_signature_with(Fault::EventsSurviveRevert).expect("the suite catches the bug");
+    assert!(signature.starts_with("logs@ret."), "{signature}");
+}
+
+#[test]
+fn writes_that_cost_no_pubdata_are_caught() {
+    let signature =
+        first_calls_signature_with(Fault::WritesCostNoPubdata).expect("the suite catches the bug");
+    assert_eq!(signature, "pubdata@log.swrite");
+}

@@ -135,6 +135,10 @@ pub struct Vm {
     pub(crate) world: VmState,
     pub(crate) storage: Box<dyn Storage>,
     pub(crate) settings: ChainSettings,
+    /// Far frames on the stack (the bootloader is 1).
+    pub(crate) far_depth: u32,
+    /// Far frames that ended, by how (ok, revert, panic) and depth (1, 2, 3 or more).
+    pub(crate) far_exits: [[u64; 3]; 3],
     cycles: u64,
     last_instruction: Instruction,
     last_variant: u16,
@@ -202,6 +206,8 @@ impl Vm {
             world,
             storage,
             settings,
+            far_depth: 1,
+            far_exits: [[0; 3]; 3],
             cycles: 0,
             last_instruction: Instruction::nop(),
             last_variant: crate::decoder::NOP_VARIANT_INDEX,
@@ -401,6 +407,10 @@ impl Vm {
     /// The state of L2 changes so far.
     pub fn world(&self) -> &VmState {
         &self.world
+    }
+    /// Far frames that ended so far: `[kind][depth]`, kind ok/revert/panic, depth 1, 2, 3+.
+    pub fn far_exits(&self) -> [[u64; 3]; 3] {
+        self.far_exits
     }
     /// Pubdata spent so far (what `context.meta` shows the kernel).
     pub fn pubdata(&self) -> i32 {

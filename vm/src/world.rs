@@ -77,6 +77,10 @@ pub struct VmState {
     pub written_storage_slots: FxHashSet<StorageKey>,
     /// Normalised hash (bytes 4..32) of every decommitted bytecode, and the page it went to.
     pub decommitted_hashes: FxHashMap<[u8; 28], u32>,
+    /// Every storage write, in order (rolled back ones too).
+    pub storage_writes: Vec<StorageKey>,
+    /// How many storage writes a reverting frame undid.
+    pub storage_writes_rolled_back: u64,
     journal: Vec<Undo>,
     frame_marks: Vec<usize>,
 }
@@ -105,6 +109,7 @@ impl VmState {
                 } => {
                     restore(&mut self.storage_changes, key, previous);
                     restore(&mut self.paid_changes, key, previous_paid);
+                    self.storage_writes_rolled_back += 1;
                 }
                 Undo::Transient { key, previous } => {
                     restore(&mut self.transient_storage, key, previous);
@@ -129,6 +134,7 @@ impl VmState {
     }
 
     pub(crate) fn write_storage(&mut self, key: StorageKey, value: U256, paid: u32) {
+        self.storage_writes.push(key);
         let previous = self.storage_changes.insert(key, value);
         let previous_paid = self.paid_changes.insert(key, paid);
         self.journal.push(Undo::Storage {

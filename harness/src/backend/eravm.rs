@@ -8,7 +8,8 @@ use super::{Backend, BackendError};
 use crate::case::Case;
 use crate::world::ResolvedWorld;
 use crate::observe::{
-    FinalState, FlagsView, FrameView, History, LogView, Run, RunEnd, SlotView, StepState, Tagged,
+    FinalState, FlagsView, FrameView, History, LogView, Run, RunEnd, RunStats, SlotView, StepState,
+    Tagged,
     WorldView, RETURN_DATA_LIMIT,
 };
 
@@ -74,6 +75,8 @@ impl Backend for EraVm {
                             )
                         })
                         .collect(),
+                    pubdata: vm.pubdata(),
+                    logs: vm.world().events.len() + vm.world().l2_to_l1_logs.len(),
                 });
             }
         };
@@ -128,10 +131,25 @@ impl Backend for EraVm {
             world: world_view(&vm, &world),
             history: history.digest(),
         };
+        let exits = vm.far_exits();
+        let repeated = vm
+            .world()
+            .storage_writes
+            .iter()
+            .filter(|k| world.enumerated.contains(k))
+            .count() as u64;
+        let stats = RunStats {
+            deep_reverts: exits[1][2],
+            deep_panics: exits[2][2],
+            initial_writes: vm.world().storage_writes.len() as u64 - repeated,
+            repeated_writes: repeated,
+            rolled_back_writes: vm.world().storage_writes_rolled_back,
+        };
         Ok(Run {
             state,
             trace: steps,
             variant_counts: counts,
+            stats,
         })
     }
 }

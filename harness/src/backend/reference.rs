@@ -202,6 +202,8 @@ impl Backend for ZkEvm {
                             )
                         })
                         .collect(),
+                    pubdata: vm.local_state.pubdata_revert_counter.0,
+                    logs: vm.event_sink.events.len() + vm.event_sink.messages.len(),
                 });
             }
         }
@@ -260,6 +262,7 @@ impl Backend for ZkEvm {
             state,
             trace: steps,
             variant_counts: Vec::new(),
+            stats: Default::default(),
         })
     }
 }

@@ -52,6 +52,9 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: Operands) {
     };
 
     if let Some(return_data) = return_data {
+        let depth = (vm.far_depth.clamp(1, 3) - 1) as usize;
+        vm.far_exits[kind as usize][depth] += 1;
+        vm.far_depth = vm.far_depth.saturating_sub(1);
         vm.registers
             .set(1, TaggedWord::pointer(return_data.to_u256()));
         for r in 2..=15 {

@@ -47,7 +47,7 @@ impl Default for Settings {
 }
 
 /// Picks an index with the given weights.
-fn pick(u: &mut Unstructured, weights: &[u32]) -> Result<usize> {
+pub(crate) fn pick(u: &mut Unstructured, weights: &[u32]) -> Result<usize> {
     let total: u32 = weights.iter().sum();
     let mut at = u.int_in_range(0..=total - 1)?;
     for (i, &w) in weights.iter().enumerate() {
@@ -182,16 +182,42 @@ pub fn pack(program: &[u64]) -> Vec<Word> {
         .collect()
 }
 
-/// The case for iteration `iteration` of a campaign with seed `seed`: the same pair always
-/// gives the same case.
+/// The case for iteration `iteration` of an `opcodes` campaign with seed `seed`: the same
+/// pair always gives the same case.
 pub fn generate_seeded(seed: u64, iteration: u64, settings: &Settings) -> Case {
+    generate_seeded_for(Target::Opcodes, seed, iteration, settings)
+}
+
+/// What a generator makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize)]
+pub enum Target {
+    /// Single-frame programs: every instruction that runs inside one far frame.
+    Opcodes,
+    /// Worlds of contracts calling each other: far calls, storage, events, rollbacks.
+    Calls,
+}
+
+impl Target {
+    /// A case from bytes.
+    pub fn generate(self, u: &mut Unstructured, settings: &Settings) -> Result<Case> {
+        match self {
+            Target::Opcodes => generate(u, settings),
+            Target::Calls => calls::generate(u, settings),
+        }
+    }
+}
+
+/// The case for iteration `iteration` of a campaign on `target` with seed `seed`.
+pub fn generate_seeded_for(target: Target, seed: u64, iteration: u64, settings: &Settings) -> Case {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
         seed ^ iteration.wrapping_mul(0x9e37_79b9_7f4a_7c15),
     );
-    let mut bytes = vec![0u8; 8192];
+    let mut bytes = vec![0u8; 32 * 1024];
     rng.fill_bytes(&mut bytes);
     let mut u = Unstructured::new(&bytes);
-    generate(&mut u, settings).expect("generation from a full buffer cannot fail")
+    target
+        .generate(&mut u, settings)
+        .expect("generation from a full buffer cannot fail")
 }
 
 fn frame_settings(u: &mut Unstructured) -> Result<FrameSettings> {
@@ -258,7 +284,7 @@ pub fn value(u: &mut Unstructured) -> Result<U256> {
 }
 
 /// Offsets around what the heap instructions check: small, word edges, the 2^32 - 33 limit.
-fn heap_offset(u: &mut Unstructured) -> Result<U256> {
+pub(crate) fn heap_offset(u: &mut Unstructured) -> Result<U256> {
     let limit = u32::MAX as u64 - 32;
     let base = *u.choose(&[0u64, 32, 1024, 4096, 0xffff, 1 << 24, limit, 1 << 32])?;
     let delta = u.int_in_range(0..=64u64)?;
@@ -285,7 +311,7 @@ fn register_value(u: &mut Unstructured) -> Result<(U256, bool)> {
 }
 
 /// A fat pointer word, valid or broken, into one of the pages a single frame can reach.
-fn fat_pointer(u: &mut Unstructured) -> Result<U256> {
+pub(crate) fn fat_pointer(u: &mut Unstructured) -> Result<U256> {
     let page = *u.choose(&[7u32, 8, 9, 10, 11, 1, 0, 2048, u32::MAX])?;
     let small = |u: &mut Unstructured| -> Result<u32> {
         Ok(match pick(u, &[3, 3, 2, 1, 1])? {
@@ -350,7 +376,7 @@ impl RegisterKinds {
     }
 }
 
-fn register(u: &mut Unstructured) -> Result<u8> {
+pub(crate) fn register(u: &mut Unstructured) -> Result<u8> {
     Ok(match pick(u, &[2, 10, 3])? {
         0 => 0,
         1 => u.int_in_range(1..=6)?,
@@ -423,7 +449,7 @@ fn target(u: &mut Unstructured, n: usize) -> Result<u16> {
     })
 }
 
-fn imm(u: &mut Unstructured) -> Result<u16> {
+pub(crate) fn imm(u: &mut Unstructured) -> Result<u16> {
     Ok(match pick(u, &[4, 2, 2])? {
         0 => u.int_in_range(0..=8)?,
         1 => *u.choose(&[31u16, 32, 33, 64, 0xffe0, 0xffff, 0x8000])?,
@@ -522,3 +548,5 @@ fn instruction(
         .encode()
         .expect("generated instructions are valid variants"))
 }
+
+pub mod calls;

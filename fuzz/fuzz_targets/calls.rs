@@ -1,0 +1,13 @@
+//! `cargo fuzz run calls -s none`: worlds of contracts calling each other, on eravm and
+//! zk_evm.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Err(report) = eradiff::fuzzing::calls(data) {
+        // The case is on disk already; stop here so that libFuzzer keeps the input too.
+        eprintln!("eravm and zk_evm disagree\n{report}");
+        std::process::abort();
+    }
+});
