@@ -177,7 +177,6 @@ pub fn run(config: &CampaignConfig, known: &KnownDivergences) -> io::Result<Summ
         ProgressBar::hidden()
     };
 
-    crate::backend::quiet_panics(true);
     let start = Instant::now();
     let mut counts = vec![0u64; eravm::decoder::VARIANT_TABLE_LEN];
     let mut ends: BTreeMap<String, u64> = BTreeMap::new();
@@ -237,7 +236,6 @@ pub fn run(config: &CampaignConfig, known: &KnownDivergences) -> io::Result<Summ
         }
     }
     progress.finish_and_clear();
-    crate::backend::quiet_panics(false);
 
     let seconds = start.elapsed().as_secs_f64();
     let (variant_counts, mode_counts) = group_counts(&counts);

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use arbitrary::Unstructured;
 use sha2::{Digest, Sha256};
 
-use crate::backend::{quiet_panics, EraVm, ZkEvm};
+use crate::backend::{EraVm, ZkEvm};
 use crate::differential::{check, explain, Verdict};
 use crate::generator::{Settings, Target};
 use crate::known::KnownDivergences;
@@ -32,8 +32,8 @@ pub fn calls(data: &[u8]) -> Result<(), String> {
 
 /// Any target: bytes to a case, both VMs, and on a finding the case on disk first.
 pub fn run(target: Target, data: &[u8]) -> Result<(), String> {
-    // Backend panics are caught and become findings; keep them from printing twice.
-    quiet_panics(true);
+    // Backend panics are caught and become findings, and print nothing; anything else
+    // keeps libFuzzer's own handling.
     let mut u = Unstructured::new(data);
     let Ok(case) = target.generate(&mut u, &Settings::default()) else {
         return Ok(());

@@ -43,7 +43,11 @@ pub enum BackendError {
 /// Runs a backend with panics caught, so that a crash of either VM becomes a finding
 /// instead of ending the process.
 pub fn run_isolated(backend: &dyn Backend, case: &Case, trace: bool) -> Result<Run, BackendError> {
-    match catch_unwind(AssertUnwindSafe(|| backend.run(case, trace))) {
+    // The panic message goes into the finding; keep it off stderr while the backend runs.
+    let was_quiet = quiet_panics(true);
+    let result = catch_unwind(AssertUnwindSafe(|| backend.run(case, trace)));
+    quiet_panics(was_quiet);
+    match result {
         Ok(result) => result,
         Err(payload) => Err(BackendError::Crashed(panic_message(payload.as_ref()))),
     }
@@ -60,19 +64,22 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// While on, panics print nothing: every panic inside a backend is caught and kept in the
-/// finding instead. Panics elsewhere still print once switched off.
-pub fn quiet_panics(on: bool) {
-    use std::sync::atomic::{AtomicBool, Ordering};
+/// finding instead. Panics elsewhere still print once switched off. Returns the previous
+/// setting.
+pub fn quiet_panics(on: bool) -> bool {
+    use std::cell::Cell;
     use std::sync::Once;
-    static QUIET: AtomicBool = AtomicBool::new(false);
+    thread_local! {
+        static QUIET: Cell<bool> = const { Cell::new(false) };
+    }
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
         let default = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if !QUIET.load(Ordering::Relaxed) {
+            if !QUIET.with(Cell::get) {
                 default(info);
             }
         }));
     });
-    QUIET.store(on, Ordering::Relaxed);
+    QUIET.with(|q| q.replace(on))
 }
