@@ -345,7 +345,10 @@ pub fn print_summary(summary: &Summary) {
             println!("\nwhat the calls target must exercise (each at least 500):");
             for (what, n) in [
                 ("far_call (all modifiers)", kind("far_call")),
-                ("far_call.delegate (all modifiers)", kind("far_call.delegate")),
+                (
+                    "far_call.delegate (all modifiers)",
+                    kind("far_call.delegate"),
+                ),
                 ("far_call.mimic (all modifiers)", kind("far_call.mimic")),
                 ("revert at far depth >= 3", s.deep_reverts),
                 ("panic at far depth >= 3", s.deep_panics),

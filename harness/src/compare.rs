@@ -170,12 +170,20 @@ fn world(d: &mut Differ, a: &crate::observe::WorldView, b: &crate::observe::Worl
         if d.first.is_some() || a == b {
             return;
         }
-        let at = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+        let at = a
+            .iter()
+            .zip(b)
+            .position(|(x, y)| x != y)
+            .unwrap_or(a.len().min(b.len()));
         d.field(
             name,
             format!("{name}[{at}]"),
-            &a.get(at).map(|x| format!("{x:?}")).unwrap_or_else(|| format!("(none; {} in all)", a.len())),
-            &b.get(at).map(|x| format!("{x:?}")).unwrap_or_else(|| format!("(none; {} in all)", b.len())),
+            &a.get(at)
+                .map(|x| format!("{x:?}"))
+                .unwrap_or_else(|| format!("(none; {} in all)", a.len())),
+            &b.get(at)
+                .map(|x| format!("{x:?}"))
+                .unwrap_or_else(|| format!("(none; {} in all)", b.len())),
         );
     }
     list(d, "world.storage", &a.storage, &b.storage);
@@ -186,6 +194,7 @@ fn world(d: &mut Differ, a: &crate::observe::WorldView, b: &crate::observe::Worl
     list(d, "world.pubdata_costs", &a.pubdata_costs, &b.pubdata_costs);
     list(d, "world.refunds", &a.refunds, &b.refunds);
     list(d, "world.decommitted", &a.decommitted, &b.decommitted);
+    list(d, "world.calls", &a.calls, &b.calls);
 }
 
 /// The first cycle after which two step traces differ.

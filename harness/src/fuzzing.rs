@@ -43,15 +43,24 @@ pub fn run(target: Target, data: &[u8]) -> Result<(), String> {
     };
     let json = case.to_json();
     let dir = findings_dir();
-    let path = dir.join(format!("{}.json", hex::encode(&Sha256::digest(json.as_bytes())[..8])));
+    let path = dir.join(format!(
+        "{}.json",
+        hex::encode(&Sha256::digest(json.as_bytes())[..8])
+    ));
     let written = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, &json));
     let explanation = explain(&case, &EraVm, &ZkEvm, finding);
-    if KnownDivergences::shipped().reason(&explanation.signature).is_some() {
+    if KnownDivergences::shipped()
+        .reason(&explanation.signature)
+        .is_some()
+    {
         return Ok(());
     }
     let mut report = finding_markdown(&case, &explanation, Some(&path.display().to_string()));
     if let Err(e) = written {
-        report.push_str(&format!("\n(could not write {}: {e}; the case follows)\n{json}\n", path.display()));
+        report.push_str(&format!(
+            "\n(could not write {}: {e}; the case follows)\n{json}\n",
+            path.display()
+        ));
     }
     Err(report)
 }

@@ -143,6 +143,81 @@ pub struct WorldView {
     pub refunds: Vec<u32>,
     /// Hash proper (hex) and page of every decommitted bytecode, sorted.
     pub decommitted: Vec<(String, u32)>,
+    /// The call tree: every far call and far return, in order.
+    pub calls: Vec<CallEvent>,
+}
+
+/// A far call or the end of a far frame.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum CallEvent {
+    Call {
+        /// Call stack depth of the callee (near frames count).
+        depth: usize,
+        /// The instruction, with its modifiers: `far_call.delegate.static`.
+        kind: String,
+        #[serde(serialize_with = "ser_h160")]
+        caller: eravm::H160,
+        /// The callee frame's own address (the caller's for a delegate call).
+        #[serde(serialize_with = "ser_h160")]
+        this: eravm::H160,
+        #[serde(serialize_with = "ser_h160")]
+        code: eravm::H160,
+        ergs: u32,
+    },
+    Return {
+        depth: usize,
+        /// `ok`, `revert` or `panic`: how the frame really ended.
+        how: &'static str,
+    },
+}
+
+/// Builds the call tree from what each cycle executed; both backends feed it the same way.
+#[derive(Clone, Debug, Default)]
+pub struct CallTracker {
+    pub events: Vec<CallEvent>,
+}
+
+/// The current frame as the tracker needs it: this, code address, ergs, is it a near frame.
+pub type FrameIds = (eravm::H160, eravm::H160, u32, bool);
+
+impl CallTracker {
+    /// After a cycle: `executed` ran in a frame that was `before`; `after` is current now.
+    pub fn cycle(
+        &mut self,
+        executed: &Instruction,
+        before: FrameIds,
+        after: FrameIds,
+        depth_after: usize,
+        lt_flag: bool,
+    ) {
+        use eravm::opcode::Family;
+        match executed.opcode.family() {
+            Family::FarCall => self.events.push(CallEvent::Call {
+                depth: depth_after,
+                kind: executed
+                    .to_string()
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("?")
+                    .to_string(),
+                caller: before.0,
+                this: after.0,
+                code: after.1,
+                ergs: after.2,
+            }),
+            Family::Ret if !before.3 => self.events.push(CallEvent::Return {
+                depth: depth_after + 1,
+                how: if lt_flag {
+                    "panic"
+                } else if executed.opcode == eravm::Opcode::RetRevert {
+                    "revert"
+                } else {
+                    "ok"
+                },
+            }),
+            _ => {}
+        }
+    }
 }
 
 /// Folds the state after each cycle into one number, cheaply: only registers that changed

@@ -49,7 +49,10 @@ fn a_seeded_calls_campaign_agrees() {
             }
         }
     }
-    assert!(agreed > 350, "only {agreed} of 400 cases ran to a comparison");
+    assert!(
+        agreed > 350,
+        "only {agreed} of 400 cases ran to a comparison"
+    );
 }
 
 proptest! {

@@ -148,7 +148,11 @@ pub struct Vm {
 impl Vm {
     /// A VM on an empty chain.
     pub fn new(bootloader: Bootloader) -> Vm {
-        Vm::with_storage(bootloader, Box::new(InMemoryStorage::default()), ChainSettings::default())
+        Vm::with_storage(
+            bootloader,
+            Box::new(InMemoryStorage::default()),
+            ChainSettings::default(),
+        )
     }
 
     /// A VM on the chain state `storage` answers for.

@@ -205,7 +205,8 @@ pub struct InMemoryStorage {
 
 impl InMemoryStorage {
     pub fn add_bytecode(&mut self, hash: U256, code: Vec<U256>) {
-        self.bytecodes.insert(crate::code_hash::normalized(&hash), code);
+        self.bytecodes
+            .insert(crate::code_hash::normalized(&hash), code);
     }
 }
 

@@ -6,12 +6,11 @@ use eravm::{
 
 use super::{Backend, BackendError};
 use crate::case::Case;
-use crate::world::ResolvedWorld;
 use crate::observe::{
-    FinalState, FlagsView, FrameView, History, LogView, Run, RunEnd, RunStats, SlotView, StepState,
-    Tagged,
-    WorldView, RETURN_DATA_LIMIT,
+    CallTracker, FinalState, FlagsView, FrameIds, FrameView, History, LogView, Run, RunEnd,
+    RunStats, SlotView, StepState, Tagged, WorldView, RETURN_DATA_LIMIT,
 };
+use crate::world::ResolvedWorld;
 
 /// The `eravm` crate of this workspace.
 pub struct EraVm;
@@ -33,6 +32,7 @@ impl Backend for EraVm {
         let mut last_frame = frame_view(&vm);
         let mut counts = vec![0u32; eravm::decoder::VARIANT_TABLE_LEN];
         let mut history = History::new(registers(&vm));
+        let mut calls = CallTracker::default();
         let outcome = loop {
             if let Some((exit, return_data)) = vm.exit() {
                 break Outcome::Finished { exit, return_data };
@@ -41,13 +41,19 @@ impl Backend for EraVm {
                 break Outcome::CycleLimit;
             }
             let pc_before = vm.current_frame().pc;
-            let status = vm
-                .step()
-                .map_err(|e| match e {
+            let before = frame_ids(&vm);
+            let status = vm.step().map_err(|e| match e {
                 eravm::VmError::Unimplemented(_) => BackendError::Unsupported(e.to_string()),
                 eravm::VmError::MissingBytecode(_) => BackendError::Host(e.to_string()),
             })?;
             counts[vm.last_variant_index() as usize] += 1;
+            calls.cycle(
+                vm.last_instruction(),
+                before,
+                frame_ids(&vm),
+                vm.call_depth(),
+                vm.flags().lt_of,
+            );
             history.cycle(vm.current_frame().pc, flags(&vm), &registers(&vm));
             if status == Status::Running {
                 last_frame = frame_view(&vm);
@@ -128,7 +134,10 @@ impl Backend for EraVm {
             aux_heap: page(BOOTLOADER_BASE_PAGE.aux_heap()),
             stack: page(BOOTLOADER_BASE_PAGE.stack()),
             static_memory: page(STATIC_MEMORY_PAGE),
-            world: world_view(&vm, &world),
+            world: WorldView {
+                calls: calls.events,
+                ..world_view(&vm, &world)
+            },
             history: history.digest(),
         };
         let exits = vm.far_exits();
@@ -198,6 +207,7 @@ fn world_view(vm: &Vm, world: &ResolvedWorld) -> WorldView {
         pubdata_costs: w.pubdata_costs.clone(),
         refunds: w.refunds.clone(),
         decommitted,
+        calls: Vec::new(),
     }
 }
 
@@ -208,6 +218,11 @@ fn returned_bytes(vm: &Vm, pointer: FatPointer) -> Vec<u8> {
         pointer.length.saturating_sub(pointer.offset),
         RETURN_DATA_LIMIT,
     )
+}
+
+fn frame_ids(vm: &Vm) -> FrameIds {
+    let f = vm.current_frame();
+    (f.this_address, f.code_address, f.ergs, f.is_local)
 }
 
 fn frame_view(vm: &Vm) -> FrameView {

@@ -17,13 +17,13 @@ use zk_evm_abstractions::precompiles::DefaultPrecompilesProcessor;
 
 use super::reference_host::{JournaledEvents, OracleStorage, WorldDecommitter};
 use super::reference_memory::ReferenceMemory;
-use crate::world::ResolvedWorld;
 use super::{Backend, BackendError};
 use crate::case::Case;
 use crate::observe::{
-    FinalState, FlagsView, FrameView, History, LogView, Run, RunEnd, SlotView, StepState, Tagged,
-    WorldView, RETURN_DATA_LIMIT,
+    CallTracker, FinalState, FlagsView, FrameIds, FrameView, History, LogView, Run, RunEnd,
+    SlotView, StepState, Tagged, WorldView, RETURN_DATA_LIMIT,
 };
+use crate::world::ResolvedWorld;
 
 /// `zk_evm`, the reference implementation.
 pub struct ZkEvm;
@@ -162,11 +162,20 @@ impl Backend for ZkEvm {
         let mut last_frame = frame_view(&vm);
         let mut cycles = 0u64;
         let mut history = History::new(registers(&vm));
+        let mut calls = CallTracker::default();
         while !vm.execution_has_ended() && cycles < case.max_cycles {
             let pc_before = vm.local_state.callstack.current.pc;
+            let before = frame_ids(&vm);
             vm.cycle(&mut tracer)
                 .map_err(|e| BackendError::Host(format!("cycle returned an error: {e}")))?;
             cycles += 1;
+            calls.cycle(
+                &eravm::Instruction::decode(tracer.executed),
+                before,
+                frame_ids(&vm),
+                vm.local_state.callstack.depth(),
+                vm.local_state.flags.overflow_or_less_than_flag,
+            );
             history.cycle(
                 vm.local_state.callstack.current.pc,
                 flags(&vm),
@@ -255,7 +264,10 @@ impl Backend for ZkEvm {
             aux_heap: page(base + 3),
             stack: page(base + 1),
             static_memory: page(STATIC_MEMORY_PAGE),
-            world: world_view(&vm),
+            world: WorldView {
+                calls: calls.events,
+                ..world_view(&vm)
+            },
             history: history.digest(),
         };
         Ok(Run {
@@ -312,6 +324,7 @@ fn world_view(vm: &RefVm) -> WorldView {
         pubdata_costs: storage.pubdata_costs.clone(),
         refunds: storage.refunds.clone(),
         decommitted,
+        calls: Vec::new(),
     }
 }
 
@@ -327,6 +340,16 @@ fn returned_bytes(memory: &ReferenceMemory, pointer: RefFatPointer) -> Vec<u8> {
         out.push(bytes[(addr % 32) as usize]);
     }
     out
+}
+
+fn frame_ids(vm: &RefVm) -> FrameIds {
+    let f = &vm.local_state.callstack.current;
+    (
+        eravm::H160::from_slice(f.this_address.as_bytes()),
+        eravm::H160::from_slice(f.code_address.as_bytes()),
+        f.ergs_remaining,
+        f.is_local_frame,
+    )
 }
 
 fn frame_view(vm: &RefVm) -> FrameView {

@@ -21,7 +21,9 @@
 
 use eravm::{StorageKey, H160, U256};
 use rustc_hash::{FxHashMap, FxHashSet};
-use zk_evm::aux_structures::{LogQuery, MemoryIndex, MemoryLocation, MemoryPage, PubdataCost, Timestamp};
+use zk_evm::aux_structures::{
+    LogQuery, MemoryIndex, MemoryLocation, MemoryPage, PubdataCost, Timestamp,
+};
 use zk_evm::zkevm_opcode_defs::ethereum_types::{Address as RefAddress, U256 as RefU256};
 use zk_evm::zkevm_opcode_defs::system_params::{
     EVENT_AUX_BYTE, STORAGE_AUX_BYTE, TRANSIENT_STORAGE_AUX_BYTE,
@@ -157,7 +159,11 @@ impl Storage for OracleStorage {
         refund
     }
 
-    fn execute_partial_query(&mut self, _cycle: u32, mut query: LogQuery) -> (LogQuery, PubdataCost) {
+    fn execute_partial_query(
+        &mut self,
+        _cycle: u32,
+        mut query: LogQuery,
+    ) -> (LogQuery, PubdataCost) {
         let key = storage_key(&query.address, &query.key);
         let written = from_ref(query.written_value);
         let mut pubdata = 0;
@@ -172,7 +178,10 @@ impl Storage for OracleStorage {
                 self.transient.insert(key, written);
             }
         } else {
-            assert_eq!(query.aux_byte, STORAGE_AUX_BYTE, "only storage reaches the oracle");
+            assert_eq!(
+                query.aux_byte, STORAGE_AUX_BYTE,
+                "only storage reaches the oracle"
+            );
             self.read.insert(key);
             let previous = self.value(&key);
             query.read_value = to_ref(previous);

@@ -11,7 +11,9 @@ use eravm::{Condition, FatPointer, Instruction, Opcode, SrcMode, H160, U256};
 
 use super::{imm, pick, value, Settings};
 use crate::case::{Address, Bytes, Case, FrameSettings, RegisterValue, Word, CASE_FORMAT_VERSION};
-use crate::world::{bytecode_hash, Contract, Slot, SlotKey, World, ACCOUNT_CODE_STORAGE, BASE_TOKEN, SYSTEM_CONTEXT};
+use crate::world::{
+    bytecode_hash, Contract, Slot, SlotKey, World, ACCOUNT_CODE_STORAGE, BASE_TOKEN, SYSTEM_CONTEXT,
+};
 
 /// A program under construction: instructions, a constant pool, and the loads to patch
 /// once the code length is known.
@@ -89,7 +91,11 @@ fn address(u: &mut Unstructured, i: usize) -> Result<H160> {
 /// A far call ABI word: the calldata slice in the low half, ergs and flags in the top 64 bits.
 fn far_call_abi(u: &mut Unstructured, source: u8) -> Result<U256> {
     let pointer = FatPointer {
-        offset: if pick(u, &[12, 1])? == 0 { 0 } else { u.int_in_range(1..=40)? },
+        offset: if pick(u, &[12, 1])? == 0 {
+            0
+        } else {
+            u.int_in_range(1..=40)?
+        },
         page: 0,
         start: *u.choose(&[0u32, 0, 32, 64, 100])?,
         length: *u.choose(&[0u32, 32, 64, 96, 5])?,
@@ -134,7 +140,11 @@ fn action(u: &mut Unstructured, b: &mut Builder, plan: &Plan, kernel: bool) -> R
         0 => {
             let k = key(u, plan)?;
             b.load(k, 3);
-            let v = if pick(u, &[3, 1])? == 0 { U256::from(u.int_in_range(0..=3u64)?) } else { value(u)? };
+            let v = if pick(u, &[3, 1])? == 0 {
+                U256::from(u.int_in_range(0..=3u64)?)
+            } else {
+                value(u)?
+            };
             b.load(v, 4);
             b.op(Opcode::StorageWrite, 3, 4, 0);
         }
@@ -162,14 +172,22 @@ fn action(u: &mut Unstructured, b: &mut Builder, plan: &Plan, kernel: bool) -> R
         3 => {
             b.load(key(u, plan)?, 3);
             b.load(value(u)?, 4);
-            let opcode = if u.ratio(3, 4)? { Opcode::Event } else { Opcode::ToL1Message };
+            let opcode = if u.ratio(3, 4)? {
+                Opcode::Event
+            } else {
+                Opcode::ToL1Message
+            };
             let at = b.op(opcode, 3, 4, 0);
             b.code[at].modifiers[0] = u.arbitrary()?;
         }
         // Heap write, to give calls and returns something to pass.
         4 => {
             b.load(value(u)?, 4);
-            let mut st = Instruction::new(if u.ratio(3, 4)? { Opcode::HeapWrite } else { Opcode::AuxHeapWrite });
+            let mut st = Instruction::new(if u.ratio(3, 4)? {
+                Opcode::HeapWrite
+            } else {
+                Opcode::AuxHeapWrite
+            });
             st.src0_mode = SrcMode::Imm;
             st.imm0 = *u.choose(&[0u16, 32, 64, 96, 3])?;
             st.src1 = 4;
@@ -177,7 +195,17 @@ fn action(u: &mut Unstructured, b: &mut Builder, plan: &Plan, kernel: bool) -> R
         }
         // A plain instruction, for variety.
         5 => {
-            let mut ins = Instruction::new(*u.choose(&[Opcode::Add, Opcode::Sub, Opcode::Xor, Opcode::ErgsLeft, Opcode::Meta, Opcode::Caller, Opcode::This, Opcode::CodeAddress, Opcode::GetContextU128])?);
+            let mut ins = Instruction::new(*u.choose(&[
+                Opcode::Add,
+                Opcode::Sub,
+                Opcode::Xor,
+                Opcode::ErgsLeft,
+                Opcode::Meta,
+                Opcode::Caller,
+                Opcode::This,
+                Opcode::CodeAddress,
+                Opcode::GetContextU128,
+            ])?);
             ins.src0 = u.int_in_range(0..=6)?;
             ins.src1 = u.int_in_range(0..=6)?;
             ins.dst0 = u.int_in_range(3..=6)?;
@@ -188,7 +216,14 @@ fn action(u: &mut Unstructured, b: &mut Builder, plan: &Plan, kernel: bool) -> R
         // A near call around a block that may roll back.
         7 if b.depth < 2 => {
             b.depth += 1;
-            b.load(U256::from(if u.ratio(1, 2)? { 0u32 } else { u.int_in_range(100..=100_000u32)? }), 7);
+            b.load(
+                U256::from(if u.ratio(1, 2)? {
+                    0u32
+                } else {
+                    u.int_in_range(100..=100_000u32)?
+                }),
+                7,
+            );
             let call = b.op(Opcode::NearCall, 7, 0, 0);
             let skip = b.push(Instruction::new(Opcode::Jump));
             b.code[skip].src0_mode = SrcMode::Imm;
@@ -271,7 +306,12 @@ fn far_call(u: &mut Unstructured, b: &mut Builder, plan: &Plan, kernel: bool) ->
     Ok(())
 }
 
-fn program(u: &mut Unstructured, plan: &Plan, kernel: bool, max_actions: usize) -> Result<Vec<Word>> {
+fn program(
+    u: &mut Unstructured,
+    plan: &Plan,
+    kernel: bool,
+    max_actions: usize,
+) -> Result<Vec<Word>> {
     let mut b = Builder::default();
     let n = u.int_in_range(1..=max_actions)?;
     for _ in 0..n {

@@ -318,7 +318,11 @@ pub(super) fn execute(
         .set(1, TaggedWord::pointer(abi.pointer.to_u256()));
     let call_flags = abi.constructor_call as u64
         | (abi.to_system as u64) << 1
-        | if to_evm_emulator { (is_static as u64) << 2 } else { 0 };
+        | if to_evm_emulator {
+            (is_static as u64) << 2
+        } else {
+            0
+        };
     vm.registers
         .set(2, TaggedWord::integer(U256::from(call_flags)));
     for r in 3..=12 {

@@ -156,7 +156,9 @@ impl Vm {
             .decommit(*hash)
             .ok_or(VmError::MissingBytecode(*hash))?;
         self.memory.fill(candidate, code);
-        self.world.decommitted_hashes.insert(normalized, candidate.0);
+        self.world
+            .decommitted_hashes
+            .insert(normalized, candidate.0);
         Ok((candidate, true))
     }
 }
