@@ -40,6 +40,9 @@ pub struct CampaignConfig {
     pub settings: Settings,
 }
 
+/// Reruns spent minimising each new finding.
+const MINIMIZE_BUDGET: usize = 1_500;
+
 /// One group of findings with the same signature.
 #[derive(Clone, Debug, Serialize)]
 pub struct FindingGroup {
@@ -126,6 +129,23 @@ impl Findings {
             group_dir.join("explanation.json"),
             serde_json::to_string_pretty(&explanation).unwrap_or_default(),
         )?;
+        // Shrink it now, while the campaign knows its signature; the report shows the
+        // smallest case.
+        if let Some(m) = crate::minimize::minimize(case, MINIMIZE_BUDGET) {
+            let min_path = group_dir.join("minimized.json");
+            fs::write(&min_path, m.case.to_json())?;
+            if let Verdict::Disagree(f) = check(&m.case, &EraVm, &ZkEvm) {
+                let e = explain(&m.case, &EraVm, &ZkEvm, f);
+                let mut text = finding_markdown(&m.case, &e, Some(&min_path.display().to_string()));
+                text.push_str(&format!(
+                    "\nMinimised from {} to {} instructions; the case as found is `{}`.\n",
+                    m.instructions_before,
+                    m.instructions_after,
+                    case_path.display()
+                ));
+                fs::write(&report_path, text)?;
+            }
+        }
         self.groups.insert(
             explanation.signature.clone(),
             FindingGroup {

@@ -72,6 +72,8 @@ pub struct Explanation {
     pub step: Option<StepDiff>,
     /// Groups findings with the same cause.
     pub signature: String,
+    /// What differed first and at which exact instruction form.
+    pub detail: String,
 }
 
 /// Reruns a disagreeing case with traces and names the first step where the backends part.
@@ -93,7 +95,9 @@ pub fn explain(
         _ => None,
     };
     let signature = signature(&finding, step.as_ref());
+    let detail = detail(&finding, step.as_ref());
     Explanation {
+        detail,
         left: left.name().to_string(),
         right: right.name().to_string(),
         finding,
@@ -105,24 +109,43 @@ pub fn explain(
 /// The signature that groups findings: what differs, and at which instruction.
 pub fn signature(finding: &Finding, step: Option<&StepDiff>) -> String {
     match finding {
+        // One bug shows at one instruction whatever its operands and modifiers make differ
+        // (a register, a stack write, the flags): group by the bare opcode.
         Finding::Divergence { diff } => {
-            let at = step
-                .and_then(|s| s.left.as_ref().or(s.right.as_ref()))
-                .map(|s| {
-                    s.disassembly()
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or("?")
-                        .to_string()
-                })
-                .unwrap_or_else(|| "end".to_string());
-            let what = step.map(|s| s.field.class.as_str()).unwrap_or(&diff.class);
-            format!("{what}@{at}")
+            match step.and_then(|s| s.left.as_ref().or(s.right.as_ref())) {
+                Some(s) => format!(
+                    "diverges@{}",
+                    eravm::Instruction::decode(s.executed).opcode.mnemonic()
+                ),
+                None => format!("{}@end", diff.class),
+            }
         }
         Finding::Crash { backend, message } => format!("crash:{backend}:{}", normalise(message)),
         Finding::Unsupported { backend, message } => {
             format!("unsupported:{backend}:{}", normalise(message))
         }
+    }
+}
+
+/// The fine-grained form: which field, at which instruction with its modifiers and predicate.
+pub fn detail(finding: &Finding, step: Option<&StepDiff>) -> String {
+    match (finding, step) {
+        (Finding::Divergence { .. }, Some(s)) => {
+            let at = s
+                .left
+                .as_ref()
+                .or(s.right.as_ref())
+                .map(|x| {
+                    x.disassembly()
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("?")
+                        .to_string()
+                })
+                .unwrap_or_default();
+            format!("{}@{at}", s.field.class)
+        }
+        _ => signature(finding, step),
     }
 }
 

@@ -56,6 +56,22 @@ enum Command {
     },
     /// Print the program of a case.
     Disasm { case: PathBuf },
+    /// Shrink a disagreeing case while its signature stays the same.
+    Minimize {
+        case: PathBuf,
+        /// Where to write the smaller case (default: next to it, `.min.json`).
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+        /// Most reruns to spend.
+        #[arg(long, default_value_t = 5_000)]
+        budget: usize,
+    },
+    /// Summarise a findings folder: one section per signature.
+    Report {
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value = "md")]
+        format: eradiff::findings::ReportFormat,
+    },
     /// Write the case a seeded campaign generates at one iteration.
     Generate {
         #[arg(long, value_enum, default_value = "opcodes")]
@@ -96,6 +112,31 @@ fn load(path: &PathBuf) -> Result<Case, ExitCode> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    #[cfg(feature = "fault-injection")]
+    if let Some(fault) = std::env::var("ERADIFF_FAULT")
+        .ok()
+        .and_then(|f| parse_fault(&f))
+    {
+        eprintln!("eradiff: fault {fault:?} injected into eravm (ERADIFF_FAULT)");
+        return eravm::faults::with_fault(fault, || run(cli));
+    }
+    run(cli)
+}
+
+/// Faults that `ERADIFF_FAULT` can switch on, in builds with the `fault-injection` feature.
+#[cfg(feature = "fault-injection")]
+fn parse_fault(name: &str) -> Option<eravm::faults::Fault> {
+    use eravm::faults::Fault;
+    Some(match name {
+        "add-off-by-one" => Fault::AddOffByOne,
+        "free-heap-growth" => Fault::FreeHeapGrowth,
+        "events-survive-revert" => Fault::EventsSurviveRevert,
+        "writes-cost-no-pubdata" => Fault::WritesCostNoPubdata,
+        _ => return None,
+    })
+}
+
+fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Fuzz {
             target,
@@ -179,6 +220,48 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Minimize {
+            case: path,
+            out,
+            budget,
+        } => {
+            let case = match load(&path) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            match eradiff::minimize::minimize(&case, budget) {
+                None => {
+                    println!("eravm and zk_evm agree on this case: nothing to minimise");
+                    ExitCode::from(1)
+                }
+                Some(m) => {
+                    let out = out.unwrap_or_else(|| path.with_extension("min.json"));
+                    if let Err(e) = std::fs::write(&out, m.case.to_json()) {
+                        eprintln!("error: cannot write {}: {e}", out.display());
+                        return ExitCode::from(2);
+                    }
+                    println!(
+                        "{}: {} -> {} instructions in {} reruns, written to {}",
+                        m.signature,
+                        m.instructions_before,
+                        m.instructions_after,
+                        m.reruns,
+                        out.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+            }
+        }
+        Command::Report { dir, format } => match eradiff::findings::report(&dir, format) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Disasm { case: path } => match load(&path) {
             Ok(case) => {
                 print!("{}", disasm::disassemble(&case));

@@ -14,6 +14,9 @@ pub fn finding_markdown(case: &Case, explanation: &Explanation, case_path: Optio
     let mut out = String::new();
     let (l, r) = (&explanation.left, &explanation.right);
     let _ = writeln!(out, "# {}\n", explanation.signature);
+    if explanation.detail != explanation.signature {
+        let _ = writeln!(out, "First difference: `{}`.\n", explanation.detail);
+    }
     match &explanation.finding {
         Finding::Divergence { diff } => {
             let _ = writeln!(out, "{l} and {r} disagree on `{}`:\n", diff.field);

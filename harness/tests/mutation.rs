@@ -73,12 +73,12 @@ fn first_calls_signature_with(fault: Fault) -> Option<String> {
 fn events_that_survive_a_revert_are_caught() {
     let signature =
         first_calls_signature_with(Fault::EventsSurviveRevert).expect("the suite catches the bug");
-    assert!(signature.starts_with("logs@ret."), "{signature}");
+    assert!(signature.starts_with("diverges@ret."), "{signature}");
 }
 
 #[test]
 fn writes_that_cost_no_pubdata_are_caught() {
     let signature =
         first_calls_signature_with(Fault::WritesCostNoPubdata).expect("the suite catches the bug");
-    assert_eq!(signature, "pubdata@log.swrite");
+    assert_eq!(signature, "diverges@log.swrite");
 }

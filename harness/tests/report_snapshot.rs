@@ -19,7 +19,7 @@ fn divergence_report() {
     let report = with_fault(Fault::AddOffByOne, || match check(&case, &EraVm, &ZkEvm) {
         Verdict::Disagree(finding) => {
             let explanation = explain(&case, &EraVm, &ZkEvm, finding);
-            assert_eq!(explanation.signature, "registers@add");
+            assert_eq!(explanation.signature, "diverges@add");
             finding_markdown(&case, &explanation, Some("corpus/opcodes/example.json"))
         }
         Verdict::Agree(_) => panic!("the injected bug must show"),
@@ -30,3 +30,39 @@ fn divergence_report() {
 }
 
 use Opcode::Add;
+
+/// The findings report, Markdown and JSON, of a short campaign against a deliberately
+/// broken eravm: the bug must come out as one group with a minimised case.
+#[test]
+fn findings_report_formats() {
+    use eradiff::campaign::{self, Budget, CampaignConfig, Target};
+    use eradiff::findings::{self, ReportFormat};
+    use eradiff::generator::Settings;
+    use eradiff::known::KnownDivergences;
+
+    let out = std::path::PathBuf::from("target/report-snapshot");
+    let _ = std::fs::remove_dir_all(&out);
+    let (md, json) = with_fault(Fault::AddOffByOne, || {
+        let config = CampaignConfig {
+            target: Target::Opcodes,
+            seed: 1,
+            budget: Budget::Iterations(300),
+            out: out.clone(),
+            show_progress: false,
+            settings: Settings::default(),
+        };
+        let summary = campaign::run(&config, &KnownDivergences::shipped()).expect("campaign runs");
+        assert_eq!(summary.groups.len(), 1, "one bug, one group");
+        (
+            findings::report(&out, ReportFormat::Md).expect("report"),
+            findings::report(&out, ReportFormat::Json).expect("report"),
+        )
+    });
+    let report: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+    assert_eq!(report["groups"][0]["signature"], "diverges@add");
+    assert!(report["groups"][0]["instructions"].as_u64().unwrap() <= 3);
+    insta::with_settings!({ snapshot_path => "../../snapshots", prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!("findings_report_md", md);
+        insta::assert_snapshot!("findings_report_json", json);
+    });
+}

@@ -23,6 +23,10 @@ struct Builder {
     constants: Vec<U256>,
     loads: Vec<(usize, usize)>,
     depth: u32,
+    /// zk_evm asserts when one frame decommits a hash twice (a known divergence); programs
+    /// decommit at most once and then never loop, so campaigns do not drown in it.
+    decommits: bool,
+    loops: bool,
 }
 
 impl Builder {
@@ -245,7 +249,8 @@ fn action(u: &mut Unstructured, b: &mut Builder, plan: &Plan, kernel: bool) -> R
             b.op(Opcode::SetContextU128, 3, 0, 0);
         }
         // Decommit a known bytecode onto the heap (kernel only).
-        9 if kernel => {
+        9 if kernel && !b.decommits && !b.loops => {
+            b.decommits = true;
             b.load(*u.choose(&plan.hashes)?, 3);
             b.load(U256::from(u.int_in_range(0..=5_000u32)?), 4);
             b.op(Opcode::Decommit, 3, 4, 5);
@@ -255,7 +260,8 @@ fn action(u: &mut Unstructured, b: &mut Builder, plan: &Plan, kernel: bool) -> R
             b.push(Instruction::new(Opcode::IncrementTxNumber));
         }
         // Loop back to the start: bounded by ergs.
-        11 => {
+        11 if !b.decommits => {
+            b.loops = true;
             let mut j = Instruction::new(Opcode::Jump);
             j.src0_mode = SrcMode::Imm;
             j.imm0 = 0;

@@ -33,6 +33,7 @@ pub const GENERATED_FAMILIES: [Family; 13] = [
 /// Generator knobs.
 #[derive(Clone, Debug)]
 pub struct Settings {
+    pub min_instructions: usize,
     pub max_instructions: usize,
     pub max_cycles: u64,
 }
@@ -40,6 +41,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
+            min_instructions: 1,
             max_instructions: 48,
             max_cycles: 4_000,
         }
@@ -110,7 +112,8 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
     }
     let regs = RegisterKinds::of(&registers);
 
-    let n = u.int_in_range(1..=settings.max_instructions.max(1))?;
+    let max = settings.max_instructions.max(1);
+    let n = u.int_in_range(settings.min_instructions.clamp(1, max)..=max)?;
     let constants = u.int_in_range(0..=3usize)?;
     let with_ret = u.ratio(4, 5)?;
     let code_words = (n + with_ret as usize).div_ceil(4);
