@@ -403,3 +403,113 @@ pub fn print_summary(summary: &Summary) {
         );
     }
 }
+
+/// Files loose case files (from `cargo fuzz`, or written by hand) the way a campaign files
+/// its findings: each disagreeing case is explained, grouped and minimised under
+/// `DIR/triaged`, with a `summary.json` there that `eradiff report` picks up.
+pub fn triage(dir: &Path, target: Target, known: &KnownDivergences) -> io::Result<Summary> {
+    let out = dir.join("triaged");
+    let mut findings = Findings::new(&out)?;
+    let start = Instant::now();
+    let mut executions = 0u64;
+    let mut crashes = 0u64;
+    let mut ends: BTreeMap<String, u64> = BTreeMap::new();
+    let mut paths: Vec<PathBuf> = fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let Ok(case) = Case::load(&path) else {
+            continue;
+        };
+        executions += 1;
+        match check(&case, &EraVm, &ZkEvm) {
+            Verdict::Agree(run) => {
+                *ends.entry(format!("{:?}", run.state.end)).or_default() += 1;
+            }
+            Verdict::Disagree(finding) => {
+                if matches!(finding, crate::differential::Finding::Crash { .. }) {
+                    crashes += 1;
+                }
+                *ends.entry("disagreement".into()).or_default() += 1;
+                findings.record(&case, executions, finding, known)?;
+            }
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let groups: Vec<FindingGroup> = findings.groups.into_values().collect();
+    let summary = Summary {
+        target,
+        seed: 0,
+        executions,
+        seconds,
+        executions_per_second: executions as f64 / seconds.max(1e-9),
+        ends,
+        variant_counts: BTreeMap::new(),
+        mode_counts: BTreeMap::new(),
+        new_divergences: groups.iter().filter(|g| g.known.is_none()).count() as u64,
+        crashes,
+        groups,
+        stats: RunStats::default(),
+    };
+    let _ = fs::remove_dir(out.join("incoming"));
+    fs::write(
+        out.join("summary.json"),
+        serde_json::to_string_pretty(&summary).unwrap_or_default(),
+    )?;
+    Ok(summary)
+}
+
+/// Which opcode variants the cases under `dirs` execute on eravm, and which of a target's
+/// variants none reaches.
+pub fn variant_coverage(
+    dirs: &[PathBuf],
+    target: Target,
+) -> (BTreeMap<String, u64>, Vec<String>, usize) {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "json") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    for d in dirs {
+        walk(d, &mut files);
+    }
+    let mut counts = vec![0u64; eravm::decoder::VARIANT_TABLE_LEN];
+    let mut cases = 0;
+    for f in files {
+        let Ok(case) = Case::load(&f) else { continue };
+        cases += 1;
+        if let Ok(run) = crate::backend::run_isolated(&EraVm, &case, false) {
+            for (i, c) in run.variant_counts.iter().enumerate() {
+                counts[i] += *c as u64;
+            }
+        }
+    }
+    let (variants, _) = group_counts(&counts);
+    let families: &[eravm::opcode::Family] = match target {
+        Target::Opcodes => &crate::generator::GENERATED_FAMILIES,
+        Target::Calls => &[
+            eravm::opcode::Family::FarCall,
+            eravm::opcode::Family::Log,
+            eravm::opcode::Family::Ret,
+            eravm::opcode::Family::NearCall,
+        ],
+    };
+    let mut missing: Vec<String> = (0..eravm::decoder::VARIANT_TABLE_LEN as u64)
+        .map(eravm::Instruction::decode)
+        .filter(|i| families.contains(&i.opcode.family()))
+        .map(|i| variant_name(&i))
+        .filter(|n| !variants.contains_key(n))
+        .collect();
+    missing.sort();
+    missing.dedup();
+    (variants, missing, cases)
+}

@@ -44,7 +44,7 @@ fn verdict(
             backend: backend.name().to_string(),
             message,
         },
-        BackendError::Unsupported(message) | BackendError::Host(message) => Finding::Unsupported {
+        BackendError::Unsupported(message) => Finding::Unsupported {
             backend: backend.name().to_string(),
             message,
         },

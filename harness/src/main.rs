@@ -66,6 +66,19 @@ enum Command {
         #[arg(long, default_value_t = 5_000)]
         budget: usize,
     },
+    /// Explain, group and minimise loose case files (e.g. from `cargo fuzz`) into DIR/triaged.
+    Triage {
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value = "opcodes")]
+        target: Target,
+    },
+    /// Which opcode variants the cases under the folders execute, and which none reaches.
+    Coverage {
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "opcodes")]
+        target: Target,
+    },
     /// Summarise a findings folder: one section per signature.
     Report {
         dir: PathBuf,
@@ -251,6 +264,37 @@ fn run(cli: Cli) -> ExitCode {
                     ExitCode::SUCCESS
                 }
             }
+        }
+        Command::Triage { dir, target } => {
+            match campaign::triage(&dir, target, &KnownDivergences::shipped()) {
+                Ok(summary) => {
+                    campaign::print_summary(&summary);
+                    if summary.unexplained().next().is_some() {
+                        ExitCode::from(1)
+                    } else {
+                        ExitCode::SUCCESS
+                    }
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Coverage { dirs, target } => {
+            let (reached, missing, cases) = campaign::variant_coverage(&dirs, target);
+            println!("{cases} cases; executed opcode variants (eravm):");
+            for (name, n) in &reached {
+                println!("  {name:<32} {n:>12}");
+            }
+            println!(
+                "\n{} variants of the {target:?} target no case reaches:",
+                missing.len()
+            );
+            for name in &missing {
+                println!("  {name}");
+            }
+            ExitCode::SUCCESS
         }
         Command::Report { dir, format } => match eradiff::findings::report(&dir, format) {
             Ok(text) => {

@@ -15,6 +15,8 @@ pub enum RunEnd {
     Panic,
     /// The case's cycle cap was reached.
     CycleLimit,
+    /// The host could not answer (the world lacks a bytecode a call needs).
+    HostError,
 }
 
 /// A register (or stack slot) value with its pointer tag.

@@ -33,6 +33,7 @@ impl Backend for EraVm {
         let mut counts = vec![0u32; eravm::decoder::VARIANT_TABLE_LEN];
         let mut history = History::new(registers(&vm));
         let mut calls = CallTracker::default();
+        let mut host_error = false;
         let outcome = loop {
             if let Some((exit, return_data)) = vm.exit() {
                 break Outcome::Finished { exit, return_data };
@@ -42,10 +43,17 @@ impl Backend for EraVm {
             }
             let pc_before = vm.current_frame().pc;
             let before = frame_ids(&vm);
-            let status = vm.step().map_err(|e| match e {
-                eravm::VmError::Unimplemented(_) => BackendError::Unsupported(e.to_string()),
-                eravm::VmError::MissingBytecode(_) => BackendError::Host(e.to_string()),
-            })?;
+            let status = match vm.step() {
+                Ok(status) => status,
+                Err(e @ eravm::VmError::Unimplemented(_)) => {
+                    return Err(BackendError::Unsupported(e.to_string()))
+                }
+                // The world lacks a bytecode: stop here, comparably.
+                Err(eravm::VmError::MissingBytecode(_)) => {
+                    host_error = true;
+                    break Outcome::CycleLimit;
+                }
+            };
             counts[vm.last_variant_index() as usize] += 1;
             calls.cycle(
                 vm.last_instruction(),
@@ -97,6 +105,7 @@ impl Backend for EraVm {
                 },
                 returned_bytes(&vm, FatPointer::from_u256(&vm.registers().get(1).value)),
             ),
+            Outcome::CycleLimit if host_error => (RunEnd::HostError, Vec::new()),
             Outcome::CycleLimit => (RunEnd::CycleLimit, Vec::new()),
         };
         let page = |id: PageId| -> Vec<(u32, Tagged)> {

@@ -35,9 +35,6 @@ pub enum BackendError {
     /// The backend panicked; the payload message is kept.
     #[error("crashed: {0}")]
     Crashed(String),
-    /// The host could not answer (a bytecode the world lacks): the case is broken.
-    #[error("host error: {0}")]
-    Host(String),
 }
 
 /// Runs a backend with panics caught, so that a crash of either VM becomes a finding

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The nightly campaign: every fuzz target for its share of the budget on all cores, then one
+# deduplicated report of everything found (each finding already minimised by the campaign).
+#
+#   ci/nightly.sh [--budget SECONDS] [--out DIR] [--libfuzzer] [--inject-fault NAME]
+#
+# --budget        total wall-clock seconds for fuzzing (default 3600), split between targets
+# --out           findings folder (default findings/nightly); the report goes to
+#                 DIR/report.md and DIR/report.json
+# --libfuzzer     also run the cargo-fuzz targets in fork mode, with the persistent corpus
+#                 in fuzz/corpus/<target> (needs cargo-fuzz; half of each target's share)
+# --inject-fault  build eravm with a deliberate bug (add-off-by-one, free-heap-growth,
+#                 events-survive-revert, writes-cost-no-pubdata) to check that the campaign
+#                 and the report catch it
+#
+# Exit status: 0 if nothing new was found, 1 if the report holds a divergence that is not on
+# the known-divergence list, 2 on a usage or build error.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+budget=3600
+out=findings/nightly
+libfuzzer=0
+fault=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --budget) budget="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    --libfuzzer) libfuzzer=1; shift ;;
+    --inject-fault) fault="$2"; shift 2 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+
+targets=(opcodes calls)
+jobs=$(nproc 2>/dev/null || echo 2)
+share=$(( budget / ${#targets[@]} ))
+[ "$share" -ge 1 ] || share=1
+
+features=()
+if [ -n "$fault" ]; then
+  features=(--features fault-injection)
+  export ERADIFF_FAULT="$fault"
+  echo "nightly: injecting fault '$fault' into eravm"
+fi
+cargo build --release -p eradiff "${features[@]}" >&2
+eradiff=./target/release/eradiff
+
+rm -rf "$out"
+mkdir -p "$out"
+seed_base=$(date -u +%Y%m%d)
+
+for target in "${targets[@]}"; do
+  in_process=$share
+  if [ "$libfuzzer" = 1 ] && command -v cargo-fuzz >/dev/null 2>&1; then
+    in_process=$(( share / 2 ))
+    mkdir -p "fuzz/corpus/$target" "$out/$target/libfuzzer"
+    echo "nightly: $target: libFuzzer, $jobs jobs, $(( share - in_process ))s"
+    ERADIFF_FINDINGS="$out/$target/libfuzzer" \
+      cargo fuzz run "$target" -s none "fuzz/corpus/$target" -- \
+        -fork="$jobs" -ignore_crashes=1 -timeout=30 -max_total_time=$(( share - in_process )) \
+        > "$out/$target/libfuzzer/log.txt" 2>&1 || true
+  fi
+  echo "nightly: $target: in-process, $jobs workers, ${in_process}s"
+  mkdir -p "$out/$target"
+  for i in $(seq 1 "$jobs"); do
+    "$eradiff" fuzz --target "$target" --seed "$(( seed_base * 100 + i ))" \
+      --duration "${in_process}s" --out "$out/$target/worker-$i" --no-progress \
+      > "$out/$target/worker-$i.log" 2>&1 &
+  done
+  wait || true
+done
+
+# libFuzzer findings are case files without a summary: fold them into one.
+for dir in "$out"/*/libfuzzer; do
+  [ -d "$dir" ] || continue
+  ls "$dir"/*.json >/dev/null 2>&1 || continue
+  "$eradiff" triage "$dir" --target "$(basename "$(dirname "$dir")")" >/dev/null || true
+done
+
+"$eradiff" report "$out" --format md > "$out/report.md"
+"$eradiff" report "$out" --format json > "$out/report.json"
+echo "nightly: report written to $out/report.md and $out/report.json"
+sed -n '1,20p' "$out/report.md"
+
+new=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["new_groups"])' "$out/report.json")
+if [ "$new" -gt 0 ]; then
+  echo "nightly: $new new divergence group(s)"
+  exit 1
+fi
+echo "nightly: nothing new"
