@@ -513,3 +513,48 @@ pub fn variant_coverage(
     missing.dedup();
     (variants, missing, cases)
 }
+
+/// Grows a corpus folder: runs a seeded campaign's cases and keeps each one that executes an
+/// opcode variant (mnemonic with modifiers) or a pair of addressing modes that no kept case
+/// executed before, so that a small corpus reaches everything the generator reaches. Cases
+/// already in `out` count as kept. Returns how many cases were added.
+pub fn distill(target: Target, seed: u64, iterations: u64, out: &Path) -> io::Result<usize> {
+    fs::create_dir_all(out)?;
+    let features = |counts: &[u32]| -> Vec<String> {
+        let wide: Vec<u64> = counts.iter().map(|&c| c as u64).collect();
+        let (variants, modes) = group_counts(&wide);
+        variants.into_keys().chain(modes.into_keys()).collect()
+    };
+    let mut covered = std::collections::BTreeSet::new();
+    for entry in fs::read_dir(out)?.flatten() {
+        let Ok(case) = Case::load(&entry.path()) else {
+            continue;
+        };
+        if let Ok(run) = crate::backend::run_isolated(&EraVm, &case, false) {
+            covered.extend(features(&run.variant_counts));
+        }
+    }
+    let mut added = 0;
+    for i in 0..iterations {
+        let case = generate_seeded_for(target, seed, i, &Settings::default());
+        let Verdict::Agree(run) = check(&case, &EraVm, &ZkEvm) else {
+            continue;
+        };
+        let new: Vec<String> = features(&run.variant_counts)
+            .into_iter()
+            .filter(|f| !covered.contains(f))
+            .collect();
+        if new.is_empty() {
+            continue;
+        }
+        let mut case = case;
+        case.note = format!(
+            "distilled from seed {seed} iteration {i}: first to reach {}",
+            new.join(", ")
+        );
+        covered.extend(new);
+        fs::write(out.join(format!("seed-{seed}-{i}.json")), case.to_json())?;
+        added += 1;
+    }
+    Ok(added)
+}

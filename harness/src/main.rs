@@ -79,6 +79,17 @@ enum Command {
         #[arg(long, value_enum, default_value = "opcodes")]
         target: Target,
     },
+    /// Add to a corpus folder the cases of a seeded campaign that reach opcode variants no
+    /// case there reaches yet.
+    Distill {
+        #[arg(long, value_enum, default_value = "opcodes")]
+        target: Target,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 20_000)]
+        iterations: u64,
+        out: PathBuf,
+    },
     /// Summarise a findings folder: one section per signature.
     Report {
         dir: PathBuf,
@@ -296,6 +307,21 @@ fn run(cli: Cli) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Distill {
+            target,
+            seed,
+            iterations,
+            out,
+        } => match campaign::distill(target, seed, iterations, &out) {
+            Ok(n) => {
+                println!("{n} cases added to {}", out.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Report { dir, format } => match eradiff::findings::report(&dir, format) {
             Ok(text) => {
                 print!("{text}");
