@@ -248,6 +248,19 @@ impl Shrinker {
         progress
     }
 
+    /// Tries dropping each of `len` world entries, last first.
+    fn drop_each(&mut self, len: usize, drop: impl Fn(&mut crate::world::World, usize)) -> bool {
+        let mut progress = false;
+        for i in (0..len).rev() {
+            let mut c = self.best.clone();
+            if let Some(w) = c.world.as_mut() {
+                drop(w, i);
+            }
+            progress |= self.try_case(c);
+        }
+        progress
+    }
+
     fn simplify_world(&mut self) -> bool {
         let Some(world) = self.best.world.clone() else {
             return false;
@@ -260,33 +273,9 @@ impl Shrinker {
                 return true;
             }
         }
-        for i in (0..world.contracts.len()).rev() {
-            let mut c = self.best.clone();
-            if let Some(w) = c.world.as_mut() {
-                if i < w.contracts.len() {
-                    w.contracts.remove(i);
-                }
-            }
-            progress |= self.try_case(c);
-        }
-        for i in (0..world.storage.len()).rev() {
-            let mut c = self.best.clone();
-            if let Some(w) = c.world.as_mut() {
-                if i < w.storage.len() {
-                    w.storage.remove(i);
-                }
-            }
-            progress |= self.try_case(c);
-        }
-        for i in (0..world.enumerated.len()).rev() {
-            let mut c = self.best.clone();
-            if let Some(w) = c.world.as_mut() {
-                if i < w.enumerated.len() {
-                    w.enumerated.remove(i);
-                }
-            }
-            progress |= self.try_case(c);
-        }
+        progress |= self.drop_each(world.contracts.len(), |w, i| remove_at(&mut w.contracts, i));
+        progress |= self.drop_each(world.storage.len(), |w, i| remove_at(&mut w.storage, i));
+        progress |= self.drop_each(world.enumerated.len(), |w, i| remove_at(&mut w.enumerated, i));
         let contracts = self
             .best
             .world
@@ -342,4 +331,10 @@ pub fn minimize(case: &Case, budget: usize) -> Option<Minimized> {
         signature,
         reruns: s.reruns,
     })
+}
+
+fn remove_at<T>(items: &mut Vec<T>, i: usize) {
+    if i < items.len() {
+        items.remove(i);
+    }
 }
