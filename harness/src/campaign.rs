@@ -343,6 +343,11 @@ pub fn print_summary(summary: &Summary) {
                 println!("  {name:<28} {n:>12}{mark}");
             }
         }
+        Target::Precompiles => {
+            for (name, n) in &summary.variant_counts {
+                println!("  {name:<28} {n:>12}");
+            }
+        }
         Target::Calls => {
             for (name, n) in &summary.variant_counts {
                 println!("  {name:<28} {n:>12}");
@@ -496,6 +501,7 @@ pub fn variant_coverage(
     let (variants, _) = group_counts(&counts);
     let families: &[eravm::opcode::Family] = match target {
         Target::Opcodes => &crate::generator::GENERATED_FAMILIES,
+        Target::Precompiles => &[eravm::opcode::Family::Log],
         Target::Calls => &[
             eravm::opcode::Family::FarCall,
             eravm::opcode::Family::Log,

@@ -156,6 +156,7 @@ fn parse_fault(name: &str) -> Option<eravm::faults::Fault> {
         "free-heap-growth" => Fault::FreeHeapGrowth,
         "events-survive-revert" => Fault::EventsSurviveRevert,
         "writes-cost-no-pubdata" => Fault::WritesCostNoPubdata,
+        "free-precompiles" => Fault::FreePrecompiles,
         _ => return None,
     })
 }

@@ -14,6 +14,8 @@ pub enum Fault {
     EventsSurviveRevert,
     /// Storage writes cost no pubdata.
     WritesCostNoPubdata,
+    /// `log.precompile` takes none of the extra ergs its caller names.
+    FreePrecompiles,
 }
 
 thread_local! {

@@ -11,6 +11,7 @@ pub mod fat_pointer;
 mod instructions;
 pub mod memory;
 pub mod opcode;
+pub mod precompiles;
 pub mod state;
 mod vm;
 pub mod world;

@@ -198,6 +198,8 @@ pub enum Target {
     Opcodes,
     /// Worlds of contracts calling each other: far calls, storage, events, rollbacks.
     Calls,
+    /// `log.precompile` on valid and broken inputs, from a frame at a precompile address.
+    Precompiles,
 }
 
 impl Target {
@@ -206,6 +208,7 @@ impl Target {
         match self {
             Target::Opcodes => generate(u, settings),
             Target::Calls => calls::generate(u, settings),
+            Target::Precompiles => precompiles::generate(u, settings),
         }
     }
 }
@@ -553,3 +556,4 @@ fn instruction(
 }
 
 pub mod calls;
+pub mod precompiles;

@@ -96,6 +96,7 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: Operands) -> Result<(
         Opcode::Event => vm.world.record_event(entry),
         Opcode::ToL1Message => vm.world.record_l2_to_l1_log(entry),
         Opcode::Decommit => refund = decommit(vm, ins, &ops)?,
+        Opcode::PrecompileCall => pubdata = precompile_call(vm, ins, &ops)?,
         _ => return Err(VmError::Unimplemented(ins.opcode)),
     }
     let frame = &mut vm.stack.current;
@@ -130,6 +131,47 @@ fn decommit(vm: &mut Vm, ins: &Instruction, ops: &Operands) -> Result<u32, VmErr
     };
     vm.write_dst0(ins, ops, TaggedWord::pointer(pointer.to_u256()));
     Ok(if fresh { 0 } else { extra_cost })
+}
+
+/// `log.precompile abi, costs`: the caller pays the extra ergs it names (or, short of them,
+/// gets 0 and nothing runs), then the precompile of its own address runs and 1 is returned.
+/// Returns the extra pubdata the caller declared.
+fn precompile_call(vm: &mut Vm, ins: &Instruction, ops: &Operands) -> Result<i32, VmError> {
+    let extra_ergs = ops.src1.value.0[0] as u32;
+    #[cfg(feature = "fault-injection")]
+    let extra_ergs = if crate::faults::is_active(crate::faults::Fault::FreePrecompiles) {
+        0
+    } else {
+        extra_ergs
+    };
+    let extra_pubdata = (ops.src1.value.0[0] >> 32) as u32;
+    let frame = &mut vm.stack.current;
+    if frame.ergs < extra_ergs {
+        frame.ergs = 0;
+        vm.write_dst0(ins, ops, TaggedWord::ZERO);
+        return Ok(0);
+    }
+    frame.ergs -= extra_ergs;
+    let mut abi = crate::precompiles::PrecompileAbi::from_word(&ops.src0.value);
+    let heap = frame.base_page.heap().0;
+    if abi.read_page == 0 {
+        abi.read_page = heap;
+    }
+    if abi.write_page == 0 {
+        abi.write_page = heap;
+    }
+    let address_low = u16::from_be_bytes([
+        frame.this_address.as_bytes()[18],
+        frame.this_address.as_bytes()[19],
+    ]);
+    match crate::precompiles::run(address_low, &abi, &mut vm.memory) {
+        crate::precompiles::Dispatch::Done => {}
+        crate::precompiles::Dispatch::Unimplemented(_) => {
+            return Err(VmError::Unimplemented(Opcode::PrecompileCall))
+        }
+    }
+    vm.write_dst0(ins, ops, TaggedWord::integer(U256::one()));
+    Ok(extra_pubdata as i32)
 }
 
 impl Vm {

@@ -1,0 +1,84 @@
+//! Precompiles: what `log.precompile` runs, chosen by the address of the calling system
+//! contract.
+//!
+//! The ABI word (src0) says where input and output live: input and output offsets and
+//! lengths (bytes for keccak256's input, 32-byte words elsewhere), the pages to read and to
+//! write (0 means the caller's heap), and 64 bits the precompile interprets (sha256: the
+//! number of rounds). The caller pays `extra_ergs_cost` and `extra_pubdata_cost` from src1;
+//! the precompile itself does exactly what the ABI says, whatever that costs.
+
+mod ecrecover;
+mod keccak256;
+mod sha256;
+
+use primitive_types::U256;
+
+use crate::memory::Memory;
+use crate::state::{PageId, TaggedWord};
+
+/// The precompile call ABI, as packed in src0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PrecompileAbi {
+    pub input_offset: u32,
+    pub input_length: u32,
+    pub output_offset: u32,
+    pub output_length: u32,
+    pub read_page: u32,
+    pub write_page: u32,
+    pub interpreted: u64,
+}
+
+impl PrecompileAbi {
+    pub fn from_word(w: &U256) -> PrecompileAbi {
+        PrecompileAbi {
+            input_offset: w.0[0] as u32,
+            input_length: (w.0[0] >> 32) as u32,
+            output_offset: w.0[1] as u32,
+            output_length: (w.0[1] >> 32) as u32,
+            read_page: w.0[2] as u32,
+            write_page: (w.0[2] >> 32) as u32,
+            interpreted: w.0[3],
+        }
+    }
+}
+
+/// Precompile addresses (low 16 bits of the calling contract's address).
+pub const ECRECOVER: u16 = 0x0001;
+pub const SHA256: u16 = 0x0002;
+pub const MODEXP: u16 = 0x0005;
+pub const ECADD: u16 = 0x0006;
+pub const ECMUL: u16 = 0x0007;
+pub const ECPAIRING: u16 = 0x0008;
+pub const SECP256R1_VERIFY: u16 = 0x0100;
+pub const KECCAK256: u16 = 0x8010;
+
+/// The outcome of dispatching a precompile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dispatch {
+    /// Ran (or the address has no precompile, which is a no-op).
+    Done,
+    /// The address names a precompile this implementation does not have yet.
+    Unimplemented(u16),
+}
+
+/// Runs the precompile of `address_low` on `memory`.
+pub fn run(address_low: u16, abi: &PrecompileAbi, memory: &mut Memory) -> Dispatch {
+    match address_low {
+        KECCAK256 => keccak256::run(abi, memory),
+        SHA256 => sha256::run(abi, memory),
+        ECRECOVER => ecrecover::run(abi, memory),
+        MODEXP | ECADD | ECMUL | ECPAIRING | SECP256R1_VERIFY => {
+            return Dispatch::Unimplemented(address_low)
+        }
+        _ => {}
+    }
+    Dispatch::Done
+}
+
+fn read_word(memory: &Memory, page: u32, index: u32) -> U256 {
+    memory.read(PageId(page), index).value
+}
+
+fn write_word(memory: &mut Memory, page: u32, index: u32, value: U256) {
+    memory.write(PageId(page), index, TaggedWord::integer(value));
+}
