@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --release -p eradiff >&2
-for target in opcodes calls; do
+for target in opcodes calls precompiles; do
   echo "== opcode variants reached by corpus/$target =="
   ./target/release/eradiff coverage "corpus/$target" --target "$target" | sed -n '/no case reaches/,$p'
 done
@@ -20,7 +20,7 @@ if [ ! -x "$llvm_bin/llvm-cov" ] || ! command -v cargo-fuzz >/dev/null 2>&1; the
   echo "(line coverage skipped: needs cargo-fuzz and llvm-cov/llvm-profdata matching rustc's LLVM in $llvm_bin)"
   exit 0
 fi
-for target in opcodes calls; do
+for target in opcodes calls precompiles; do
   [ -d "fuzz/corpus/$target" ] || continue
   cargo fuzz coverage "$target" -s none "fuzz/corpus/$target" --llvm-path "$llvm_bin"
   bin=$(find fuzz/target -path "*coverage*" -name "$target" -type f -perm -u+x | head -1)

@@ -4,11 +4,11 @@ mod common;
 
 use eradiff::asm::{op, Program};
 use eradiff::case::{Address, Case, FrameSettings};
-use eravm::precompiles::{ECRECOVER, KECCAK256, SHA256};
+use eravm::precompiles::{ECADD, ECMUL, ECPAIRING, ECRECOVER, KECCAK256, MODEXP, SECP256R1_VERIFY, SHA256};
 use eravm::{FatPointer, Opcode, SrcMode, H160, U256};
 
 /// A program at `precompile`'s address that writes `input` words from heap word 0, calls the
-/// precompile with `abi` (output at word 8), and returns heap words 8 and 9.
+/// precompile with `abi` (output at word 8), and returns heap words 8 to 10.
 fn call(precompile: u16, input: &[U256], abi: U256) -> Case {
     let mut p = Program::new();
     let mut constants = Vec::new();
@@ -29,7 +29,7 @@ fn call(precompile: u16, input: &[U256], abi: U256) -> Case {
         .push(op(Opcode::RetOk).src0(5))
         .push(op(Opcode::Nop));
     constants.push(abi);
-    constants.push(FatPointer { offset: 0, page: 0, start: 8 * 32, length: 64 }.to_u256());
+    constants.push(FatPointer { offset: 0, page: 0, start: 8 * 32, length: 96 }.to_u256());
     for c in constants {
         p = p.constant(c);
     }
@@ -45,9 +45,18 @@ fn abi(input_offset: u32, input_length: u32, rounds: u64) -> U256 {
 }
 
 fn output(case: &Case) -> (U256, U256) {
+    let words = output3(case);
+    (words[0], words[1])
+}
+
+fn output3(case: &Case) -> [U256; 3] {
     let state = common::agree(case).state;
     let d = &state.return_data;
-    (U256::from_big_endian(&d[..32]), U256::from_big_endian(&d[32..64]))
+    [
+        U256::from_big_endian(&d[..32]),
+        U256::from_big_endian(&d[32..64]),
+        U256::from_big_endian(&d[64..96]),
+    ]
 }
 
 fn hex_word(s: &str) -> U256 {
@@ -133,4 +142,70 @@ fn ecrecover_with_v_27_is_a_known_reference_crash() {
         eradiff::known::KnownDivergences::shipped().reason(&signature).is_some(),
         "{signature} is not on the known-divergence list"
     );
+}
+
+#[test]
+fn modexp_known_answers() {
+    let run = |b: u64, e: u64, m: u64| output(&call(MODEXP, &[b.into(), e.into(), m.into()], abi(0, 3, 0))).0;
+    assert_eq!(run(3, 5, 7), U256::from(5));
+    assert_eq!(run(0, 0, 5), U256::one());
+    assert_eq!(run(12, 34, 0), U256::zero());
+    assert_eq!(run(12, 34, 1), U256::zero());
+    let big = output(&call(MODEXP, &[U256::MAX, U256::MAX, U256::MAX - 1], abi(0, 3, 0))).0;
+    assert!(big < U256::MAX - 1);
+}
+
+#[test]
+fn secp256r1_verifies() {
+    use p256::ecdsa::signature::hazmat::PrehashSigner;
+    use p256::ecdsa::{Signature, SigningKey};
+    let key = SigningKey::from_slice(&[9u8; 32]).unwrap();
+    let digest = [0x42u8; 32];
+    let sig: Signature = key.sign_prehash(&digest).unwrap();
+    let b = sig.to_bytes();
+    let point = key.verifying_key().to_encoded_point(false);
+    let mut input = [
+        U256::from_big_endian(&digest),
+        U256::from_big_endian(&b[..32]),
+        U256::from_big_endian(&b[32..]),
+        U256::from_big_endian(point.x().unwrap()),
+        U256::from_big_endian(point.y().unwrap()),
+    ];
+    assert_eq!(output(&call(SECP256R1_VERIFY, &input, abi(0, 5, 0))), (U256::one(), U256::one()));
+    input[0] = input[0] ^ U256::one();
+    assert_eq!(output(&call(SECP256R1_VERIFY, &input, abi(0, 5, 0))), (U256::one(), U256::zero()));
+    input[1] = U256::zero();
+    assert_eq!(output(&call(SECP256R1_VERIFY, &input, abi(0, 5, 0))), (U256::zero(), U256::zero()));
+}
+
+/// EIP-196/197 vectors: 2·G by addition and by multiplication, and e(G1, G2)·e(−G1, G2) = 1.
+#[test]
+fn bn254_known_answers() {
+    let two_g = [
+        U256::one(),
+        hex_word("030644e72e131a029b85045b68181585d97816a916871ca8d3c208c16d87cfd3"),
+        hex_word("15ed738c0e0a7c92e7845f96b2ae9c0a68a6a449e3538fc7ff3ebf7a5a18a2c4"),
+    ];
+    let g = [U256::one(), U256::from(2)];
+    assert_eq!(output3(&call(ECADD, &[g[0], g[1], g[0], g[1]], abi(0, 4, 0))), two_g);
+    assert_eq!(output3(&call(ECMUL, &[g[0], g[1], U256::from(2)], abi(0, 3, 0))), two_g);
+    // Off the curve: all zeros.
+    assert_eq!(
+        output3(&call(ECADD, &[U256::one(), U256::from(3), g[0], g[1]], abi(0, 4, 0))),
+        [U256::zero(); 3]
+    );
+    let p = hex_word("30644e72e131a029b85045b68181585d97816a916871ca8d3c208c16d87cfd47");
+    let g2 = [
+        hex_word("198e9393920d483a7260bfb731fb5d25f1aa493335a9e71297e485b7aef312c2"),
+        hex_word("1800deef121f1e76426a00665e5c4479674322d4f75edadd46debd5cd992f6ed"),
+        hex_word("090689d0585ff075ec9e99ad690c3395bc4b313370b38ef355acdadcd122975b"),
+        hex_word("12c85ea5db8c6deb4aab71808dcb408fe3d1e7690c43d37b4ce6cc0166fa7daa"),
+    ];
+    let mut input = vec![g[0], g[1]];
+    input.extend(g2);
+    input.extend([g[0], p - U256::from(2)]);
+    input.extend(g2);
+    assert_eq!(output(&call(ECPAIRING, &input, abi(0, 12, 2))), (U256::one(), U256::one()));
+    // One pair alone does not multiply to one.
+    assert_eq!(output(&call(ECPAIRING, &input[..6], abi(0, 6, 1))), (U256::one(), U256::zero()));
 }

@@ -6,14 +6,119 @@
 //! reads the output back and returns it.
 
 use arbitrary::{Result, Unstructured};
-use eravm::precompiles::{ECRECOVER, KECCAK256, SHA256};
+use eravm::precompiles::{
+    ECADD, ECMUL, ECPAIRING, ECRECOVER, KECCAK256, MODEXP, SECP256R1_VERIFY, SHA256,
+};
 use eravm::{Instruction, Opcode, SrcMode, H160, U256};
 
 use super::{pick, value, Settings};
 use crate::case::{Address, Bytes, Case, FrameSettings, Word, CASE_FORMAT_VERSION};
 
 /// The precompiles eravm runs today.
-pub const GENERATED: [u16; 3] = [KECCAK256, SHA256, ECRECOVER];
+pub const GENERATED: [u16; 8] = [
+    KECCAK256,
+    SHA256,
+    ECRECOVER,
+    SECP256R1_VERIFY,
+    MODEXP,
+    ECADD,
+    ECMUL,
+    ECPAIRING,
+];
+
+mod bn254 {
+    //! Points of BN254 as the precompiles take them, valid and broken.
+    use arbitrary::{Result, Unstructured};
+    use bn::{AffineG1, AffineG2, Fq, Fr, Group, G1, G2};
+    use eravm::U256;
+
+    use crate::generator::pick;
+
+    pub const PRIME: &str = "30644e72e131a029b85045b68181585d97816a916871ca8d3c208c16d87cfd47";
+    pub const ORDER: &str = "30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001";
+
+    fn word(f: Fq) -> U256 {
+        let mut b = [0u8; 32];
+        f.to_big_endian(&mut b).expect("32 bytes");
+        U256::from_big_endian(&b)
+    }
+
+    pub fn scalar(u: &mut Unstructured) -> Result<Fr> {
+        let mut b = [0u8; 32];
+        u.fill_buffer(&mut b)?;
+        b[0] &= 0x1f;
+        Ok(Fr::from_slice(&b).unwrap_or_else(|_| Fr::one()))
+    }
+
+    pub fn g1_words(p: G1) -> [U256; 2] {
+        match AffineG1::from_jacobian(p) {
+            Some(a) => [word(a.x()), word(a.y())],
+            None => [U256::zero(), U256::zero()],
+        }
+    }
+
+    /// A G1 point: a multiple of the generator, infinity, off the curve, or not in the field.
+    pub fn g1(u: &mut Unstructured) -> Result<[U256; 2]> {
+        let prime = U256::from_str_radix(PRIME, 16).expect("prime");
+        Ok(match pick(u, &[10, 2, 1, 1])? {
+            0 => g1_words(G1::one() * scalar(u)?),
+            1 => [U256::zero(), U256::zero()],
+            2 => [U256::one(), U256::from(3u64)],
+            _ => [prime + U256::one(), U256::from(2u64)],
+        })
+    }
+
+    /// A G2 point in EIP-197 order (x imaginary, x real, y imaginary, y real).
+    pub fn g2_words(q: G2) -> [U256; 4] {
+        match AffineG2::from_jacobian(q) {
+            Some(a) => [
+                word(a.x().imaginary()),
+                word(a.x().real()),
+                word(a.y().imaginary()),
+                word(a.y().real()),
+            ],
+            None => [U256::zero(); 4],
+        }
+    }
+
+    pub fn g2(u: &mut Unstructured) -> Result<[U256; 4]> {
+        Ok(match pick(u, &[10, 2, 1])? {
+            0 => g2_words(G2::one() * scalar(u)?),
+            1 => [U256::zero(); 4],
+            _ => [U256::one(), U256::from(2u64), U256::from(3u64), U256::from(4u64)],
+        })
+    }
+
+    /// Pairs for ecpairing: e(aP, bQ)·e(−abP, Q) = 1 (true), random pairs (false), broken ones.
+    pub fn pairs(u: &mut Unstructured) -> Result<(Vec<U256>, u64)> {
+        let mut words = Vec::new();
+        let n: u64 = match pick(u, &[1, 4, 3, 2])? {
+            0 => 0,
+            1 => {
+                let (a, b) = (scalar(u)?, scalar(u)?);
+                words.extend(g1_words(G1::one() * a));
+                words.extend(g2_words(G2::one() * b));
+                words.extend(g1_words(-(G1::one() * (a * b))));
+                words.extend(g2_words(G2::one()));
+                2
+            }
+            2 => {
+                let n = u.int_in_range(1..=3u64)?;
+                for _ in 0..n {
+                    words.extend(g1(u)?);
+                    words.extend(g2(u)?);
+                }
+                n
+            }
+            _ => {
+                words.extend(g1(u)?);
+                words.extend(g2(u)?);
+                1
+            }
+        };
+        Ok((words, n))
+    }
+}
 
 fn load(code: &mut Vec<Instruction>, constants: &mut Vec<U256>, loads: &mut Vec<(usize, usize)>, v: U256, reg: u8) {
     let mut ins = Instruction::new(Opcode::Add);
@@ -63,6 +168,60 @@ fn ecrecover_input(u: &mut Unstructured) -> Result<Vec<U256>> {
     Ok(vec![U256::from_big_endian(&digest), v, r, s])
 }
 
+/// Words of a secp256r1 input: digest, r, s, x, y — a real signature, or a broken one.
+fn secp256r1_input(u: &mut Unstructured) -> Result<Vec<U256>> {
+    use p256::ecdsa::signature::hazmat::PrehashSigner;
+    use p256::ecdsa::{Signature, SigningKey};
+    let mut key_bytes = [0u8; 32];
+    u.fill_buffer(&mut key_bytes)?;
+    key_bytes[0] = (key_bytes[0] & 0x7f) | 1;
+    let mut digest = [0u8; 32];
+    u.fill_buffer(&mut digest)?;
+    let Ok(key) = SigningKey::from_slice(&key_bytes) else {
+        return (0..5).map(|_| value(u)).collect();
+    };
+    let signature: Signature = key.sign_prehash(&digest).expect("signing a digest works");
+    let b = signature.to_bytes();
+    let point = key.verifying_key().to_encoded_point(false);
+    let mut words = vec![
+        U256::from_big_endian(&digest),
+        U256::from_big_endian(&b[..32]),
+        U256::from_big_endian(&b[32..]),
+        U256::from_big_endian(point.x().expect("uncompressed")),
+        U256::from_big_endian(point.y().expect("uncompressed")),
+    ];
+    let order = U256::from_str_radix("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551", 16)
+        .expect("the P-256 order");
+    let prime = U256::from_str_radix("ffffffff00000001000000000000000000000000ffffffffffffffffffffffff", 16)
+        .expect("the P-256 prime");
+    match pick(u, &[8, 2, 1, 1, 1, 1, 1, 2])? {
+        0 => {}
+        // High s: the same signature, which this precompile accepts.
+        1 => words[2] = order - words[2],
+        2 => words[1] = U256::zero(),
+        3 => words[2] = order,
+        4 => words[4] = words[4] ^ U256::one(), // off the curve
+        5 => words[3] = prime + U256::from(u.int_in_range(0..=3u64)?),
+        6 => words[0] = words[0] ^ U256::one(), // another digest: parses, does not verify
+        _ => {
+            words[3] = U256::zero();
+            words[4] = U256::zero();
+        }
+    }
+    Ok(words)
+}
+
+fn modexp_input(u: &mut Unstructured) -> Result<Vec<U256>> {
+    let small = |u: &mut Unstructured| -> Result<U256> {
+        Ok(match pick(u, &[2, 2, 3])? {
+            0 => U256::from(u.int_in_range(0..=2u64)?),
+            1 => U256::from(u.int_in_range(0..=1000u64)?),
+            _ => value(u)?,
+        })
+    };
+    Ok(vec![small(u)?, small(u)?, small(u)?])
+}
+
 pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
     let precompile = *u.choose(&GENERATED)?;
     let mut code = Vec::new();
@@ -71,8 +230,28 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
 
     // The input, written to the heap word by word.
     let input_word = *u.choose(&[0u32, 1, 2, 5])?;
+    let mut pairs = 0u64;
     let words: Vec<U256> = match precompile {
         ECRECOVER => ecrecover_input(u)?,
+        SECP256R1_VERIFY => secp256r1_input(u)?,
+        MODEXP => modexp_input(u)?,
+        ECADD => [bn254::g1(u)?, bn254::g1(u)?].concat(),
+        ECMUL => {
+            let order = U256::from_str_radix(bn254::ORDER, 16).expect("order");
+            let s = match pick(u, &[4, 1, 1, 1, 1])? {
+                0 => value(u)?,
+                1 => order,
+                2 => order + U256::one(),
+                3 => U256::MAX,
+                _ => U256::from(u.int_in_range(0..=3u64)?),
+            };
+            [bn254::g1(u)?.to_vec(), vec![s]].concat()
+        }
+        ECPAIRING => {
+            let (words, n) = bn254::pairs(u)?;
+            pairs = n;
+            words
+        }
         _ => (0..u.int_in_range(0..=12usize)?).map(|_| value(u)).collect::<Result<_>>()?,
     };
     for (i, w) in words.iter().enumerate() {
@@ -96,7 +275,8 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
             (start, len, 0u64)
         }
         SHA256 => (input_word, 0, *u.choose(&[0u64, 1, 1, 2, 3, 5])?),
-        _ => (input_word, 4, 0),
+        ECPAIRING => (input_word, words.len() as u32, pairs),
+        _ => (input_word, words.len() as u32, 0),
     };
     let page = |u: &mut Unstructured| -> Result<u64> {
         Ok(match pick(u, &[10, 1, 1, 1])? {

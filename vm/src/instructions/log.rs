@@ -96,7 +96,7 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: Operands) -> Result<(
         Opcode::Event => vm.world.record_event(entry),
         Opcode::ToL1Message => vm.world.record_l2_to_l1_log(entry),
         Opcode::Decommit => refund = decommit(vm, ins, &ops)?,
-        Opcode::PrecompileCall => pubdata = precompile_call(vm, ins, &ops)?,
+        Opcode::PrecompileCall => pubdata = precompile_call(vm, ins, &ops),
         _ => return Err(VmError::Unimplemented(ins.opcode)),
     }
     let frame = &mut vm.stack.current;
@@ -136,7 +136,7 @@ fn decommit(vm: &mut Vm, ins: &Instruction, ops: &Operands) -> Result<u32, VmErr
 /// `log.precompile abi, costs`: the caller pays the extra ergs it names (or, short of them,
 /// gets 0 and nothing runs), then the precompile of its own address runs and 1 is returned.
 /// Returns the extra pubdata the caller declared.
-fn precompile_call(vm: &mut Vm, ins: &Instruction, ops: &Operands) -> Result<i32, VmError> {
+fn precompile_call(vm: &mut Vm, ins: &Instruction, ops: &Operands) -> i32 {
     let extra_ergs = ops.src1.value.0[0] as u32;
     #[cfg(feature = "fault-injection")]
     let extra_ergs = if crate::faults::is_active(crate::faults::Fault::FreePrecompiles) {
@@ -149,7 +149,7 @@ fn precompile_call(vm: &mut Vm, ins: &Instruction, ops: &Operands) -> Result<i32
     if frame.ergs < extra_ergs {
         frame.ergs = 0;
         vm.write_dst0(ins, ops, TaggedWord::ZERO);
-        return Ok(0);
+        return 0;
     }
     frame.ergs -= extra_ergs;
     let mut abi = crate::precompiles::PrecompileAbi::from_word(&ops.src0.value);
@@ -164,14 +164,9 @@ fn precompile_call(vm: &mut Vm, ins: &Instruction, ops: &Operands) -> Result<i32
         frame.this_address.as_bytes()[18],
         frame.this_address.as_bytes()[19],
     ]);
-    match crate::precompiles::run(address_low, &abi, &mut vm.memory) {
-        crate::precompiles::Dispatch::Done => {}
-        crate::precompiles::Dispatch::Unimplemented(_) => {
-            return Err(VmError::Unimplemented(Opcode::PrecompileCall))
-        }
-    }
+    crate::precompiles::run(address_low, &abi, &mut vm.memory);
     vm.write_dst0(ins, ops, TaggedWord::integer(U256::one()));
-    Ok(extra_pubdata as i32)
+    extra_pubdata as i32
 }
 
 impl Vm {

@@ -7,8 +7,11 @@
 //! number of rounds). The caller pays `extra_ergs_cost` and `extra_pubdata_cost` from src1;
 //! the precompile itself does exactly what the ABI says, whatever that costs.
 
+mod bn254;
 mod ecrecover;
 mod keccak256;
+mod modexp;
+mod secp256r1;
 mod sha256;
 
 use primitive_types::U256;
@@ -52,27 +55,19 @@ pub const ECPAIRING: u16 = 0x0008;
 pub const SECP256R1_VERIFY: u16 = 0x0100;
 pub const KECCAK256: u16 = 0x8010;
 
-/// The outcome of dispatching a precompile.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dispatch {
-    /// Ran (or the address has no precompile, which is a no-op).
-    Done,
-    /// The address names a precompile this implementation does not have yet.
-    Unimplemented(u16),
-}
-
-/// Runs the precompile of `address_low` on `memory`.
-pub fn run(address_low: u16, abi: &PrecompileAbi, memory: &mut Memory) -> Dispatch {
+/// Runs the precompile of `address_low` on `memory`; any other address runs nothing.
+pub fn run(address_low: u16, abi: &PrecompileAbi, memory: &mut Memory) {
     match address_low {
         KECCAK256 => keccak256::run(abi, memory),
         SHA256 => sha256::run(abi, memory),
         ECRECOVER => ecrecover::run(abi, memory),
-        MODEXP | ECADD | ECMUL | ECPAIRING | SECP256R1_VERIFY => {
-            return Dispatch::Unimplemented(address_low)
-        }
+        SECP256R1_VERIFY => secp256r1::run(abi, memory),
+        MODEXP => modexp::run(abi, memory),
+        ECADD => bn254::ecadd(abi, memory),
+        ECMUL => bn254::ecmul(abi, memory),
+        ECPAIRING => bn254::ecpairing(abi, memory),
         _ => {}
     }
-    Dispatch::Done
 }
 
 fn read_word(memory: &Memory, page: u32, index: u32) -> U256 {
