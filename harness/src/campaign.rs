@@ -222,6 +222,11 @@ pub fn run(config: &CampaignConfig, known: &KnownDivergences) -> io::Result<Summ
                 stats.initial_writes += run.stats.initial_writes;
                 stats.repeated_writes += run.stats.repeated_writes;
                 stats.rolled_back_writes += run.stats.rolled_back_writes;
+                for (name, [bad, good]) in &run.stats.precompiles {
+                    let total = stats.precompiles.entry(name.clone()).or_default();
+                    total[0] += bad;
+                    total[1] += good;
+                }
             }
             Verdict::Disagree(finding) => {
                 if matches!(finding, crate::differential::Finding::Crash { .. }) {
@@ -346,6 +351,15 @@ pub fn print_summary(summary: &Summary) {
         Target::Precompiles => {
             for (name, n) in &summary.variant_counts {
                 println!("  {name:<28} {n:>12}");
+            }
+            println!("\nprecompile calls (eravm): well formed / malformed inputs");
+            for (name, [bad, good]) in &summary.stats.precompiles {
+                let mark = if bad + good < 1000 || *bad < 100 || *good < 100 {
+                    "  <- under 1000 calls or 100 of a kind"
+                } else {
+                    ""
+                };
+                println!("  {name:<12} {good:>10} / {bad:<10}{mark}");
             }
         }
         Target::Calls => {

@@ -275,7 +275,9 @@ impl Shrinker {
         }
         progress |= self.drop_each(world.contracts.len(), |w, i| remove_at(&mut w.contracts, i));
         progress |= self.drop_each(world.storage.len(), |w, i| remove_at(&mut w.storage, i));
-        progress |= self.drop_each(world.enumerated.len(), |w, i| remove_at(&mut w.enumerated, i));
+        progress |= self.drop_each(world.enumerated.len(), |w, i| {
+            remove_at(&mut w.enumerated, i)
+        });
         let contracts = self
             .best
             .world

@@ -307,8 +307,10 @@ pub struct Run {
 }
 
 /// Counts of events a campaign wants to see often.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RunStats {
+    /// Precompile calls by name: `[malformed, well formed]` inputs.
+    pub precompiles: std::collections::BTreeMap<String, [u64; 2]>,
     /// Far frames that reverted, and that panicked, at far-call depth 3 or more.
     pub deep_reverts: u64,
     pub deep_panics: u64,

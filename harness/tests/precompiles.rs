@@ -4,7 +4,9 @@ mod common;
 
 use eradiff::asm::{op, Program};
 use eradiff::case::{Address, Case, FrameSettings};
-use eravm::precompiles::{ECADD, ECMUL, ECPAIRING, ECRECOVER, KECCAK256, MODEXP, SECP256R1_VERIFY, SHA256};
+use eravm::precompiles::{
+    ECADD, ECMUL, ECPAIRING, ECRECOVER, KECCAK256, MODEXP, SECP256R1_VERIFY, SHA256,
+};
 use eravm::{FatPointer, Opcode, SrcMode, H160, U256};
 
 /// A program at `precompile`'s address that writes `input` words from heap word 0, calls the
@@ -17,7 +19,11 @@ fn call(precompile: u16, input: &[U256], abi: U256) -> Case {
     let first = instructions.div_ceil(4) as u16;
     for (i, w) in input.iter().enumerate() {
         p = p
-            .push(op(Opcode::Add).src_mode(SrcMode::CodePage, first + i as u16).dst(4))
+            .push(
+                op(Opcode::Add)
+                    .src_mode(SrcMode::CodePage, first + i as u16)
+                    .dst(4),
+            )
             .push(op(Opcode::HeapWrite).imm((i * 32) as u16).src1(4));
         constants.push(*w);
     }
@@ -29,7 +35,15 @@ fn call(precompile: u16, input: &[U256], abi: U256) -> Case {
         .push(op(Opcode::RetOk).src0(5))
         .push(op(Opcode::Nop));
     constants.push(abi);
-    constants.push(FatPointer { offset: 0, page: 0, start: 8 * 32, length: 96 }.to_u256());
+    constants.push(
+        FatPointer {
+            offset: 0,
+            page: 0,
+            start: 8 * 32,
+            length: 96,
+        }
+        .to_u256(),
+    );
     for c in constants {
         p = p.constant(c);
     }
@@ -41,7 +55,12 @@ fn call(precompile: u16, input: &[U256], abi: U256) -> Case {
 }
 
 fn abi(input_offset: u32, input_length: u32, rounds: u64) -> U256 {
-    U256([input_offset as u64 | (input_length as u64) << 32, 8, 0, rounds])
+    U256([
+        input_offset as u64 | (input_length as u64) << 32,
+        8,
+        0,
+        rounds,
+    ])
 }
 
 fn output(case: &Case) -> (U256, U256) {
@@ -90,7 +109,10 @@ fn sha256_rounds_known_answer() {
     block[..3].copy_from_slice(b"abc");
     block[3] = 0x80;
     block[63] = 24;
-    let words = [U256::from_big_endian(&block[..32]), U256::from_big_endian(&block[32..])];
+    let words = [
+        U256::from_big_endian(&block[..32]),
+        U256::from_big_endian(&block[32..]),
+    ];
     let case = call(SHA256, &words, abi(0, 0, 1));
     assert_eq!(
         output(&case).0,
@@ -118,11 +140,17 @@ fn ecrecover_recovers_the_signer() {
         U256::from_big_endian(&b[..32]),
         U256::from_big_endian(&b[32..]),
     ];
-    assert_eq!(output(&call(ECRECOVER, &input, abi(0, 4, 0))), (U256::one(), expected));
+    assert_eq!(
+        output(&call(ECRECOVER, &input, abi(0, 4, 0))),
+        (U256::one(), expected)
+    );
     // The wrong parity recovers another key or none; r = 0 recovers none.
     let mut wrong = input;
     wrong[2] = U256::zero();
-    assert_eq!(output(&call(ECRECOVER, &wrong, abi(0, 4, 0))), (U256::zero(), U256::zero()));
+    assert_eq!(
+        output(&call(ECRECOVER, &wrong, abi(0, 4, 0))),
+        (U256::zero(), U256::zero())
+    );
 }
 
 /// zk_evm asserts that v is 0 or 1 (and so panics); eravm reports a failed recovery. The
@@ -139,19 +167,28 @@ fn ecrecover_with_v_27_is_a_known_reference_crash() {
     assert!(matches!(&finding, Finding::Crash { backend, .. } if backend == "zk_evm"));
     let signature = explain(&case, &EraVm, &ZkEvm, finding).signature;
     assert!(
-        eradiff::known::KnownDivergences::shipped().reason(&signature).is_some(),
+        eradiff::known::KnownDivergences::shipped()
+            .reason(&signature)
+            .is_some(),
         "{signature} is not on the known-divergence list"
     );
 }
 
 #[test]
 fn modexp_known_answers() {
-    let run = |b: u64, e: u64, m: u64| output(&call(MODEXP, &[b.into(), e.into(), m.into()], abi(0, 3, 0))).0;
+    let run = |b: u64, e: u64, m: u64| {
+        output(&call(MODEXP, &[b.into(), e.into(), m.into()], abi(0, 3, 0))).0
+    };
     assert_eq!(run(3, 5, 7), U256::from(5));
     assert_eq!(run(0, 0, 5), U256::one());
     assert_eq!(run(12, 34, 0), U256::zero());
     assert_eq!(run(12, 34, 1), U256::zero());
-    let big = output(&call(MODEXP, &[U256::MAX, U256::MAX, U256::MAX - 1], abi(0, 3, 0))).0;
+    let big = output(&call(
+        MODEXP,
+        &[U256::MAX, U256::MAX, U256::MAX - 1],
+        abi(0, 3, 0),
+    ))
+    .0;
     assert!(big < U256::MAX - 1);
 }
 
@@ -171,11 +208,20 @@ fn secp256r1_verifies() {
         U256::from_big_endian(point.x().unwrap()),
         U256::from_big_endian(point.y().unwrap()),
     ];
-    assert_eq!(output(&call(SECP256R1_VERIFY, &input, abi(0, 5, 0))), (U256::one(), U256::one()));
+    assert_eq!(
+        output(&call(SECP256R1_VERIFY, &input, abi(0, 5, 0))),
+        (U256::one(), U256::one())
+    );
     input[0] = input[0] ^ U256::one();
-    assert_eq!(output(&call(SECP256R1_VERIFY, &input, abi(0, 5, 0))), (U256::one(), U256::zero()));
+    assert_eq!(
+        output(&call(SECP256R1_VERIFY, &input, abi(0, 5, 0))),
+        (U256::one(), U256::zero())
+    );
     input[1] = U256::zero();
-    assert_eq!(output(&call(SECP256R1_VERIFY, &input, abi(0, 5, 0))), (U256::zero(), U256::zero()));
+    assert_eq!(
+        output(&call(SECP256R1_VERIFY, &input, abi(0, 5, 0))),
+        (U256::zero(), U256::zero())
+    );
 }
 
 /// EIP-196/197 vectors: 2·G by addition and by multiplication, and e(G1, G2)·e(−G1, G2) = 1.
@@ -187,11 +233,21 @@ fn bn254_known_answers() {
         hex_word("15ed738c0e0a7c92e7845f96b2ae9c0a68a6a449e3538fc7ff3ebf7a5a18a2c4"),
     ];
     let g = [U256::one(), U256::from(2)];
-    assert_eq!(output3(&call(ECADD, &[g[0], g[1], g[0], g[1]], abi(0, 4, 0))), two_g);
-    assert_eq!(output3(&call(ECMUL, &[g[0], g[1], U256::from(2)], abi(0, 3, 0))), two_g);
+    assert_eq!(
+        output3(&call(ECADD, &[g[0], g[1], g[0], g[1]], abi(0, 4, 0))),
+        two_g
+    );
+    assert_eq!(
+        output3(&call(ECMUL, &[g[0], g[1], U256::from(2)], abi(0, 3, 0))),
+        two_g
+    );
     // Off the curve: all zeros.
     assert_eq!(
-        output3(&call(ECADD, &[U256::one(), U256::from(3), g[0], g[1]], abi(0, 4, 0))),
+        output3(&call(
+            ECADD,
+            &[U256::one(), U256::from(3), g[0], g[1]],
+            abi(0, 4, 0)
+        )),
         [U256::zero(); 3]
     );
     let p = hex_word("30644e72e131a029b85045b68181585d97816a916871ca8d3c208c16d87cfd47");
@@ -205,7 +261,13 @@ fn bn254_known_answers() {
     input.extend(g2);
     input.extend([g[0], p - U256::from(2)]);
     input.extend(g2);
-    assert_eq!(output(&call(ECPAIRING, &input, abi(0, 12, 2))), (U256::one(), U256::one()));
+    assert_eq!(
+        output(&call(ECPAIRING, &input, abi(0, 12, 2))),
+        (U256::one(), U256::one())
+    );
     // One pair alone does not multiply to one.
-    assert_eq!(output(&call(ECPAIRING, &input[..6], abi(0, 6, 1))), (U256::one(), U256::zero()));
+    assert_eq!(
+        output(&call(ECPAIRING, &input[..6], abi(0, 6, 1))),
+        (U256::one(), U256::zero())
+    );
 }

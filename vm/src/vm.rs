@@ -139,6 +139,8 @@ pub struct Vm {
     pub(crate) far_depth: u32,
     /// Far frames that ended, by how (ok, revert, panic) and depth (1, 2, 3 or more).
     pub(crate) far_exits: [[u64; 3]; 3],
+    /// Precompile calls by address: `[malformed, well formed]` inputs.
+    pub(crate) precompile_calls: rustc_hash::FxHashMap<u16, [u64; 2]>,
     cycles: u64,
     last_instruction: Instruction,
     last_variant: u16,
@@ -212,6 +214,7 @@ impl Vm {
             settings,
             far_depth: 1,
             far_exits: [[0; 3]; 3],
+            precompile_calls: Default::default(),
             cycles: 0,
             last_instruction: Instruction::nop(),
             last_variant: crate::decoder::NOP_VARIANT_INDEX,
@@ -415,6 +418,10 @@ impl Vm {
     /// Far frames that ended so far: `[kind][depth]`, kind ok/revert/panic, depth 1, 2, 3+.
     pub fn far_exits(&self) -> [[u64; 3]; 3] {
         self.far_exits
+    }
+    /// Precompile calls so far by address: `[malformed, well formed]` inputs.
+    pub fn precompile_calls(&self) -> &rustc_hash::FxHashMap<u16, [u64; 2]> {
+        &self.precompile_calls
     }
     /// Pubdata spent so far (what `context.meta` shows the kernel).
     pub fn pubdata(&self) -> i32 {

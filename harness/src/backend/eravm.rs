@@ -156,7 +156,13 @@ impl Backend for EraVm {
             .iter()
             .filter(|k| world.enumerated.contains(k))
             .count() as u64;
+        let precompiles = vm
+            .precompile_calls()
+            .iter()
+            .map(|(&address, &counts)| (precompile_name(address).to_string(), counts))
+            .collect();
         let stats = RunStats {
+            precompiles,
             deep_reverts: exits[1][2],
             deep_panics: exits[2][2],
             initial_writes: vm.world().storage_writes.len() as u64 - repeated,
@@ -227,6 +233,21 @@ fn returned_bytes(vm: &Vm, pointer: FatPointer) -> Vec<u8> {
         pointer.length.saturating_sub(pointer.offset),
         RETURN_DATA_LIMIT,
     )
+}
+
+fn precompile_name(address: u16) -> &'static str {
+    use eravm::precompiles::*;
+    match address {
+        KECCAK256 => "keccak256",
+        SHA256 => "sha256",
+        ECRECOVER => "ecrecover",
+        SECP256R1_VERIFY => "secp256r1",
+        MODEXP => "modexp",
+        ECADD => "ecadd",
+        ECMUL => "ecmul",
+        ECPAIRING => "ecpairing",
+        _ => "other",
+    }
 }
 
 fn frame_ids(vm: &Vm) -> FrameIds {

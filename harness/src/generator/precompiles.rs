@@ -85,7 +85,12 @@ mod bn254 {
         Ok(match pick(u, &[10, 2, 1])? {
             0 => g2_words(G2::one() * scalar(u)?),
             1 => [U256::zero(); 4],
-            _ => [U256::one(), U256::from(2u64), U256::from(3u64), U256::from(4u64)],
+            _ => [
+                U256::one(),
+                U256::from(2u64),
+                U256::from(3u64),
+                U256::from(4u64),
+            ],
         })
     }
 
@@ -120,7 +125,13 @@ mod bn254 {
     }
 }
 
-fn load(code: &mut Vec<Instruction>, constants: &mut Vec<U256>, loads: &mut Vec<(usize, usize)>, v: U256, reg: u8) {
+fn load(
+    code: &mut Vec<Instruction>,
+    constants: &mut Vec<U256>,
+    loads: &mut Vec<(usize, usize)>,
+    v: U256,
+    reg: u8,
+) {
     let mut ins = Instruction::new(Opcode::Add);
     ins.src0_mode = SrcMode::CodePage;
     ins.dst0 = reg;
@@ -144,12 +155,19 @@ fn ecrecover_input(u: &mut Unstructured) -> Result<Vec<U256>> {
     {
         Some((sig, id)) => {
             let b = sig.to_bytes();
-            (U256::from_big_endian(&b[..32]), U256::from_big_endian(&b[32..]), U256::from(id.to_byte() & 1))
+            (
+                U256::from_big_endian(&b[..32]),
+                U256::from_big_endian(&b[32..]),
+                U256::from(id.to_byte() & 1),
+            )
         }
         None => (value(u)?, value(u)?, U256::zero()),
     };
-    let order = U256::from_str_radix("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141", 16)
-        .expect("the secp256k1 order");
+    let order = U256::from_str_radix(
+        "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141",
+        16,
+    )
+    .expect("the secp256k1 order");
     match pick(u, &[10, 2, 1, 1, 1, 1, 2, 1])? {
         0 => {}
         // The malleable twin: high s with the other parity, which ecrecover here accepts.
@@ -190,10 +208,16 @@ fn secp256r1_input(u: &mut Unstructured) -> Result<Vec<U256>> {
         U256::from_big_endian(point.x().expect("uncompressed")),
         U256::from_big_endian(point.y().expect("uncompressed")),
     ];
-    let order = U256::from_str_radix("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551", 16)
-        .expect("the P-256 order");
-    let prime = U256::from_str_radix("ffffffff00000001000000000000000000000000ffffffffffffffffffffffff", 16)
-        .expect("the P-256 prime");
+    let order = U256::from_str_radix(
+        "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551",
+        16,
+    )
+    .expect("the P-256 order");
+    let prime = U256::from_str_radix(
+        "ffffffff00000001000000000000000000000000ffffffffffffffffffffffff",
+        16,
+    )
+    .expect("the P-256 prime");
     match pick(u, &[8, 2, 1, 1, 1, 1, 1, 2])? {
         0 => {}
         // High s: the same signature, which this precompile accepts.
@@ -252,7 +276,9 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
             pairs = n;
             words
         }
-        _ => (0..u.int_in_range(0..=12usize)?).map(|_| value(u)).collect::<Result<_>>()?,
+        _ => (0..u.int_in_range(0..=12usize)?)
+            .map(|_| value(u))
+            .collect::<Result<_>>()?,
     };
     for (i, w) in words.iter().enumerate() {
         load(&mut code, &mut constants, &mut loads, *w, 4);
@@ -299,9 +325,19 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
         1 => u.int_in_range(0..=200_000)?,
         _ => u32::MAX as u64,
     };
-    let extra_pubdata: u64 = if u.ratio(1, 4)? { u.int_in_range(0..=1_000)? } else { 0 };
+    let extra_pubdata: u64 = if u.ratio(1, 4)? {
+        u.int_in_range(0..=1_000)?
+    } else {
+        0
+    };
     load(&mut code, &mut constants, &mut loads, abi, 1);
-    load(&mut code, &mut constants, &mut loads, U256::from(extra_ergs | extra_pubdata << 32), 2);
+    load(
+        &mut code,
+        &mut constants,
+        &mut loads,
+        U256::from(extra_ergs | extra_pubdata << 32),
+        2,
+    );
     let mut call = Instruction::new(Opcode::PrecompileCall);
     call.src0 = 1;
     call.src1 = 2;
@@ -345,7 +381,11 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
             _ => u.int_in_range(0..=2_000)?,
         },
         registers: Vec::new(),
-        calldata: Bytes((0..u.int_in_range(0..=64usize)?).map(|_| u.arbitrary::<u8>()).collect::<Result<_>>()?),
+        calldata: Bytes(
+            (0..u.int_in_range(0..=64usize)?)
+                .map(|_| u.arbitrary::<u8>())
+                .collect::<Result<_>>()?,
+        ),
         frame,
         max_cycles: settings.max_cycles,
         note: String::new(),

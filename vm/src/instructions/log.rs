@@ -164,7 +164,10 @@ fn precompile_call(vm: &mut Vm, ins: &Instruction, ops: &Operands) -> i32 {
         frame.this_address.as_bytes()[18],
         frame.this_address.as_bytes()[19],
     ]);
-    crate::precompiles::run(address_low, &abi, &mut vm.memory);
+    if let Some(valid) = crate::precompiles::run(address_low, &abi, &mut vm.memory) {
+        let counts = vm.precompile_calls.entry(address_low).or_default();
+        counts[valid as usize] += 1;
+    }
     vm.write_dst0(ins, ops, TaggedWord::integer(U256::one()));
     extra_pubdata as i32
 }

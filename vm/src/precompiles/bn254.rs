@@ -60,7 +60,12 @@ fn write_point(memory: &mut Memory, abi: &PrecompileAbi, result: Option<G1>) {
         None => (U256::zero(), (U256::zero(), U256::zero())),
     };
     for (i, v) in [flag, x, y].into_iter().enumerate() {
-        write_word(memory, abi.write_page, abi.output_offset.wrapping_add(i as u32), v);
+        write_word(
+            memory,
+            abi.write_page,
+            abi.output_offset.wrapping_add(i as u32),
+            v,
+        );
     }
 }
 
@@ -109,5 +114,10 @@ pub(super) fn ecpairing(abi: &PrecompileAbi, memory: &mut Memory) {
         None => (U256::zero(), U256::zero()),
     };
     write_word(memory, abi.write_page, abi.output_offset, flag);
-    write_word(memory, abi.write_page, abi.output_offset.wrapping_add(1), result);
+    write_word(
+        memory,
+        abi.write_page,
+        abi.output_offset.wrapping_add(1),
+        result,
+    );
 }

@@ -21,7 +21,12 @@ pub(super) fn run(abi: &PrecompileAbi, memory: &mut Memory) {
         None => (U256::zero(), U256::zero()),
     };
     write_word(memory, abi.write_page, abi.output_offset, flag);
-    write_word(memory, abi.write_page, abi.output_offset.wrapping_add(1), value);
+    write_word(
+        memory,
+        abi.write_page,
+        abi.output_offset.wrapping_add(1),
+        value,
+    );
 }
 
 fn bytes(v: &U256) -> [u8; 32] {
@@ -49,7 +54,12 @@ fn recover(digest: &U256, v: u8, r: &U256, s: &U256) -> Option<U256> {
     let r_inv = Option::<Scalar>::from(r_scalar.invert())?;
     let u1 = -(r_inv * z);
     let u2 = r_inv * s_scalar;
-    let key = ProjectivePoint::lincomb(&ProjectivePoint::GENERATOR, &u1, &ProjectivePoint::from(big_r), &u2);
+    let key = ProjectivePoint::lincomb(
+        &ProjectivePoint::GENERATOR,
+        &u1,
+        &ProjectivePoint::from(big_r),
+        &u2,
+    );
     if key == ProjectivePoint::IDENTITY {
         return None;
     }

@@ -55,8 +55,10 @@ pub const ECPAIRING: u16 = 0x0008;
 pub const SECP256R1_VERIFY: u16 = 0x0100;
 pub const KECCAK256: u16 = 0x8010;
 
-/// Runs the precompile of `address_low` on `memory`; any other address runs nothing.
-pub fn run(address_low: u16, abi: &PrecompileAbi, memory: &mut Memory) {
+/// Runs the precompile of `address_low` on `memory`; any other address runs nothing (`None`).
+/// Returns whether the input was well formed (for the signature and curve precompiles: the
+/// success word they wrote; for the others: a non-degenerate request), for statistics.
+pub fn run(address_low: u16, abi: &PrecompileAbi, memory: &mut Memory) -> Option<bool> {
     match address_low {
         KECCAK256 => keccak256::run(abi, memory),
         SHA256 => sha256::run(abi, memory),
@@ -66,8 +68,14 @@ pub fn run(address_low: u16, abi: &PrecompileAbi, memory: &mut Memory) {
         ECADD => bn254::ecadd(abi, memory),
         ECMUL => bn254::ecmul(abi, memory),
         ECPAIRING => bn254::ecpairing(abi, memory),
-        _ => {}
+        _ => return None,
     }
+    Some(match address_low {
+        KECCAK256 => abi.input_length > 0,
+        SHA256 => abi.interpreted > 0,
+        MODEXP => read_word(memory, abi.read_page, abi.input_offset.wrapping_add(2)) > U256::one(),
+        _ => read_word(memory, abi.write_page, abi.output_offset) == U256::one(),
+    })
 }
 
 fn read_word(memory: &Memory, page: u32, index: u32) -> U256 {

@@ -34,5 +34,10 @@ pub(super) fn run(abi: &PrecompileAbi, memory: &mut Memory) {
         None => (U256::zero(), U256::zero()),
     };
     write_word(memory, abi.write_page, abi.output_offset, flag);
-    write_word(memory, abi.write_page, abi.output_offset.wrapping_add(1), valid);
+    write_word(
+        memory,
+        abi.write_page,
+        abi.output_offset.wrapping_add(1),
+        valid,
+    );
 }

@@ -21,7 +21,8 @@ pub(super) fn run(abi: &PrecompileAbi, memory: &mut Memory) {
     for _ in 0..rounds {
         let mut block = [0u8; 64];
         for half in 0..2 {
-            read_word(memory, abi.read_page, index).to_big_endian(&mut block[half * 32..half * 32 + 32]);
+            read_word(memory, abi.read_page, index)
+                .to_big_endian(&mut block[half * 32..half * 32 + 32]);
             index = index.wrapping_add(1);
         }
         sha2::compress256(&mut state, &[block.into()]);
@@ -30,5 +31,10 @@ pub(super) fn run(abi: &PrecompileAbi, memory: &mut Memory) {
     for (chunk, word) in out.chunks_mut(4).zip(state) {
         chunk.copy_from_slice(&word.to_be_bytes());
     }
-    write_word(memory, abi.write_page, abi.output_offset, U256::from_big_endian(&out));
+    write_word(
+        memory,
+        abi.write_page,
+        abi.output_offset,
+        U256::from_big_endian(&out),
+    );
 }
