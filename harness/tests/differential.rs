@@ -71,3 +71,19 @@ proptest! {
         }
     }
 }
+
+/// Precompile calls on valid and broken inputs; known reference crashes are allowed.
+#[test]
+fn a_seeded_precompiles_campaign_agrees() {
+    use eradiff::backend::{EraVm, ZkEvm};
+    use eradiff::differential::{check, explain, Verdict};
+    use eradiff::generator::{generate_seeded_for, Target};
+    let known = eradiff::known::KnownDivergences::shipped();
+    for iteration in 0..300 {
+        let case = generate_seeded_for(Target::Precompiles, 7, iteration, &Settings::default());
+        if let Verdict::Disagree(finding) = check(&case, &EraVm, &ZkEvm) {
+            let e = explain(&case, &EraVm, &ZkEvm, finding);
+            assert!(known.reason(&e.signature).is_some(), "iteration {iteration}: {}", e.signature);
+        }
+    }
+}
