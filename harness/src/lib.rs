@@ -3,6 +3,7 @@
 
 pub mod asm;
 pub mod backend;
+pub mod bench;
 pub mod campaign;
 pub mod case;
 pub mod compare;

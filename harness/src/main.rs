@@ -90,6 +90,18 @@ enum Command {
         iterations: u64,
         out: PathBuf,
     },
+    /// Time the benchmark workloads on eravm and zk_evm (checked to agree first).
+    Bench {
+        /// Multiplies the workloads' iterations.
+        #[arg(long, default_value_t = 1)]
+        scale: u64,
+        /// Runs per workload and VM; the best counts.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Also compare each fuzz target's execs/s with zk_evm alone on the same cases.
+        #[arg(long)]
+        fuzz: bool,
+    },
     /// Summarise a findings folder: one section per signature.
     Report {
         dir: PathBuf,
@@ -321,6 +333,20 @@ fn run(cli: Cli) -> ExitCode {
             Err(e) => {
                 eprintln!("error: {e}");
                 ExitCode::from(2)
+            }
+        },
+        Command::Bench { scale, runs, fuzz } => match eradiff::bench::run(scale, runs) {
+            Ok(timings) => {
+                print!("{}", eradiff::bench::table(&timings));
+                if fuzz {
+                    println!();
+                    print!("{}", eradiff::bench::fuzz_overhead(2_000));
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
             }
         },
         Command::Report { dir, format } => match eradiff::findings::report(&dir, format) {

@@ -83,7 +83,11 @@ fn a_seeded_precompiles_campaign_agrees() {
         let case = generate_seeded_for(Target::Precompiles, 7, iteration, &Settings::default());
         if let Verdict::Disagree(finding) = check(&case, &EraVm, &ZkEvm) {
             let e = explain(&case, &EraVm, &ZkEvm, finding);
-            assert!(known.reason(&e.signature).is_some(), "iteration {iteration}: {}", e.signature);
+            assert!(
+                known.reason(&e.signature).is_some(),
+                "iteration {iteration}: {}",
+                e.signature
+            );
         }
     }
 }

@@ -9,7 +9,7 @@ mod reference_memory;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub use self::eravm::EraVm;
-pub use self::reference::ZkEvm;
+pub use self::reference::{run_bare as run_zk_evm_bare, ZkEvm};
 
 use crate::case::Case;
 use crate::observe::Run;

@@ -28,7 +28,7 @@ use crate::world::ResolvedWorld;
 /// `zk_evm`, the reference implementation.
 pub struct ZkEvm;
 
-type RefVm = VmState<
+pub(crate) type RefVm = VmState<
     OracleStorage,
     ReferenceMemory,
     JournaledEvents,
@@ -85,7 +85,7 @@ pub(crate) fn from_ref(v: RefU256) -> U256 {
     U256(v.0)
 }
 
-fn build(case: &Case, world: &ResolvedWorld) -> RefVm {
+pub(crate) fn build(case: &Case, world: &ResolvedWorld) -> RefVm {
     let mut memory = ReferenceMemory::default();
     memory.fill(BOOTLOADER_CODE_PAGE, case.code.iter().map(|w| to_ref(w.0)));
     memory.fill(
@@ -387,4 +387,48 @@ fn registers(vm: &RefVm) -> [Tagged; 15] {
         value: from_ref(r.value),
         pointer: r.is_pointer,
     })
+}
+
+/// Runs a case on zk_evm with no observation at all, for timing; returns the cycles run.
+pub fn run_bare(case: &Case) -> u64 {
+    let world = case.resolved_world();
+    let mut vm = build(case, &world);
+    let mut t = NoTracer;
+    let mut cycles = 0u64;
+    while !vm.execution_has_ended() && cycles < case.max_cycles {
+        if vm.cycle(&mut t).is_err() {
+            break;
+        }
+        cycles += 1;
+    }
+    cycles
+}
+
+#[derive(Debug)]
+struct NoTracer;
+
+impl Tracer for NoTracer {
+    type SupportedMemory = ReferenceMemory;
+    fn before_decoding(&mut self, _: VmLocalStateData<'_>, _: &ReferenceMemory) {}
+    fn after_decoding(
+        &mut self,
+        _: VmLocalStateData<'_>,
+        _: AfterDecodingData,
+        _: &ReferenceMemory,
+    ) {
+    }
+    fn before_execution(
+        &mut self,
+        _: VmLocalStateData<'_>,
+        _: BeforeExecutionData,
+        _: &ReferenceMemory,
+    ) {
+    }
+    fn after_execution(
+        &mut self,
+        _: VmLocalStateData<'_>,
+        _: AfterExecutionData,
+        _: &ReferenceMemory,
+    ) {
+    }
 }
