@@ -16,6 +16,10 @@ type Chunk = Box<[TaggedWord; CHUNK_WORDS]>;
 #[derive(Clone, Debug, Default)]
 pub struct Page {
     chunks: FxHashMap<u32, Chunk>,
+    /// One past the highest word index written.
+    len: u32,
+    /// Some frame runs code from this page: writes to it invalidate decoded code.
+    holds_code: bool,
 }
 
 impl Page {
@@ -27,6 +31,7 @@ impl Page {
     }
 
     pub fn write(&mut self, index: u32, word: TaggedWord) {
+        self.len = self.len.max(index.saturating_add(1));
         let chunk = self
             .chunks
             .entry(index / CHUNK_WORDS as u32)
@@ -54,6 +59,9 @@ impl Page {
 #[derive(Clone, Debug, Default)]
 pub struct Memory {
     pages: FxHashMap<u32, Page>,
+    /// Bumped by every write to a page that holds code, so decoded code can be reused until
+    /// its page changes.
+    code_generation: u64,
     /// When tracing, every write in order.
     write_log: Option<Vec<(PageId, u32, TaggedWord)>>,
 }
@@ -70,7 +78,26 @@ impl Memory {
         if let Some(log) = self.write_log.as_mut() {
             log.push((page, index, word));
         }
-        self.pages.entry(page.0).or_default().write(index, word);
+        let p = self.pages.entry(page.0).or_default();
+        if p.holds_code {
+            self.code_generation += 1;
+        }
+        p.write(index, word);
+    }
+
+    /// Changes whenever a page that holds code is written.
+    pub fn code_generation(&self) -> u64 {
+        self.code_generation
+    }
+
+    /// The words of a page that code runs from (up to the last one written), marking it so
+    /// that later writes to it are noticed.
+    pub fn code_words(&mut self, page: PageId) -> Vec<primitive_types::U256> {
+        // A 16-bit PC reaches 2^14 words; whatever lies beyond cannot run.
+        const REACHABLE_WORDS: u32 = 1 << 14;
+        let p = self.pages.entry(page.0).or_default();
+        p.holds_code = true;
+        (0..p.len.min(REACHABLE_WORDS)).map(|i| p.read(i).value).collect()
     }
 
     /// Starts (or stops) recording writes, for step traces.

@@ -141,6 +141,11 @@ pub struct Vm {
     pub(crate) far_exits: [[u64; 3]; 3],
     /// Precompile calls by address: `[malformed, well formed]` inputs.
     pub(crate) precompile_calls: rustc_hash::FxHashMap<u16, [u64; 2]>,
+    /// Decoded code pages, valid while the memory's code generation is `code_generation`.
+    decoded: rustc_hash::FxHashMap<u32, std::rc::Rc<[(Instruction, u16)]>>,
+    code_generation: u64,
+    /// The decoded code of the last code page fetched from, for the common case.
+    current_code: (u32, std::rc::Rc<[(Instruction, u16)]>),
     cycles: u64,
     last_instruction: Instruction,
     last_variant: u16,
@@ -215,6 +220,9 @@ impl Vm {
             far_depth: 1,
             far_exits: [[0; 3]; 3],
             precompile_calls: Default::default(),
+            decoded: Default::default(),
+            code_generation: u64::MAX,
+            current_code: (u32::MAX, std::rc::Rc::from(Vec::new())),
             cycles: 0,
             last_instruction: Instruction::nop(),
             last_variant: crate::decoder::NOP_VARIANT_INDEX,
@@ -240,16 +248,12 @@ impl Vm {
         if self.stack.has_ended() {
             return Ok(Status::Ended);
         }
-        let frame = &mut self.stack.current;
-        let raw = if std::mem::take(&mut self.pending_panic) {
-            crate::decoder::PANIC_VARIANT_INDEX as u64
+        let (fetched, fetched_variant) = if std::mem::take(&mut self.pending_panic) {
+            (Instruction::panic(), crate::decoder::PANIC_VARIANT_INDEX)
         } else {
-            self.memory
-                .read(frame.code_page, (frame.pc >> 2) as u32)
-                .value
-                .0[3 - (frame.pc & 3) as usize]
+            self.fetch()
         };
-        let fetched = Instruction::decode(raw);
+        let frame = &mut self.stack.current;
 
         // Checks before execution. The price is charged even if the instruction then faults.
         let (ergs, out_of_ergs) = frame.ergs.overflowing_sub(fetched.opcode.price());
@@ -274,7 +278,7 @@ impl Vm {
             };
             (nop, crate::decoder::NOP_VARIANT_INDEX)
         } else {
-            (fetched, (raw & 0x7ff) as u16)
+            (fetched, fetched_variant)
         };
 
         let ops = self.address_operands(&ins);
@@ -293,6 +297,40 @@ impl Vm {
         } else {
             Status::Running
         })
+    }
+
+    /// The instruction at the current PC, from the code page decoded once.
+    fn fetch(&mut self) -> (Instruction, u16) {
+        let page = self.stack.current.code_page.0;
+        let pc = self.stack.current.pc as usize;
+        if self.code_generation != self.memory.code_generation() {
+            self.decoded.clear();
+            self.current_code.0 = u32::MAX;
+            self.code_generation = self.memory.code_generation();
+        }
+        if self.current_code.0 != page {
+            let code = match self.decoded.get(&page) {
+                Some(code) => code.clone(),
+                None => {
+                    let words = self.memory.code_words(PageId(page));
+                    // Marking the page may have been its first code use: nothing changed.
+                    self.code_generation = self.memory.code_generation();
+                    let code: std::rc::Rc<[(Instruction, u16)]> = words
+                        .iter()
+                        .flat_map(crate::decoder::code_word_instructions)
+                        .map(|raw| (Instruction::decode(raw), (raw & 0x7ff) as u16))
+                        .collect();
+                    self.decoded.insert(page, code.clone());
+                    code
+                }
+            };
+            self.current_code = (page, code);
+        }
+        match self.current_code.1.get(pc) {
+            Some(&entry) => entry,
+            // Past the end the code page reads as zeros: the invalid opcode.
+            None => (Instruction::decode(0), 0),
+        }
     }
 
     /// Resolves the source and destination operands, moving SP for push and pop modes.
