@@ -11,6 +11,7 @@ pub mod fat_pointer;
 mod instructions;
 pub mod memory;
 pub mod opcode;
+pub mod operator;
 pub mod precompiles;
 pub mod state;
 mod vm;
@@ -26,8 +27,8 @@ pub use opcode::{Condition, DstMode, Opcode, SrcMode};
 pub use primitive_types::{H160, U256};
 pub use state::{Flags, Frame, PageId, TaggedWord};
 pub use vm::{
-    Bootloader, ChainSettings, ExitKind, Outcome, Status, Vm, VmError, BOOTLOADER_ADDRESS,
-    BOOTLOADER_BASE_PAGE, BOOTLOADER_CALLDATA_PAGE, BOOTLOADER_EXCEPTION_HANDLER,
-    FIRST_FAR_CALL_BASE_PAGE, STATIC_MEMORY_PAGE,
+    Bootloader, ChainSettings, ExitKind, Outcome, Status, Vm, VmError, VmSnapshot,
+    BOOTLOADER_ADDRESS, BOOTLOADER_BASE_PAGE, BOOTLOADER_CALLDATA_PAGE,
+    BOOTLOADER_EXCEPTION_HANDLER, FIRST_FAR_CALL_BASE_PAGE, STATIC_MEMORY_PAGE,
 };
 pub use world::{InMemoryStorage, LogEntry, Storage, StorageKey, VmState};

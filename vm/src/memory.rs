@@ -97,7 +97,9 @@ impl Memory {
         const REACHABLE_WORDS: u32 = 1 << 14;
         let p = self.pages.entry(page.0).or_default();
         p.holds_code = true;
-        (0..p.len.min(REACHABLE_WORDS)).map(|i| p.read(i).value).collect()
+        (0..p.len.min(REACHABLE_WORDS))
+            .map(|i| p.read(i).value)
+            .collect()
     }
 
     /// Starts (or stops) recording writes, for step traces.

@@ -117,6 +117,24 @@ impl Default for ChainSettings {
     }
 }
 
+/// Everything [`Vm::snapshot`] saves.
+#[derive(Clone, Debug)]
+pub struct VmSnapshot {
+    registers: Registers,
+    flags: Flags,
+    stack: CallStack,
+    memory: Memory,
+    context_u128: u128,
+    tx_number: u16,
+    pending_panic: bool,
+    pubdata_revert_counter: i32,
+    memory_page_counter: u32,
+    world: VmState,
+    far_depth: u32,
+    cycles: u64,
+    exit: Option<(ExitKind, FatPointer)>,
+}
+
 /// An EraVM instance.
 pub struct Vm {
     pub(crate) registers: Registers,
@@ -146,6 +164,8 @@ pub struct Vm {
     code_generation: u64,
     /// The decoded code of the last code page fetched from, for the common case.
     current_code: (u32, std::rc::Rc<[(Instruction, u16)]>),
+    /// A hook raised by the last cycle, until the operator takes it.
+    hook: Option<crate::operator::HookCall>,
     cycles: u64,
     last_instruction: Instruction,
     last_variant: u16,
@@ -221,6 +241,7 @@ impl Vm {
             far_exits: [[0; 3]; 3],
             precompile_calls: Default::default(),
             decoded: Default::default(),
+            hook: None,
             code_generation: u64::MAX,
             current_code: (u32::MAX, std::rc::Rc::from(Vec::new())),
             cycles: 0,
@@ -284,6 +305,23 @@ impl Vm {
         let ops = self.address_operands(&ins);
         let frame = &self.stack.current;
         let is_kernel = frame.is_kernel();
+        // A heap write by the bootloader (at any near-call depth) to the hook slot raises a
+        // hook; its parameters are read before the write.
+        if ins.opcode == Opcode::HeapWrite
+            && frame.base_page == BOOTLOADER_BASE_PAGE
+            && ops.src0.value.0[0] as u32 == crate::operator::layout::HOOK * 32
+        {
+            let heap = BOOTLOADER_BASE_PAGE.heap();
+            let param = |i: u32| {
+                self.memory
+                    .read(heap, crate::operator::layout::HOOK_PARAMS + i)
+                    .value
+            };
+            self.hook = Some(crate::operator::HookCall {
+                value: ops.src1.value,
+                params: [param(0), param(1), param(2)],
+            });
+        }
         self.last_instruction = ins;
         self.last_variant = variant;
         self.dst1_written = false;
@@ -484,6 +522,53 @@ impl Vm {
     pub fn last_instruction(&self) -> &Instruction {
         &self.last_instruction
     }
+    /// The hook the bootloader raised, if one was raised since the last call.
+    pub fn take_hook(&mut self) -> Option<crate::operator::HookCall> {
+        self.hook.take()
+    }
+
+    /// A copy of everything a run can change, to roll back to (the operator's external
+    /// snapshots). The host storage is not included: the VM never writes it.
+    pub fn snapshot(&self) -> VmSnapshot {
+        VmSnapshot {
+            registers: self.registers.clone(),
+            flags: self.flags,
+            stack: self.stack.clone(),
+            memory: self.memory.clone(),
+            context_u128: self.context_u128,
+            tx_number: self.tx_number,
+            pending_panic: self.pending_panic,
+            pubdata_revert_counter: self.pubdata_revert_counter,
+            memory_page_counter: self.memory_page_counter,
+            world: self.world.clone(),
+            far_depth: self.far_depth,
+            cycles: self.cycles,
+            exit: self.exit,
+        }
+    }
+
+    /// Puts the VM back where `snapshot` was taken.
+    pub fn rollback(&mut self, snapshot: VmSnapshot) {
+        self.registers = snapshot.registers;
+        self.flags = snapshot.flags;
+        self.stack = snapshot.stack;
+        self.memory = snapshot.memory;
+        self.context_u128 = snapshot.context_u128;
+        self.tx_number = snapshot.tx_number;
+        self.pending_panic = snapshot.pending_panic;
+        self.pubdata_revert_counter = snapshot.pubdata_revert_counter;
+        self.memory_page_counter = snapshot.memory_page_counter;
+        self.world = snapshot.world;
+        self.far_depth = snapshot.far_depth;
+        self.cycles = snapshot.cycles;
+        self.exit = snapshot.exit;
+        self.hook = None;
+        // Decoded code may describe pages the snapshot does not have.
+        self.decoded.clear();
+        self.current_code.0 = u32::MAX;
+        self.code_generation = u64::MAX;
+    }
+
     /// The variant-table index of the instruction the last cycle executed.
     pub fn last_variant_index(&self) -> u16 {
         self.last_variant

@@ -1,0 +1,120 @@
+//! Groundwork of the operator: hooks raised by the bootloader's heap writes, and snapshots.
+
+mod common;
+
+use eradiff::asm::{op, Program};
+use eradiff::generator::{generate_seeded_for, Settings, Target};
+use eravm::operator::{layout, Hook};
+use eravm::{Opcode, SrcMode, Vm, U256};
+
+/// Writes three parameters below the hook slot and `value` to it, then returns.
+fn raise(value: u64, heap: Opcode) -> eradiff::case::Case {
+    let constants = [
+        U256::from(layout::HOOK_PARAMS as u64 * 32),
+        U256::from((layout::HOOK_PARAMS as u64 + 1) * 32),
+        U256::from((layout::HOOK_PARAMS as u64 + 2) * 32),
+        U256::from(layout::HOOK as u64 * 32),
+    ];
+    let mut p = Program::new();
+    // 3 parameter writes (2 instructions each), the hook write (2), ret: 9 slots, 3 words.
+    for i in 0..3u16 {
+        p = p
+            .push(op(Opcode::Add).src_mode(SrcMode::CodePage, 3 + i).dst(1))
+            .push(op(Opcode::HeapWrite).src0(1).src1(2 + i as u8));
+    }
+    p = p
+        .push(op(Opcode::Add).src_mode(SrcMode::CodePage, 6).dst(1))
+        .push(op(heap).src0(1).src1(5))
+        .push(op(Opcode::RetOk));
+    for c in constants {
+        p = p.constant(c);
+    }
+    for (r, v) in [(2u8, 111u64), (3, 222), (4, 333), (5, value)] {
+        p = p.register(r, eravm::TaggedWord::integer(U256::from(v)));
+    }
+    p.case(1_000_000)
+}
+
+fn hooks_of(case: &eradiff::case::Case) -> Vec<eravm::operator::HookCall> {
+    let mut vm = Vm::new(case.bootloader());
+    let mut hooks = Vec::new();
+    while !vm.has_ended() {
+        vm.step().expect("runs");
+        hooks.extend(vm.take_hook());
+    }
+    hooks
+}
+
+#[test]
+fn a_heap_write_to_the_hook_slot_raises_the_hook() {
+    let case = raise(10, Opcode::HeapWrite);
+    common::agree(&case);
+    let hooks = hooks_of(&case);
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(hooks[0].hook(), Some(Hook::PostResult));
+    assert_eq!(hooks[0].params, [111.into(), 222.into(), 333.into()]);
+}
+
+#[test]
+fn other_writes_raise_nothing() {
+    assert!(hooks_of(&raise(10, Opcode::AuxHeapWrite)).is_empty());
+    let unknown = hooks_of(&raise(13, Opcode::HeapWrite));
+    assert_eq!(unknown.len(), 1);
+    assert_eq!(unknown[0].hook(), None, "13 is no hook");
+}
+
+/// Rolling back to a snapshot and running on gives exactly what the first run gave.
+#[test]
+fn rollback_restores_everything_a_run_changes() {
+    let mut moved = 0;
+    for i in 0..40 {
+        let case = generate_seeded_for(Target::Calls, 5, i, &Settings::default());
+        let world = case.resolved_world();
+        let mut vm = Vm::with_storage(
+            case.bootloader(),
+            Box::new(world.eravm_storage()),
+            world.chain_settings(),
+        );
+        let _ = vm.run(Some(60));
+        let snapshot = vm.snapshot();
+        let digest = |vm: &Vm| {
+            let mut storage: Vec<_> = vm
+                .world()
+                .storage_changes
+                .iter()
+                .map(|(k, v)| (*k, *v))
+                .collect();
+            storage.sort();
+            (
+                vm.registers().clone(),
+                vm.flags(),
+                vm.current_frame().pc,
+                vm.cycles(),
+                storage,
+                vm.world().events.clone(),
+                vm.pubdata(),
+                vm.memory()
+                    .page(eravm::BOOTLOADER_BASE_PAGE.heap())
+                    .map(|p| p.nonzero_words()),
+            )
+        };
+        let at_snapshot = digest(&vm);
+        let first = vm.run(Some(case.max_cycles));
+        let after_first = digest(&vm);
+        moved += (after_first != at_snapshot) as u32;
+        vm.rollback(snapshot);
+        assert_eq!(
+            digest(&vm),
+            at_snapshot,
+            "case {i}: rollback restores the snapshot"
+        );
+        let second = vm.run(Some(case.max_cycles));
+        assert_eq!(first, second, "case {i}");
+        assert_eq!(
+            digest(&vm),
+            after_first,
+            "case {i}: the rerun ends the same"
+        );
+    }
+    assert!(moved > 10, "only {moved} cases ran on after the snapshot");
+}
