@@ -183,6 +183,15 @@ pub struct CallTracker {
 pub type FrameIds = (eravm::H160, eravm::H160, u32, bool);
 
 impl CallTracker {
+    /// Whether an executed instruction is one the tracker records (so that the frame after
+    /// it is worth looking at).
+    pub fn wants(executed: &Instruction) -> bool {
+        matches!(
+            executed.opcode.family(),
+            eravm::opcode::Family::FarCall | eravm::opcode::Family::Ret
+        )
+    }
+
     /// After a cycle: `executed` ran in a frame that was `before`; `after` is current now.
     pub fn cycle(
         &mut self,
@@ -227,14 +236,14 @@ impl CallTracker {
 #[derive(Clone, Debug)]
 pub struct History {
     digest: u64,
-    previous: [Tagged; 15],
+    previous: [([u64; 4], bool); 15],
 }
 
 impl History {
     pub fn new(initial: [Tagged; 15]) -> History {
         History {
             digest: 0,
-            previous: initial,
+            previous: initial.map(|t| (t.value.0, t.pointer)),
         }
     }
 
@@ -242,17 +251,23 @@ impl History {
         *digest = (digest.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95);
     }
 
-    pub fn cycle(&mut self, pc: u16, flags: FlagsView, registers: &[Tagged; 15]) {
+    /// Folds in one cycle: the PC, the flags (lt, eq, gt) and r1..r15 as (limbs, tag).
+    pub fn cycle(
+        &mut self,
+        pc: u16,
+        flags: [bool; 3],
+        registers: impl Iterator<Item = ([u64; 4], bool)>,
+    ) {
         let d = &mut self.digest;
-        let flag_bits = (flags.lt as u64) << 16 | (flags.eq as u64) << 17 | (flags.gt as u64) << 18;
+        let flag_bits = (flags[0] as u64) << 16 | (flags[1] as u64) << 17 | (flags[2] as u64) << 18;
         Self::mix(d, pc as u64 | flag_bits);
-        for (i, (now, before)) in registers.iter().zip(self.previous.iter_mut()).enumerate() {
-            if now != before {
-                Self::mix(d, i as u64 | (now.pointer as u64) << 8);
-                for limb in now.value.0 {
+        for (i, (now, before)) in registers.zip(self.previous.iter_mut()).enumerate() {
+            if now != *before {
+                Self::mix(d, i as u64 | (now.1 as u64) << 8);
+                for limb in now.0 {
                     Self::mix(d, limb);
                 }
-                *before = *now;
+                *before = now;
             }
         }
     }

@@ -55,14 +55,24 @@ impl Backend for EraVm {
                 }
             };
             counts[vm.last_variant_index() as usize] += 1;
-            calls.cycle(
-                vm.last_instruction(),
-                before,
-                frame_ids(&vm),
-                vm.call_depth(),
-                vm.flags().lt_of,
+            if CallTracker::wants(vm.last_instruction()) {
+                calls.cycle(
+                    vm.last_instruction(),
+                    before,
+                    frame_ids(&vm),
+                    vm.call_depth(),
+                    vm.flags().lt_of,
+                );
+            }
+            let f = vm.flags();
+            history.cycle(
+                vm.current_frame().pc,
+                [f.lt_of, f.eq, f.gt],
+                vm.registers()
+                    .all()
+                    .iter()
+                    .map(|w| (w.value.0, w.is_pointer)),
             );
-            history.cycle(vm.current_frame().pc, flags(&vm), &registers(&vm));
             if status == Status::Running {
                 last_frame = frame_view(&vm);
             }

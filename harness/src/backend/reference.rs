@@ -40,8 +40,26 @@ pub(crate) type RefVm = VmState<
 /// Records what the last cycle executed (after masking), which only the tracer sees.
 #[derive(Debug, Default)]
 struct LastOpcode {
-    executed: u64,
+    executed: Option<zk_evm::opcodes::DecodedOpcode>,
     ret: Option<RetOpcode>,
+}
+
+impl LastOpcode {
+    /// The executed instruction as an encoded word (encoding looks the variant up in a map,
+    /// so only do it when needed).
+    fn raw(&self) -> u64 {
+        self.executed
+            .map(|op| op.inner.serialize_as_integer())
+            .unwrap_or(0)
+    }
+
+    /// Whether the call tracker wants this instruction: a far call or a return.
+    fn is_call_or_ret(&self) -> bool {
+        matches!(
+            self.executed.map(|op| op.variant.opcode),
+            Some(Opcode::FarCall(_)) | Some(Opcode::Ret(_))
+        )
+    }
 }
 
 impl Tracer for LastOpcode {
@@ -55,7 +73,7 @@ impl Tracer for LastOpcode {
         data: AfterDecodingData,
         _: &ReferenceMemory,
     ) {
-        self.executed = data.opcode_masked.inner.serialize_as_integer();
+        self.executed = Some(data.opcode_masked);
         self.ret = match data.opcode_masked.variant.opcode {
             Opcode::Ret(kind) => Some(kind),
             _ => None,
@@ -173,17 +191,28 @@ impl Backend for ZkEvm {
                 break;
             }
             cycles += 1;
-            calls.cycle(
-                &eravm::Instruction::decode(tracer.executed),
-                before,
-                frame_ids(&vm),
-                vm.local_state.callstack.depth(),
-                vm.local_state.flags.overflow_or_less_than_flag,
-            );
+            if tracer.is_call_or_ret() {
+                let executed = eravm::Instruction::decode(tracer.raw());
+                calls.cycle(
+                    &executed,
+                    before,
+                    frame_ids(&vm),
+                    vm.local_state.callstack.depth(),
+                    vm.local_state.flags.overflow_or_less_than_flag,
+                );
+            }
+            let f = &vm.local_state.flags;
             history.cycle(
                 vm.local_state.callstack.current.pc,
-                flags(&vm),
-                &registers(&vm),
+                [
+                    f.overflow_or_less_than_flag,
+                    f.equality_flag,
+                    f.greater_than_flag,
+                ],
+                vm.local_state
+                    .registers
+                    .iter()
+                    .map(|r| (r.value.0, r.is_pointer)),
             );
             if !vm.execution_has_ended() {
                 last_frame = frame_view(&vm);
@@ -192,7 +221,7 @@ impl Backend for ZkEvm {
                 steps.push(StepState {
                     cycle: cycles,
                     pc_before,
-                    executed: tracer.executed,
+                    executed: tracer.raw(),
                     frame: frame_view(&vm),
                     flags: flags(&vm),
                     registers: registers(&vm),
