@@ -7,7 +7,7 @@
 use bn::{AffineG1, AffineG2, Fq, Fq2, Fr, Group, G1, G2};
 use primitive_types::U256;
 
-use super::{read_word, write_word, PrecompileAbi};
+use super::{input_word, read_word, write_outcome, PrecompileAbi};
 use crate::memory::Memory;
 
 const GROUP_ORDER: U256 = U256([
@@ -55,24 +55,18 @@ fn affine(p: G1) -> (U256, U256) {
 }
 
 fn write_point(memory: &mut Memory, abi: &PrecompileAbi, result: Option<G1>) {
-    let (flag, (x, y)) = match result {
-        Some(p) => (U256::one(), affine(p)),
-        None => (U256::zero(), (U256::zero(), U256::zero())),
-    };
-    for (i, v) in [flag, x, y].into_iter().enumerate() {
-        write_word(
-            memory,
-            abi.write_page,
-            abi.output_offset.wrapping_add(i as u32),
-            v,
-        );
-    }
+    write_outcome(
+        memory,
+        abi,
+        result.map(|p| {
+            let (x, y) = affine(p);
+            [x, y]
+        }),
+    );
 }
 
 fn input(memory: &Memory, abi: &PrecompileAbi, n: u32) -> Vec<U256> {
-    (0..n)
-        .map(|i| read_word(memory, abi.read_page, abi.input_offset.wrapping_add(i)))
-        .collect()
+    (0..n).map(|i| input_word(memory, abi, i)).collect()
 }
 
 pub(super) fn ecadd(abi: &PrecompileAbi, memory: &mut Memory) {
@@ -109,15 +103,5 @@ pub(super) fn ecpairing(abi: &PrecompileAbi, memory: &mut Memory) {
         }
         Some(points.is_empty() || bn::pairing_batch(&points) == bn::Gt::one())
     })();
-    let (flag, result) = match check {
-        Some(ok) => (U256::one(), U256::from(ok as u8)),
-        None => (U256::zero(), U256::zero()),
-    };
-    write_word(memory, abi.write_page, abi.output_offset, flag);
-    write_word(
-        memory,
-        abi.write_page,
-        abi.output_offset.wrapping_add(1),
-        result,
-    );
+    write_outcome(memory, abi, check.map(|ok| [U256::from(ok as u8)]));
 }

@@ -9,24 +9,14 @@ use k256::{AffinePoint, ProjectivePoint, Scalar};
 use primitive_types::U256;
 use sha3::{Digest, Keccak256};
 
-use super::{read_word, write_word, PrecompileAbi};
+use super::{input_word, write_outcome, PrecompileAbi};
 use crate::memory::Memory;
 
 pub(super) fn run(abi: &PrecompileAbi, memory: &mut Memory) {
-    let word = |i: u32| read_word(memory, abi.read_page, abi.input_offset.wrapping_add(i));
+    let word = |i: u32| input_word(memory, abi, i);
     let (digest, v, r, s) = (word(0), word(1), word(2), word(3));
     let address = recover(&digest, v.byte(0), &r, &s);
-    let (flag, value) = match address {
-        Some(a) => (U256::one(), a),
-        None => (U256::zero(), U256::zero()),
-    };
-    write_word(memory, abi.write_page, abi.output_offset, flag);
-    write_word(
-        memory,
-        abi.write_page,
-        abi.output_offset.wrapping_add(1),
-        value,
-    );
+    write_outcome(memory, abi, address.map(|a| [a]));
 }
 
 fn bytes(v: &U256) -> [u8; 32] {

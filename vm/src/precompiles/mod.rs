@@ -85,3 +85,29 @@ fn read_word(memory: &Memory, page: u32, index: u32) -> U256 {
 fn write_word(memory: &mut Memory, page: u32, index: u32, value: U256) {
     memory.write(PageId(page), index, TaggedWord::integer(value));
 }
+
+fn input_word(memory: &Memory, abi: &PrecompileAbi, i: u32) -> U256 {
+    read_word(memory, abi.read_page, abi.input_offset.wrapping_add(i))
+}
+
+/// Writes the output words from the output offset on: the success word (1), then `values`;
+/// or, for input that does not parse, zeros in their place.
+fn write_outcome<const N: usize>(
+    memory: &mut Memory,
+    abi: &PrecompileAbi,
+    values: Option<[U256; N]>,
+) {
+    let (flag, values) = match values {
+        Some(v) => (U256::one(), v),
+        None => (U256::zero(), [U256::zero(); N]),
+    };
+    write_word(memory, abi.write_page, abi.output_offset, flag);
+    for (i, v) in values.into_iter().enumerate() {
+        write_word(
+            memory,
+            abi.write_page,
+            abi.output_offset.wrapping_add(1 + i as u32),
+            v,
+        );
+    }
+}

@@ -3,7 +3,7 @@
 
 use primitive_types::{U256, U512};
 
-use super::{read_word, write_word, PrecompileAbi};
+use super::{input_word, write_word, PrecompileAbi};
 use crate::memory::Memory;
 
 fn mul_mod(a: U256, b: U256, m: U256) -> U256 {
@@ -33,7 +33,7 @@ pub fn modexp(base: U256, exponent: U256, modulus: U256) -> U256 {
 }
 
 pub(super) fn run(abi: &PrecompileAbi, memory: &mut Memory) {
-    let word = |i: u32| read_word(memory, abi.read_page, abi.input_offset.wrapping_add(i));
+    let word = |i: u32| input_word(memory, abi, i);
     let result = modexp(word(0), word(1), word(2));
     write_word(memory, abi.write_page, abi.output_offset, result);
 }

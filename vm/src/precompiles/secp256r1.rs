@@ -8,7 +8,7 @@ use p256::elliptic_curve::sec1::FromEncodedPoint;
 use p256::{AffinePoint, EncodedPoint};
 use primitive_types::U256;
 
-use super::{read_word, write_word, PrecompileAbi};
+use super::{input_word, write_outcome, PrecompileAbi};
 use crate::memory::Memory;
 
 fn bytes(v: &U256) -> [u8; 32] {
@@ -27,17 +27,8 @@ fn verify(digest: &U256, r: &U256, s: &U256, x: &U256, y: &U256) -> Option<bool>
 }
 
 pub(super) fn run(abi: &PrecompileAbi, memory: &mut Memory) {
-    let word = |i: u32| read_word(memory, abi.read_page, abi.input_offset.wrapping_add(i));
+    let word = |i: u32| input_word(memory, abi, i);
     let (digest, r, s, x, y) = (word(0), word(1), word(2), word(3), word(4));
-    let (flag, valid) = match verify(&digest, &r, &s, &x, &y) {
-        Some(valid) => (U256::one(), U256::from(valid as u8)),
-        None => (U256::zero(), U256::zero()),
-    };
-    write_word(memory, abi.write_page, abi.output_offset, flag);
-    write_word(
-        memory,
-        abi.write_page,
-        abi.output_offset.wrapping_add(1),
-        valid,
-    );
+    let valid = verify(&digest, &r, &s, &x, &y);
+    write_outcome(memory, abi, valid.map(|v| [U256::from(v as u8)]));
 }
