@@ -118,3 +118,52 @@ fn rollback_restores_everything_a_run_changes() {
     }
     assert!(moved > 8, "only {moved} cases ran on after the snapshot");
 }
+
+/// Our bootloader runs transactions through eravm's operator: results, refunds, pubdata.
+#[test]
+fn the_operator_runs_a_batch() {
+    use eradiff::case::Address;
+    use eradiff::world::{Contract, World};
+    use eravm::operator::{ExecutionMode, OperatorVm, Stop, Transaction};
+    // A contract that stores its calldata length's word 0 and returns 32 bytes of heap.
+    let ok = eravm::H160::from_low_u64_be(0x1_0000);
+    let reverts = eravm::H160::from_low_u64_be(0x1_0001);
+    let ret_abi = eravm::FatPointer { offset: 0, page: 0, start: 0, length: 32 }.to_u256();
+    let returning = Program::new()
+        .push(op(Opcode::FatPointerRead).src0(1).dst(2))
+        .push(op(Opcode::Add).imm(1).dst(3))
+        .push(op(Opcode::StorageWrite).src0(3).src1(2))
+        .push(op(Opcode::HeapWrite).imm(0).src1(2))
+        .push(op(Opcode::Add).src_mode(SrcMode::CodePage, 2).dst(1))
+        .push(op(Opcode::RetOk).src0(1))
+        .constant(ret_abi)
+        .case(0)
+        .code;
+    let reverting = Program::new().push(op(Opcode::RetRevert)).case(0).code;
+    let world = World {
+        contracts: vec![
+            Contract { address: Address(ok), code: returning, constructing: false },
+            Contract { address: Address(reverts), code: reverting, constructing: false },
+        ],
+        ..World::default()
+    }
+    .resolve();
+    let mut operator = OperatorVm::new(Box::new(world.eravm_storage()), world.chain_settings(), 10_000_000);
+    let txs = [
+        Transaction { to: ok, gas_limit: 100_000, calldata: vec![7; 40] },
+        Transaction { to: reverts, gas_limit: 100_000, calldata: vec![] },
+        Transaction { to: ok, gas_limit: 100_000, calldata: vec![9; 3] },
+    ];
+    for tx in &txs {
+        operator.push_transaction(tx).unwrap();
+    }
+    let stop = operator.run(ExecutionMode::Batch, 1_000_000).unwrap();
+    assert_eq!(stop, Stop::Finished);
+    let results = &operator.bootloader_state.results;
+    assert_eq!(results.iter().map(|r| r.success).collect::<Vec<_>>(), [true, false, true]);
+    assert_eq!(results[0].return_data, [7u8; 32]);
+    let pubdata = operator.bootloader_state.pubdata.clone().expect("pubdata was requested");
+    // No messages, one state diff (slot 1 of the contract, last written by the third tx).
+    assert_eq!(&pubdata[..8], &[0, 0, 0, 0, 0, 0, 0, 1]);
+    assert_eq!(&pubdata[8..28], ok.as_bytes());
+}

@@ -66,3 +66,266 @@ impl HookCall {
         Hook::from_value(&self.value)
     }
 }
+
+pub mod bootloader;
+
+use primitive_types::H160;
+
+use crate::fat_pointer::FatPointer;
+use crate::state::{PageId, TaggedWord};
+use crate::vm::{Bootloader, ChainSettings, Vm, VmError, VmSnapshot, BOOTLOADER_BASE_PAGE};
+use crate::world::Storage;
+
+/// A transaction, in our bootloader's encoding (see [`bootloader::TxEncoding`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transaction {
+    pub to: H160,
+    pub gas_limit: u32,
+    pub calldata: Vec<u8>,
+}
+
+/// How far [`OperatorVm::run`] goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecutionMode {
+    /// Until the next transaction has ended (TxHasEnded).
+    OneTx,
+    /// Until the bootloader returns, answering PubdataRequested.
+    Batch,
+    /// Until the bootloader returns or requests pubdata, which it then does not get.
+    BootloaderOnly,
+}
+
+/// What the operator learned about one transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct TxResult {
+    pub success: bool,
+    /// The first bytes of what the transaction returned (at most [`RESULT_BYTES`]).
+    pub return_data: Vec<u8>,
+    /// The refund the bootloader notified.
+    pub refund: U256,
+}
+
+/// Return data kept per transaction.
+pub const RESULT_BYTES: usize = 1024;
+
+/// Why a run stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    TxEnded,
+    PubdataRequested,
+    /// The bootloader returned (ok, revert or panic) or the cycle cap was hit.
+    Finished,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OperatorError {
+    #[error(transparent)]
+    Vm(#[from] VmError),
+    #[error("the bootloader raised an unknown hook {0:#x}")]
+    UnknownHook(U256),
+    #[error("the bootloader requested pubdata twice")]
+    PubdataTwice,
+    #[error("no room for another transaction")]
+    BatchFull,
+}
+
+/// The operator's own state: what it pushed and what it learned.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BootloaderState {
+    pub transactions: usize,
+    /// Next free word of the transaction data area.
+    pub next_data_word: u32,
+    pub results: Vec<TxResult>,
+    /// Every hook, in order, with its parameters.
+    pub hooks: Vec<(Hook, [U256; 3])>,
+    /// The pubdata written on PubdataRequested.
+    pub pubdata: Option<Vec<u8>>,
+}
+
+/// The operator and its VM (the seed's `OperatorVm`).
+pub struct OperatorVm {
+    pub vm: Vm,
+    pub bootloader_state: BootloaderState,
+    snapshots: Vec<(VmSnapshot, BootloaderState)>,
+}
+
+fn heap() -> PageId {
+    BOOTLOADER_BASE_PAGE.heap()
+}
+
+impl OperatorVm {
+    /// A VM running our bootloader with `ergs`, on the chain `storage` answers for.
+    pub fn new(storage: Box<dyn Storage>, settings: ChainSettings, ergs: u32) -> OperatorVm {
+        let vm = Vm::with_storage(Bootloader::new(bootloader::program(), ergs), storage, settings);
+        OperatorVm {
+            vm,
+            bootloader_state: BootloaderState {
+                next_data_word: layout::TX_DATA,
+                ..Default::default()
+            },
+            snapshots: Vec::new(),
+        }
+    }
+
+    /// Writes a transaction into the bootloader's heap: its description, then its data.
+    pub fn push_transaction(&mut self, tx: &Transaction) -> Result<(), OperatorError> {
+        let state = &mut self.bootloader_state;
+        let words = bootloader::TxEncoding::CALLDATA + (tx.calldata.len() as u32).div_ceil(32);
+        if state.transactions as u32 >= layout::MAX_TRANSACTIONS
+            || state.next_data_word + words >= layout::HOOK_PARAMS
+        {
+            return Err(OperatorError::BatchFull);
+        }
+        let start = state.next_data_word;
+        let description = layout::TX_DESCRIPTIONS + 2 * state.transactions as u32;
+        let memory = &mut self.vm.memory;
+        let mut put = |index: u32, value: U256| memory.write(heap(), index, TaggedWord::integer(value));
+        put(description, U256::one());
+        put(description + 1, U256::from(start as u64 * 32));
+        put(start, U256::from_big_endian(tx.to.as_bytes()));
+        put(start + 1, U256::from(tx.gas_limit));
+        put(start + 2, U256::from(tx.calldata.len()));
+        for (i, chunk) in tx.calldata.chunks(32).enumerate() {
+            let mut word = [0u8; 32];
+            word[..chunk.len()].copy_from_slice(chunk);
+            put(start + 3 + i as u32, U256::from_big_endian(&word));
+        }
+        state.next_data_word = start + words;
+        state.transactions += 1;
+        Ok(())
+    }
+
+    /// Runs until `mode` says to stop (or `max_cycles` cycles in all have run).
+    pub fn run(&mut self, mode: ExecutionMode, max_cycles: u64) -> Result<Stop, OperatorError> {
+        while !self.vm.has_ended() && self.vm.cycles() < max_cycles {
+            if let Some(stop) = self.step(mode)? {
+                return Ok(stop);
+            }
+        }
+        Ok(Stop::Finished)
+    }
+
+    /// One VM cycle, and the answer to the hook it raised if it raised one; `Some` when
+    /// `mode` says to stop there.
+    pub fn step(&mut self, mode: ExecutionMode) -> Result<Option<Stop>, OperatorError> {
+        self.vm.step()?;
+        let Some(call) = self.vm.take_hook() else {
+            return Ok(None);
+        };
+        let hook = call.hook().ok_or(OperatorError::UnknownHook(call.value))?;
+        self.bootloader_state.hooks.push((hook, call.params));
+        match hook {
+            Hook::PostResult => {
+                let pointer = FatPointer::from_u256(&call.params[1]);
+                let return_data = self.vm.memory.read_bytes(
+                    PageId(pointer.page),
+                    pointer.start.wrapping_add(pointer.offset),
+                    pointer.length.saturating_sub(pointer.offset),
+                    RESULT_BYTES,
+                );
+                self.bootloader_state.results.push(TxResult {
+                    success: !call.params[0].is_zero(),
+                    return_data,
+                    refund: U256::zero(),
+                });
+            }
+            Hook::AskOperatorForRefund => {
+                // Our operator offers exactly what the bootloader proposes.
+                let index = layout::OPERATOR_REFUNDS + self.current_tx();
+                self.vm
+                    .memory
+                    .write(heap(), index, TaggedWord::integer(call.params[0]));
+            }
+            Hook::NotifyAboutRefund => {
+                if let Some(last) = self.bootloader_state.results.last_mut() {
+                    last.refund = call.params[0];
+                }
+            }
+            Hook::TxHasEnded if mode == ExecutionMode::OneTx => return Ok(Some(Stop::TxEnded)),
+            Hook::PubdataRequested => {
+                if mode != ExecutionMode::Batch {
+                    return Ok(Some(Stop::PubdataRequested));
+                }
+                if self.bootloader_state.pubdata.is_some() {
+                    return Err(OperatorError::PubdataTwice);
+                }
+                let pubdata = self.pubdata();
+                for (i, chunk) in pubdata.chunks(32).enumerate() {
+                    let mut word = [0u8; 32];
+                    word[..chunk.len()].copy_from_slice(chunk);
+                    self.vm.memory.write(
+                        heap(),
+                        layout::L1_MESSENGER_PUBDATA + i as u32,
+                        TaggedWord::integer(U256::from_big_endian(&word)),
+                    );
+                }
+                self.bootloader_state.pubdata = Some(pubdata);
+            }
+            _ => {}
+        }
+        Ok(None)
+    }
+
+    /// The transaction the bootloader is on: the number of results so far, less one.
+    fn current_tx(&self) -> u32 {
+        self.bootloader_state.results.len().saturating_sub(1) as u32
+    }
+
+    /// The batch's pubdata, in our simplified form: the L2→L1 messages (count, then address,
+    /// key and value of each), then the state diffs — every slot whose value differs from
+    /// the start of the batch, sorted by address and key (count, then address, key, value).
+    /// Counts are 4-byte big-endian numbers, keys and values 32 bytes.
+    pub fn pubdata(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let word = |v: &U256| {
+            let mut b = [0u8; 32];
+            v.to_big_endian(&mut b);
+            b
+        };
+        let messages = self.vm.world.l2_to_l1_logs.clone();
+        out.extend((messages.len() as u32).to_be_bytes());
+        for m in &messages {
+            out.extend(m.address.as_bytes());
+            out.extend(word(&m.key));
+            out.extend(word(&m.value));
+        }
+        let mut diffs: Vec<(crate::world::StorageKey, U256)> = Vec::new();
+        let changes: Vec<_> = self.vm.world.storage_changes.iter().map(|(k, v)| (*k, *v)).collect();
+        for (key, value) in changes {
+            if self.vm.storage.storage_read(&key).unwrap_or_default() != value {
+                diffs.push((key, value));
+            }
+        }
+        diffs.sort();
+        out.extend((diffs.len() as u32).to_be_bytes());
+        for (key, value) in &diffs {
+            out.extend(key.address.as_bytes());
+            out.extend(word(&key.key));
+            out.extend(word(value));
+        }
+        out
+    }
+
+    /// Saves the VM and the operator's state (before pushing a transaction).
+    pub fn make_snapshot(&mut self) {
+        self.snapshots
+            .push((self.vm.snapshot(), self.bootloader_state.clone()));
+    }
+
+    /// Goes back to the latest snapshot, dropping it. False if there is none.
+    pub fn rollback_to_the_latest_snapshot(&mut self) -> bool {
+        match self.snapshots.pop() {
+            Some((vm, state)) => {
+                self.vm.rollback(vm);
+                self.bootloader_state = state;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Drops the latest snapshot without going back.
+    pub fn pop_snapshot_no_rollback(&mut self) {
+        self.snapshots.pop();
+    }
+}
