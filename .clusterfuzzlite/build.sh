@@ -3,7 +3,7 @@
 # binaries, with their seed corpora, where the platform looks for them.
 cd "$SRC/eradiff"
 cargo fuzz build -O
-for target in opcodes calls precompiles; do
+for target in opcodes calls precompiles batches; do
   cp "fuzz/target/x86_64-unknown-linux-gnu/release/$target" "$OUT/"
   # Seed corpora are raw fuzzer inputs; the JSON cases under corpus/ are for people and tests.
   if [ -d "fuzz/corpus/$target" ]; then

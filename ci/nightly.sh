@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-targets=(opcodes calls precompiles)
+targets=(opcodes calls precompiles batches)
 jobs=$(nproc 2>/dev/null || echo 2)
 share=$(( budget / ${#targets[@]} ))
 [ "$share" -ge 1 ] || share=1

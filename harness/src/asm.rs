@@ -148,6 +148,7 @@ impl Program {
             max_cycles: DEFAULT_MAX_CYCLES,
             note: String::new(),
             world: None,
+            batch: None,
         }
     }
 }

@@ -362,7 +362,7 @@ pub fn print_summary(summary: &Summary) {
                 println!("  {name:<12} {good:>10} / {bad:<10}{mark}");
             }
         }
-        Target::Calls => {
+        Target::Calls | Target::Batches => {
             for (name, n) in &summary.variant_counts {
                 println!("  {name:<28} {n:>12}");
             }
@@ -516,7 +516,7 @@ pub fn variant_coverage(
     let families: &[eravm::opcode::Family] = match target {
         Target::Opcodes => &crate::generator::GENERATED_FAMILIES,
         Target::Precompiles => &[eravm::opcode::Family::Log],
-        Target::Calls => &[
+        Target::Calls | Target::Batches => &[
             eravm::opcode::Family::FarCall,
             eravm::opcode::Family::Log,
             eravm::opcode::Family::Ret,

@@ -10,8 +10,8 @@ use eravm::{TaggedWord, H160, U256};
 use serde::{Deserialize, Serialize};
 
 /// The version of the case file format this build writes; it reads this one and older.
-/// Version 2 added `world`.
-pub const CASE_FORMAT_VERSION: u32 = 2;
+/// Version 2 added `world`, version 3 `batch`.
+pub const CASE_FORMAT_VERSION: u32 = 3;
 
 /// The default cap on cycles, so that loops end in a comparable state.
 pub const DEFAULT_MAX_CYCLES: u64 = 20_000;
@@ -37,9 +37,64 @@ pub struct Case {
     /// Contracts and storage the program can reach with far calls and storage opcodes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub world: Option<crate::world::World>,
+    /// Transactions for the operator to push; `code` then holds our bootloader.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<Batch>,
     /// Free text: where the case came from.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub note: String,
+}
+
+/// A batch: transactions the operator pushes before the bootloader runs, and how far to run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Batch {
+    pub transactions: Vec<Transaction>,
+    #[serde(default)]
+    pub mode: BatchMode,
+}
+
+/// A transaction in our bootloader's encoding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transaction {
+    pub to: Address,
+    pub gas_limit: u32,
+    #[serde(default, skip_serializing_if = "Bytes::is_empty")]
+    pub calldata: Bytes,
+}
+
+/// How far the operator runs the bootloader.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchMode {
+    /// Until the bootloader returns, answering the pubdata request.
+    #[default]
+    Batch,
+    /// Until the first transaction has ended.
+    OneTx,
+    /// Until the bootloader returns or asks for pubdata.
+    BootloaderOnly,
+}
+
+impl BatchMode {
+    pub fn execution_mode(self) -> eravm::operator::ExecutionMode {
+        match self {
+            BatchMode::Batch => eravm::operator::ExecutionMode::Batch,
+            BatchMode::OneTx => eravm::operator::ExecutionMode::OneTx,
+            BatchMode::BootloaderOnly => eravm::operator::ExecutionMode::BootloaderOnly,
+        }
+    }
+}
+
+impl Transaction {
+    pub fn to_operator(&self) -> eravm::operator::Transaction {
+        eravm::operator::Transaction {
+            to: self.to.0,
+            gas_limit: self.gas_limit,
+            calldata: self.calldata.0.clone(),
+        }
+    }
 }
 
 /// How the first frame is set up; the defaults are the bootloader as a node starts it.
@@ -214,6 +269,9 @@ impl Case {
         }
         if self.version < 2 && self.world.is_some() {
             return field("world".into(), "worlds need format version 2".into());
+        }
+        if self.version < 3 && self.batch.is_some() {
+            return field("batch".into(), "batches need format version 3".into());
         }
         if let Some(world) = &self.world {
             for (i, c) in world.contracts.iter().enumerate() {

@@ -156,6 +156,14 @@ pub fn first_difference(a: &FinalState, b: &FinalState) -> Option<FieldDiff> {
     d.page("stack", &a.stack, &b.stack);
     d.page("static_memory", &a.static_memory, &b.static_memory);
     world(&mut d, &a.world, &b.world);
+    match (&a.batch, &b.batch) {
+        (Some(a), Some(b)) => {
+            list(&mut d, "batch.hooks", &a.hooks, &b.hooks);
+            list(&mut d, "batch.results", &a.results, &b.results);
+            d.simple("batch.pubdata", &a.pubdata, &b.pubdata);
+        }
+        (a, b) => d.simple("batch", &a.is_some(), &b.is_some()),
+    }
     d.field(
         "history",
         "history".into(),
@@ -165,27 +173,29 @@ pub fn first_difference(a: &FinalState, b: &FinalState) -> Option<FieldDiff> {
     d.first
 }
 
-fn world(d: &mut Differ, a: &crate::observe::WorldView, b: &crate::observe::WorldView) {
-    fn list<T: PartialEq + fmt::Debug>(d: &mut Differ, name: &str, a: &[T], b: &[T]) {
-        if d.first.is_some() || a == b {
-            return;
-        }
-        let at = a
-            .iter()
-            .zip(b)
-            .position(|(x, y)| x != y)
-            .unwrap_or(a.len().min(b.len()));
-        d.field(
-            name,
-            format!("{name}[{at}]"),
-            &a.get(at)
-                .map(|x| format!("{x:?}"))
-                .unwrap_or_else(|| format!("(none; {} in all)", a.len())),
-            &b.get(at)
-                .map(|x| format!("{x:?}"))
-                .unwrap_or_else(|| format!("(none; {} in all)", b.len())),
-        );
+/// Compares two lists, naming the first position where they differ.
+fn list<T: PartialEq + fmt::Debug>(d: &mut Differ, name: &str, a: &[T], b: &[T]) {
+    if d.first.is_some() || a == b {
+        return;
     }
+    let at = a
+        .iter()
+        .zip(b)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
+    d.field(
+        name,
+        format!("{name}[{at}]"),
+        &a.get(at)
+            .map(|x| format!("{x:?}"))
+            .unwrap_or_else(|| format!("(none; {} in all)", a.len())),
+        &b.get(at)
+            .map(|x| format!("{x:?}"))
+            .unwrap_or_else(|| format!("(none; {} in all)", b.len())),
+    );
+}
+
+fn world(d: &mut Differ, a: &crate::observe::WorldView, b: &crate::observe::WorldView) {
     list(d, "world.storage", &a.storage, &b.storage);
     list(d, "world.transient", &a.transient, &b.transient);
     list(d, "world.events", &a.events, &b.events);

@@ -30,6 +30,11 @@ pub fn calls(data: &[u8]) -> Result<(), String> {
     run(Target::Calls, data)
 }
 
+/// The `batches` target.
+pub fn batches(data: &[u8]) -> Result<(), String> {
+    run(Target::Batches, data)
+}
+
 /// Any target: bytes to a case, both VMs, and on a finding the case on disk first.
 pub fn run(target: Target, data: &[u8]) -> Result<(), String> {
     // Backend panics are caught and become findings, and print nothing; anything else

@@ -17,6 +17,8 @@ pub enum RunEnd {
     CycleLimit,
     /// The host could not answer (the world lacks a bytecode a call needs).
     HostError,
+    /// The operator stopped the run where its mode says (a transaction ended, pubdata asked).
+    OperatorStop,
 }
 
 /// A register (or stack slot) value with its pointer tag.
@@ -94,9 +96,22 @@ pub struct FinalState {
     pub static_memory: Vec<(u32, Tagged)>,
     /// What the run changed in the world.
     pub world: WorldView,
+    /// What the operator saw of a batch (cases with a batch only).
+    pub batch: Option<BatchView>,
     /// A fold of every cycle's PC, flags and register changes: catches differences that a
     /// later instruction (a far return clears registers) would hide from the final state.
     pub history: u64,
+}
+
+/// The operator's view of a batch run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct BatchView {
+    /// Per transaction: success, the first bytes returned (hex), the refund notified.
+    pub results: Vec<(bool, String, String)>,
+    /// Every hook raised, in order: its number and three parameters (hex).
+    pub hooks: Vec<(u8, [String; 3])>,
+    /// The pubdata written on PubdataRequested (hex), if it was requested in batch mode.
+    pub pubdata: Option<String>,
 }
 
 /// An event or L2→L1 message.

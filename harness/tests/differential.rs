@@ -91,3 +91,34 @@ fn a_seeded_precompiles_campaign_agrees() {
         }
     }
 }
+
+/// Our bootloader, driven by both operators through batches over generated worlds.
+#[test]
+fn a_seeded_batches_campaign_agrees() {
+    use eradiff::backend::{EraVm, ZkEvm};
+    use eradiff::differential::{check, explain, Verdict};
+    use eradiff::generator::{generate_seeded_for, Target};
+    let known = eradiff::known::KnownDivergences::shipped();
+    let mut results = 0;
+    for iteration in 0..150 {
+        let case = generate_seeded_for(Target::Batches, 7, iteration, &Settings::default());
+        match check(&case, &EraVm, &ZkEvm) {
+            Verdict::Agree(run) => {
+                results += run.state.batch.as_ref().map_or(0, |b| b.results.len());
+            }
+            Verdict::Disagree(finding) => {
+                let e = explain(&case, &EraVm, &ZkEvm, finding);
+                assert!(
+                    known.reason(&e.signature).is_some(),
+                    "iteration {iteration}: {}\n{}",
+                    e.signature,
+                    case.to_json()
+                );
+            }
+        }
+    }
+    assert!(
+        results > 300,
+        "only {results} transactions reported a result"
+    );
+}

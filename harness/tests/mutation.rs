@@ -3,7 +3,7 @@
 
 use eradiff::backend::{EraVm, ZkEvm};
 use eradiff::differential::{check, explain, Finding, Verdict};
-use eradiff::generator::{generate_seeded, Settings};
+use eradiff::generator::{generate_seeded, generate_seeded_for, Settings, Target};
 use eravm::faults::{with_fault, Fault};
 
 /// Runs seeded cases with `fault` on until one disagrees; returns its signature.
@@ -53,12 +53,11 @@ fn without_a_fault_the_same_cases_agree() {
     }
 }
 
-/// The same, on worlds of contracts: a rollback bug and a pubdata bug.
-fn first_calls_signature_with(fault: Fault) -> Option<String> {
-    use eradiff::generator::{generate_seeded_for, Target};
+/// The same, on worlds of contracts (or batches over them).
+fn first_signature_on(target: Target, fault: Fault) -> Option<String> {
     with_fault(fault, || {
         (0..500).find_map(|i| {
-            let case = generate_seeded_for(Target::Calls, 11, i, &Settings::default());
+            let case = generate_seeded_for(target, 11, i, &Settings::default());
             match check(&case, &EraVm, &ZkEvm) {
                 Verdict::Disagree(finding @ Finding::Divergence { .. }) => {
                     Some(explain(&case, &EraVm, &ZkEvm, finding).signature)
@@ -71,21 +70,20 @@ fn first_calls_signature_with(fault: Fault) -> Option<String> {
 
 #[test]
 fn events_that_survive_a_revert_are_caught() {
-    let signature =
-        first_calls_signature_with(Fault::EventsSurviveRevert).expect("the suite catches the bug");
+    let signature = first_signature_on(Target::Calls, Fault::EventsSurviveRevert)
+        .expect("the suite catches the bug");
     assert!(signature.starts_with("diverges@ret."), "{signature}");
 }
 
 #[test]
 fn writes_that_cost_no_pubdata_are_caught() {
-    let signature =
-        first_calls_signature_with(Fault::WritesCostNoPubdata).expect("the suite catches the bug");
+    let signature = first_signature_on(Target::Calls, Fault::WritesCostNoPubdata)
+        .expect("the suite catches the bug");
     assert_eq!(signature, "diverges@log.swrite");
 }
 
 #[test]
 fn a_precompile_ergs_bug_is_caught() {
-    use eradiff::generator::{generate_seeded_for, Target};
     let signature = with_fault(Fault::FreePrecompiles, || {
         (0..500).find_map(|i| {
             let case = generate_seeded_for(Target::Precompiles, 11, i, &Settings::default());
@@ -99,4 +97,20 @@ fn a_precompile_ergs_bug_is_caught() {
     })
     .expect("the suite catches the bug");
     assert_eq!(signature, "diverges@log.precompile");
+}
+
+#[test]
+fn an_operator_refund_bug_is_caught() {
+    let signature = first_signature_on(Target::Batches, Fault::RefundOffByOne)
+        .expect("the suite catches the bug");
+    // The bootloader loads the refund the operator wrote and reports it on.
+    assert_eq!(signature, "diverges@ld.1");
+}
+
+#[test]
+fn a_pubdata_bug_is_caught() {
+    let signature = first_signature_on(Target::Batches, Fault::PubdataDropsLastDiff)
+        .expect("the suite catches the bug");
+    // The operator writes the pubdata into the bootloader's heap; no instruction differs.
+    assert_eq!(signature, "heap@end");
 }

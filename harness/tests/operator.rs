@@ -128,7 +128,13 @@ fn the_operator_runs_a_batch() {
     // A contract that stores its calldata length's word 0 and returns 32 bytes of heap.
     let ok = eravm::H160::from_low_u64_be(0x1_0000);
     let reverts = eravm::H160::from_low_u64_be(0x1_0001);
-    let ret_abi = eravm::FatPointer { offset: 0, page: 0, start: 0, length: 32 }.to_u256();
+    let ret_abi = eravm::FatPointer {
+        offset: 0,
+        page: 0,
+        start: 0,
+        length: 32,
+    }
+    .to_u256();
     let returning = Program::new()
         .push(op(Opcode::FatPointerRead).src0(1).dst(2))
         .push(op(Opcode::Add).imm(1).dst(3))
@@ -142,17 +148,41 @@ fn the_operator_runs_a_batch() {
     let reverting = Program::new().push(op(Opcode::RetRevert)).case(0).code;
     let world = World {
         contracts: vec![
-            Contract { address: Address(ok), code: returning, constructing: false },
-            Contract { address: Address(reverts), code: reverting, constructing: false },
+            Contract {
+                address: Address(ok),
+                code: returning,
+                constructing: false,
+            },
+            Contract {
+                address: Address(reverts),
+                code: reverting,
+                constructing: false,
+            },
         ],
         ..World::default()
     }
     .resolve();
-    let mut operator = OperatorVm::new(Box::new(world.eravm_storage()), world.chain_settings(), 10_000_000);
+    let mut operator = OperatorVm::new(
+        Box::new(world.eravm_storage()),
+        world.chain_settings(),
+        10_000_000,
+    );
     let txs = [
-        Transaction { to: ok, gas_limit: 100_000, calldata: vec![7; 40] },
-        Transaction { to: reverts, gas_limit: 100_000, calldata: vec![] },
-        Transaction { to: ok, gas_limit: 100_000, calldata: vec![9; 3] },
+        Transaction {
+            to: ok,
+            gas_limit: 100_000,
+            calldata: vec![7; 40],
+        },
+        Transaction {
+            to: reverts,
+            gas_limit: 100_000,
+            calldata: vec![],
+        },
+        Transaction {
+            to: ok,
+            gas_limit: 100_000,
+            calldata: vec![9; 3],
+        },
     ];
     for tx in &txs {
         operator.push_transaction(tx).unwrap();
@@ -160,10 +190,51 @@ fn the_operator_runs_a_batch() {
     let stop = operator.run(ExecutionMode::Batch, 1_000_000).unwrap();
     assert_eq!(stop, Stop::Finished);
     let results = &operator.bootloader_state.results;
-    assert_eq!(results.iter().map(|r| r.success).collect::<Vec<_>>(), [true, false, true]);
+    assert_eq!(
+        results.iter().map(|r| r.success).collect::<Vec<_>>(),
+        [true, false, true]
+    );
     assert_eq!(results[0].return_data, [7u8; 32]);
-    let pubdata = operator.bootloader_state.pubdata.clone().expect("pubdata was requested");
+    let pubdata = operator
+        .bootloader_state
+        .pubdata
+        .clone()
+        .expect("pubdata was requested");
     // No messages, one state diff (slot 1 of the contract, last written by the third tx).
     assert_eq!(&pubdata[..8], &[0, 0, 0, 0, 0, 0, 0, 1]);
     assert_eq!(&pubdata[8..28], ok.as_bytes());
+}
+
+/// One transaction run alone ends where the whole batch's first transaction ends: same
+/// result and hooks so far, on both VMs.
+#[test]
+fn one_tx_mode_stops_after_the_first_transaction_of_the_batch() {
+    use eradiff::backend::{EraVm, ZkEvm};
+    use eradiff::case::BatchMode;
+    use eradiff::differential::{check, Verdict};
+    let mut compared = 0;
+    for i in 0..30 {
+        let mut case = generate_seeded_for(Target::Batches, 3, i, &Settings::default());
+        case.batch.as_mut().unwrap().mode = BatchMode::Batch;
+        let Verdict::Agree(whole) = check(&case, &EraVm, &ZkEvm) else {
+            panic!("case {i}: the batch diverges");
+        };
+        case.batch.as_mut().unwrap().mode = BatchMode::OneTx;
+        let Verdict::Agree(first) = check(&case, &EraVm, &ZkEvm) else {
+            panic!("case {i}: the first transaction diverges");
+        };
+        let (whole, first) = (whole.state.batch.unwrap(), first.state.batch.unwrap());
+        if whole.results.is_empty() {
+            continue;
+        }
+        compared += 1;
+        assert_eq!(first.results, whole.results[..1], "case {i}");
+        assert_eq!(first.hooks, whole.hooks[..first.hooks.len()], "case {i}");
+        assert_eq!(
+            first.hooks.last().map(|h| h.0),
+            Some(Hook::TxHasEnded as u8)
+        );
+        assert_eq!(first.pubdata, None);
+    }
+    assert!(compared > 20, "only {compared} batches reached a result");
 }

@@ -16,6 +16,10 @@ pub enum Fault {
     WritesCostNoPubdata,
     /// `log.precompile` takes none of the extra ergs its caller names.
     FreePrecompiles,
+    /// The operator offers one more than the bootloader's refund.
+    RefundOffByOne,
+    /// The operator's pubdata leaves out the last state diff.
+    PubdataDropsLastDiff,
 }
 
 thread_local! {

@@ -78,6 +78,11 @@ impl Memory {
         if let Some(log) = self.write_log.as_mut() {
             log.push((page, index, word));
         }
+        self.write_from_host(page, index, word);
+    }
+
+    /// A write by the host (the operator), which the VM's write log does not record.
+    pub fn write_from_host(&mut self, page: PageId, index: u32, word: TaggedWord) {
         let p = self.pages.entry(page.0).or_default();
         if p.holds_code {
             self.code_generation += 1;

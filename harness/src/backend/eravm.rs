@@ -1,5 +1,6 @@
 //! Our own VM, `eravm`.
 
+use eravm::operator::{OperatorError, OperatorVm};
 use eravm::{
     ExitKind, FatPointer, Outcome, PageId, Status, Vm, BOOTLOADER_BASE_PAGE, STATIC_MEMORY_PAGE,
 };
@@ -7,8 +8,8 @@ use eravm::{
 use super::{Backend, BackendError};
 use crate::case::Case;
 use crate::observe::{
-    CallTracker, FinalState, FlagsView, FrameIds, FrameView, History, LogView, Run, RunEnd,
-    RunStats, SlotView, StepState, Tagged, WorldView, RETURN_DATA_LIMIT,
+    BatchView, CallTracker, FinalState, FlagsView, FrameIds, FrameView, History, LogView, Run,
+    RunEnd, RunStats, SlotView, StepState, Tagged, WorldView, RETURN_DATA_LIMIT,
 };
 use crate::world::ResolvedWorld;
 
@@ -22,70 +23,85 @@ impl Backend for EraVm {
 
     fn run(&self, case: &Case, trace: bool) -> Result<Run, BackendError> {
         let world = case.resolved_world();
-        let mut vm = Vm::with_storage(
+        let mut op = OperatorVm::from_vm(Vm::with_storage(
             case.bootloader(),
             Box::new(world.eravm_storage()),
             world.chain_settings(),
-        );
-        vm.record_memory_writes(trace);
+        ));
+        let mode = case.batch.as_ref().map(|b| b.mode.execution_mode());
+        for tx in case.batch.iter().flat_map(|b| &b.transactions) {
+            op.push_transaction(&tx.to_operator())
+                .map_err(|e| BackendError::Unsupported(e.to_string()))?;
+        }
+        op.vm.record_memory_writes(trace);
         let mut steps = trace.then(Vec::new);
-        let mut last_frame = frame_view(&vm);
+        let mut last_frame = frame_view(&op.vm);
         let mut counts = vec![0u32; eravm::decoder::VARIANT_TABLE_LEN];
-        let mut history = History::new(registers(&vm));
+        let mut history = History::new(registers(&op.vm));
         let mut calls = CallTracker::default();
         let mut host_error = false;
+        let mut operator_stop = false;
         let outcome = loop {
-            if let Some((exit, return_data)) = vm.exit() {
+            if let Some((exit, return_data)) = op.vm.exit() {
                 break Outcome::Finished { exit, return_data };
             }
-            if vm.cycles() >= case.max_cycles {
+            if op.vm.cycles() >= case.max_cycles {
                 break Outcome::CycleLimit;
             }
-            let pc_before = vm.current_frame().pc;
-            let before = frame_ids(&vm);
-            let status = match vm.step() {
-                Ok(status) => status,
-                Err(e @ eravm::VmError::Unimplemented(_)) => {
-                    return Err(BackendError::Unsupported(e.to_string()))
-                }
-                // The world lacks a bytecode: stop here, comparably.
-                Err(eravm::VmError::MissingBytecode(_)) => {
+            let pc_before = op.vm.current_frame().pc;
+            let before = frame_ids(&op.vm);
+            let stepped = match mode {
+                Some(mode) => op.step(mode),
+                None => op.vm.step().map(|_| None).map_err(OperatorError::from),
+            };
+            let stop = match stepped {
+                Ok(stop) => stop,
+                Err(OperatorError::Vm(eravm::VmError::MissingBytecode(_))) => {
+                    // The world lacks a bytecode: stop here, comparably.
                     host_error = true;
                     break Outcome::CycleLimit;
                 }
+                Err(e) => return Err(BackendError::Unsupported(e.to_string())),
             };
-            counts[vm.last_variant_index() as usize] += 1;
-            if CallTracker::wants(vm.last_instruction()) {
+            let status = if op.vm.has_ended() {
+                Status::Ended
+            } else {
+                Status::Running
+            };
+            counts[op.vm.last_variant_index() as usize] += 1;
+            if CallTracker::wants(op.vm.last_instruction()) {
                 calls.cycle(
-                    vm.last_instruction(),
+                    op.vm.last_instruction(),
                     before,
-                    frame_ids(&vm),
-                    vm.call_depth(),
-                    vm.flags().lt_of,
+                    frame_ids(&op.vm),
+                    op.vm.call_depth(),
+                    op.vm.flags().lt_of,
                 );
             }
-            let f = vm.flags();
+            let f = op.vm.flags();
             history.cycle(
-                vm.current_frame().pc,
+                op.vm.current_frame().pc,
                 [f.lt_of, f.eq, f.gt],
-                vm.registers()
+                op.vm
+                    .registers()
                     .all()
                     .iter()
                     .map(|w| (w.value.0, w.is_pointer)),
             );
             if status == Status::Running {
-                last_frame = frame_view(&vm);
+                last_frame = frame_view(&op.vm);
             }
             if let Some(steps) = steps.as_mut() {
                 steps.push(StepState {
-                    cycle: vm.cycles(),
+                    cycle: op.vm.cycles(),
                     pc_before,
-                    executed: vm.last_instruction().encode().unwrap_or(0),
-                    frame: frame_view(&vm),
-                    flags: flags(&vm),
-                    registers: registers(&vm),
-                    pending_panic: vm.pending_panic(),
-                    writes: vm
+                    executed: op.vm.last_instruction().encode().unwrap_or(0),
+                    frame: frame_view(&op.vm),
+                    flags: flags(&op.vm),
+                    registers: registers(&op.vm),
+                    pending_panic: op.vm.pending_panic(),
+                    writes: op
+                        .vm
                         .take_memory_writes()
                         .into_iter()
                         .map(|(page, index, w)| {
@@ -99,9 +115,13 @@ impl Backend for EraVm {
                             )
                         })
                         .collect(),
-                    pubdata: vm.pubdata(),
-                    logs: vm.world().events.len() + vm.world().l2_to_l1_logs.len(),
+                    pubdata: op.vm.pubdata(),
+                    logs: op.vm.world().events.len() + op.vm.world().l2_to_l1_logs.len(),
                 });
+            }
+            if stop.is_some() {
+                operator_stop = true;
+                break Outcome::CycleLimit;
             }
         };
         let (end, return_data) = match outcome {
@@ -113,13 +133,18 @@ impl Backend for EraVm {
                     ExitKind::Revert => RunEnd::Revert,
                     ExitKind::Panic => RunEnd::Panic,
                 },
-                returned_bytes(&vm, FatPointer::from_u256(&vm.registers().get(1).value)),
+                returned_bytes(
+                    &op.vm,
+                    FatPointer::from_u256(&op.vm.registers().get(1).value),
+                ),
             ),
             Outcome::CycleLimit if host_error => (RunEnd::HostError, Vec::new()),
+            Outcome::CycleLimit if operator_stop => (RunEnd::OperatorStop, Vec::new()),
             Outcome::CycleLimit => (RunEnd::CycleLimit, Vec::new()),
         };
         let page = |id: PageId| -> Vec<(u32, Tagged)> {
-            vm.memory()
+            op.vm
+                .memory()
                 .page(id)
                 .map(|p| {
                     p.nonzero_words()
@@ -139,34 +164,40 @@ impl Backend for EraVm {
         };
         let state = FinalState {
             end,
-            cycles: vm.cycles(),
+            cycles: op.vm.cycles(),
             return_data,
-            registers: registers(&vm),
-            flags: flags(&vm),
-            ergs: vm.current_frame().ergs,
-            pc: vm.current_frame().pc,
+            registers: registers(&op.vm),
+            flags: flags(&op.vm),
+            ergs: op.vm.current_frame().ergs,
+            pc: op.vm.current_frame().pc,
             last_frame,
-            context_u128_register: vm.context_u128_register(),
-            tx_number: vm.tx_number(),
-            pending_panic: vm.pending_panic(),
+            context_u128_register: op.vm.context_u128_register(),
+            tx_number: op.vm.tx_number(),
+            pending_panic: op.vm.pending_panic(),
             heap: page(BOOTLOADER_BASE_PAGE.heap()),
             aux_heap: page(BOOTLOADER_BASE_PAGE.aux_heap()),
             stack: page(BOOTLOADER_BASE_PAGE.stack()),
             static_memory: page(STATIC_MEMORY_PAGE),
+            batch: case
+                .batch
+                .as_ref()
+                .map(|_| batch_view(&op.bootloader_state)),
             world: WorldView {
                 calls: calls.events,
-                ..world_view(&vm, &world)
+                ..world_view(&op.vm, &world)
             },
             history: history.digest(),
         };
-        let exits = vm.far_exits();
-        let repeated = vm
+        let exits = op.vm.far_exits();
+        let repeated = op
+            .vm
             .world()
             .storage_writes
             .iter()
             .filter(|k| world.enumerated.contains(k))
             .count() as u64;
-        let precompiles = vm
+        let precompiles = op
+            .vm
             .precompile_calls()
             .iter()
             .map(|(&address, &counts)| (precompile_name(address).to_string(), counts))
@@ -175,9 +206,9 @@ impl Backend for EraVm {
             precompiles,
             deep_reverts: exits[1][2],
             deep_panics: exits[2][2],
-            initial_writes: vm.world().storage_writes.len() as u64 - repeated,
+            initial_writes: op.vm.world().storage_writes.len() as u64 - repeated,
             repeated_writes: repeated,
-            rolled_back_writes: vm.world().storage_writes_rolled_back,
+            rolled_back_writes: op.vm.world().storage_writes_rolled_back,
         };
         Ok(Run {
             state,
@@ -243,6 +274,23 @@ fn returned_bytes(vm: &Vm, pointer: FatPointer) -> Vec<u8> {
         pointer.length.saturating_sub(pointer.offset),
         RETURN_DATA_LIMIT,
     )
+}
+
+pub(crate) fn batch_view(state: &eravm::operator::BootloaderState) -> BatchView {
+    let word = |v: &eravm::U256| format!("{v:#x}");
+    BatchView {
+        results: state
+            .results
+            .iter()
+            .map(|r| (r.success, hex::encode(&r.return_data), word(&r.refund)))
+            .collect(),
+        hooks: state
+            .hooks
+            .iter()
+            .map(|(h, p)| (*h as u8, [word(&p[0]), word(&p[1]), word(&p[2])]))
+            .collect(),
+        pubdata: state.pubdata.as_ref().map(hex::encode),
+    }
 }
 
 fn precompile_name(address: u16) -> &'static str {

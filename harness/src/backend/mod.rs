@@ -5,6 +5,7 @@ mod eravm;
 mod reference;
 mod reference_host;
 mod reference_memory;
+mod reference_operator;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

@@ -10,13 +10,15 @@ use zk_evm::vm_state::{CallStackEntry, PrimitiveValue, Version, VmState};
 use zk_evm::witness_trace::DummyTracer;
 use zk_evm::zkevm_opcode_defs::ethereum_types::{Address as RefAddress, U256 as RefU256};
 use zk_evm::zkevm_opcode_defs::{
-    FatPointer as RefFatPointer, Opcode, RetOpcode, BOOTLOADER_BASE_PAGE, BOOTLOADER_CALLDATA_PAGE,
-    BOOTLOADER_CODE_PAGE, STARTING_BASE_PAGE, STARTING_TIMESTAMP, STATIC_MEMORY_PAGE,
+    FatPointer as RefFatPointer, Opcode, RetOpcode, UMAOpcode, BOOTLOADER_BASE_PAGE,
+    BOOTLOADER_CALLDATA_PAGE, BOOTLOADER_CODE_PAGE, STARTING_BASE_PAGE, STARTING_TIMESTAMP,
+    STATIC_MEMORY_PAGE,
 };
 use zk_evm_abstractions::precompiles::DefaultPrecompilesProcessor;
 
 use super::reference_host::{JournaledEvents, OracleStorage, WorldDecommitter};
 use super::reference_memory::ReferenceMemory;
+use super::reference_operator::{raised_hook, slice_bytes, RaisedHook, ReferenceOperator};
 use super::{Backend, BackendError};
 use crate::case::Case;
 use crate::observe::{
@@ -42,6 +44,8 @@ pub(crate) type RefVm = VmState<
 struct LastOpcode {
     executed: Option<zk_evm::opcodes::DecodedOpcode>,
     ret: Option<RetOpcode>,
+    /// A hook the cycle raised, for the operator to answer after it.
+    hook: Option<RaisedHook>,
 }
 
 impl LastOpcode {
@@ -64,6 +68,7 @@ impl LastOpcode {
 
 impl Tracer for LastOpcode {
     const CALL_AFTER_DECODING: bool = true;
+    const CALL_BEFORE_EXECUTION: bool = true;
     type SupportedMemory = ReferenceMemory;
 
     fn before_decoding(&mut self, _: VmLocalStateData<'_>, _: &ReferenceMemory) {}
@@ -81,10 +86,17 @@ impl Tracer for LastOpcode {
     }
     fn before_execution(
         &mut self,
-        _: VmLocalStateData<'_>,
-        _: BeforeExecutionData,
-        _: &ReferenceMemory,
+        state: VmLocalStateData<'_>,
+        data: BeforeExecutionData,
+        memory: &ReferenceMemory,
     ) {
+        self.hook = raised_hook(
+            data.opcode.variant.opcode == Opcode::UMA(UMAOpcode::HeapWrite),
+            state.vm_local_state.callstack.current.base_memory_page.0,
+            &data.src0_value.value,
+            &data.src1_value.value,
+            memory,
+        );
     }
     fn after_execution(
         &mut self,
@@ -182,6 +194,11 @@ impl Backend for ZkEvm {
         let mut history = History::new(registers(&vm));
         let mut calls = CallTracker::default();
         let mut host_error = false;
+        let mut operator = match &case.batch {
+            Some(batch) => Some(ReferenceOperator::start(batch, &mut vm.memory)?),
+            None => None,
+        };
+        let mut operator_stop = false;
         while !vm.execution_has_ended() && cycles < case.max_cycles {
             let pc_before = vm.local_state.callstack.current.pc;
             let before = frame_ids(&vm);
@@ -248,10 +265,18 @@ impl Backend for ZkEvm {
                     logs: vm.event_sink.events.len() + vm.event_sink.messages.len(),
                 });
             }
+            if let (Some(operator), Some(hook)) = (operator.as_mut(), tracer.hook.take()) {
+                if operator.answer(hook, &mut vm)?.is_some() {
+                    operator_stop = true;
+                    break;
+                }
+            }
         }
 
         let (end, return_data) = if host_error {
             (RunEnd::HostError, Vec::new())
+        } else if operator_stop {
+            (RunEnd::OperatorStop, Vec::new())
         } else if vm.execution_has_ended() {
             // A far return leaves the returned pointer in r1; a panic sets LT.
             let end = if vm.local_state.flags.overflow_or_less_than_flag {
@@ -262,7 +287,7 @@ impl Backend for ZkEvm {
                 RunEnd::Ok
             };
             let pointer = RefFatPointer::from_u256(vm.local_state.registers[0].value);
-            (end, returned_bytes(&vm.memory, pointer))
+            (end, slice_bytes(&vm.memory, pointer, RETURN_DATA_LIMIT))
         } else {
             (RunEnd::CycleLimit, Vec::new())
         };
@@ -303,6 +328,7 @@ impl Backend for ZkEvm {
                 calls: calls.events,
                 ..world_view(&vm)
             },
+            batch: operator.map(|o| super::eravm::batch_view(&o.state)),
             history: history.digest(),
         };
         Ok(Run {
@@ -361,20 +387,6 @@ fn world_view(vm: &RefVm) -> WorldView {
         decommitted,
         calls: Vec::new(),
     }
-}
-
-fn returned_bytes(memory: &ReferenceMemory, pointer: RefFatPointer) -> Vec<u8> {
-    let start = pointer.start.wrapping_add(pointer.offset) as u64;
-    let len = (pointer.length.saturating_sub(pointer.offset) as usize).min(RETURN_DATA_LIMIT);
-    let mut out = Vec::with_capacity(len);
-    for i in 0..len as u64 {
-        let addr = start + i;
-        let (word, _) = memory.read(pointer.memory_page, (addr / 32) as u32);
-        let mut bytes = [0u8; 32];
-        word.to_big_endian(&mut bytes);
-        out.push(bytes[(addr % 32) as usize]);
-    }
-    out
 }
 
 fn frame_ids(vm: &RefVm) -> FrameIds {

@@ -25,6 +25,14 @@ impl ReferenceMemory {
         }
     }
 
+    /// Writes one integer word from the host side (the operator), outside the write log.
+    pub fn set(&mut self, page: u32, index: u32, value: RefU256) {
+        self.pages
+            .entry(page)
+            .or_default()
+            .insert(index, (value, false));
+    }
+
     pub fn read(&self, page: u32, index: u32) -> (RefU256, bool) {
         self.pages
             .get(&page)

@@ -458,5 +458,6 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
         max_cycles: settings.max_cycles * 5,
         note: String::new(),
         world: Some(world),
+        batch: None,
     })
 }

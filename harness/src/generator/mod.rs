@@ -156,6 +156,7 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
         max_cycles,
         note: String::new(),
         world: None,
+        batch: None,
     })
 }
 
@@ -200,6 +201,8 @@ pub enum Target {
     Calls,
     /// `log.precompile` on valid and broken inputs, from a frame at a precompile address.
     Precompiles,
+    /// Our bootloader run by the operator over transactions to a generated world.
+    Batches,
 }
 
 impl Target {
@@ -209,6 +212,7 @@ impl Target {
             Target::Opcodes => generate(u, settings),
             Target::Calls => calls::generate(u, settings),
             Target::Precompiles => precompiles::generate(u, settings),
+            Target::Batches => batches::generate(u, settings),
         }
     }
 }
@@ -555,5 +559,6 @@ fn instruction(
         .expect("generated instructions are valid variants"))
 }
 
+pub mod batches;
 pub mod calls;
 pub mod precompiles;

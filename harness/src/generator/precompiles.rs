@@ -392,5 +392,6 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
         max_cycles: settings.max_cycles,
         note: String::new(),
         world: None,
+        batch: None,
     })
 }

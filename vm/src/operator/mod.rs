@@ -142,6 +142,47 @@ pub struct BootloaderState {
     pub pubdata: Option<Vec<u8>>,
 }
 
+impl BootloaderState {
+    /// Where `tx` goes in the bootloader's heap (word index and value: its description,
+    /// then its data), counting it as pushed. Both operators place transactions this way.
+    pub fn place_transaction(
+        &mut self,
+        tx: &Transaction,
+    ) -> Result<Vec<(u32, U256)>, OperatorError> {
+        let words = bootloader::TxEncoding::CALLDATA + (tx.calldata.len() as u32).div_ceil(32);
+        if self.transactions as u32 >= layout::MAX_TRANSACTIONS
+            || self.next_data_word + words >= layout::HOOK_PARAMS
+        {
+            return Err(OperatorError::BatchFull);
+        }
+        let start = self.next_data_word;
+        let description = layout::TX_DESCRIPTIONS + 2 * self.transactions as u32;
+        let mut placed = vec![
+            (description, U256::one()),
+            (description + 1, U256::from(start as u64 * 32)),
+            (start, U256::from_big_endian(tx.to.as_bytes())),
+            (start + 1, U256::from(tx.gas_limit)),
+            (start + 2, U256::from(tx.calldata.len())),
+        ];
+        for (i, chunk) in tx.calldata.chunks(32).enumerate() {
+            let mut word = [0u8; 32];
+            word[..chunk.len()].copy_from_slice(chunk);
+            placed.push((start + 3 + i as u32, U256::from_big_endian(&word)));
+        }
+        self.next_data_word = start + words;
+        self.transactions += 1;
+        Ok(placed)
+    }
+
+    /// A fresh state: nothing pushed yet.
+    pub fn new() -> BootloaderState {
+        BootloaderState {
+            next_data_word: layout::TX_DATA,
+            ..Default::default()
+        }
+    }
+}
+
 /// The operator and its VM (the seed's `OperatorVm`).
 pub struct OperatorVm {
     pub vm: Vm,
@@ -156,42 +197,34 @@ fn heap() -> PageId {
 impl OperatorVm {
     /// A VM running our bootloader with `ergs`, on the chain `storage` answers for.
     pub fn new(storage: Box<dyn Storage>, settings: ChainSettings, ergs: u32) -> OperatorVm {
-        let vm = Vm::with_storage(Bootloader::new(bootloader::program(), ergs), storage, settings);
+        let vm = Vm::with_storage(
+            Bootloader::new(bootloader::program(), ergs),
+            storage,
+            settings,
+        );
         OperatorVm {
             vm,
-            bootloader_state: BootloaderState {
-                next_data_word: layout::TX_DATA,
-                ..Default::default()
-            },
+            bootloader_state: BootloaderState::new(),
+            snapshots: Vec::new(),
+        }
+    }
+
+    /// The operator around a VM already built (its first frame must run our bootloader).
+    pub fn from_vm(vm: Vm) -> OperatorVm {
+        OperatorVm {
+            vm,
+            bootloader_state: BootloaderState::new(),
             snapshots: Vec::new(),
         }
     }
 
     /// Writes a transaction into the bootloader's heap: its description, then its data.
     pub fn push_transaction(&mut self, tx: &Transaction) -> Result<(), OperatorError> {
-        let state = &mut self.bootloader_state;
-        let words = bootloader::TxEncoding::CALLDATA + (tx.calldata.len() as u32).div_ceil(32);
-        if state.transactions as u32 >= layout::MAX_TRANSACTIONS
-            || state.next_data_word + words >= layout::HOOK_PARAMS
-        {
-            return Err(OperatorError::BatchFull);
+        for (index, value) in self.bootloader_state.place_transaction(tx)? {
+            self.vm
+                .memory
+                .write_from_host(heap(), index, TaggedWord::integer(value));
         }
-        let start = state.next_data_word;
-        let description = layout::TX_DESCRIPTIONS + 2 * state.transactions as u32;
-        let memory = &mut self.vm.memory;
-        let mut put = |index: u32, value: U256| memory.write(heap(), index, TaggedWord::integer(value));
-        put(description, U256::one());
-        put(description + 1, U256::from(start as u64 * 32));
-        put(start, U256::from_big_endian(tx.to.as_bytes()));
-        put(start + 1, U256::from(tx.gas_limit));
-        put(start + 2, U256::from(tx.calldata.len()));
-        for (i, chunk) in tx.calldata.chunks(32).enumerate() {
-            let mut word = [0u8; 32];
-            word[..chunk.len()].copy_from_slice(chunk);
-            put(start + 3 + i as u32, U256::from_big_endian(&word));
-        }
-        state.next_data_word = start + words;
-        state.transactions += 1;
         Ok(())
     }
 
@@ -232,9 +265,16 @@ impl OperatorVm {
             Hook::AskOperatorForRefund => {
                 // Our operator offers exactly what the bootloader proposes.
                 let index = layout::OPERATOR_REFUNDS + self.current_tx();
+                let refund = call.params[0];
+                #[cfg(feature = "fault-injection")]
+                let refund = if crate::faults::is_active(crate::faults::Fault::RefundOffByOne) {
+                    refund.overflowing_add(U256::one()).0
+                } else {
+                    refund
+                };
                 self.vm
                     .memory
-                    .write(heap(), index, TaggedWord::integer(call.params[0]));
+                    .write_from_host(heap(), index, TaggedWord::integer(refund));
             }
             Hook::NotifyAboutRefund => {
                 if let Some(last) = self.bootloader_state.results.last_mut() {
@@ -253,7 +293,7 @@ impl OperatorVm {
                 for (i, chunk) in pubdata.chunks(32).enumerate() {
                     let mut word = [0u8; 32];
                     word[..chunk.len()].copy_from_slice(chunk);
-                    self.vm.memory.write(
+                    self.vm.memory.write_from_host(
                         heap(),
                         layout::L1_MESSENGER_PUBDATA + i as u32,
                         TaggedWord::integer(U256::from_big_endian(&word)),
@@ -290,13 +330,23 @@ impl OperatorVm {
             out.extend(word(&m.value));
         }
         let mut diffs: Vec<(crate::world::StorageKey, U256)> = Vec::new();
-        let changes: Vec<_> = self.vm.world.storage_changes.iter().map(|(k, v)| (*k, *v)).collect();
+        let changes: Vec<_> = self
+            .vm
+            .world
+            .storage_changes
+            .iter()
+            .map(|(k, v)| (*k, *v))
+            .collect();
         for (key, value) in changes {
             if self.vm.storage.storage_read(&key).unwrap_or_default() != value {
                 diffs.push((key, value));
             }
         }
         diffs.sort();
+        #[cfg(feature = "fault-injection")]
+        if crate::faults::is_active(crate::faults::Fault::PubdataDropsLastDiff) {
+            diffs.pop();
+        }
         out.extend((diffs.len() as u32).to_be_bytes());
         for (key, value) in &diffs {
             out.extend(key.address.as_bytes());
