@@ -3,7 +3,10 @@
 mod common;
 
 use arbitrary::Unstructured;
-use eradiff::generator::{generate, generate_seeded, Settings};
+use eradiff::backend::{EraVm, ZkEvm};
+use eradiff::differential::{check, explain, Verdict};
+use eradiff::generator::{generate, generate_seeded, generate_seeded_for, Settings, Target};
+use eradiff::known::KnownDivergences;
 use proptest::prelude::*;
 
 proptest! {
@@ -24,31 +27,34 @@ fn a_seeded_campaign_agrees() {
     }
 }
 
-/// Worlds of contracts calling each other. A finding on the known-divergence list is allowed
-/// (it is a reference limitation); anything else fails.
-#[test]
-fn a_seeded_calls_campaign_agrees() {
-    use eradiff::backend::{EraVm, ZkEvm};
-    use eradiff::differential::{check, explain, Verdict};
-    use eradiff::generator::{generate_seeded_for, Target};
-    use eradiff::known::KnownDivergences;
+/// Runs `count` seeded cases of `target`; every disagreement must be on the known list.
+/// Returns the runs that agreed.
+fn seeded_campaign_agrees(target: Target, count: u64) -> Vec<eradiff::observe::Run> {
     let known = KnownDivergences::shipped();
-    let mut agreed = 0;
-    for iteration in 0..400 {
-        let case = generate_seeded_for(Target::Calls, 7, iteration, &Settings::default());
+    let mut agreed = Vec::new();
+    for iteration in 0..count {
+        let case = generate_seeded_for(target, 7, iteration, &Settings::default());
         match check(&case, &EraVm, &ZkEvm) {
-            Verdict::Agree(_) => agreed += 1,
+            Verdict::Agree(run) => agreed.push(*run),
             Verdict::Disagree(finding) => {
                 let explanation = explain(&case, &EraVm, &ZkEvm, finding);
                 assert!(
                     known.reason(&explanation.signature).is_some(),
-                    "iteration {iteration}: {}\n{}",
+                    "{target:?} iteration {iteration}: {}\n{}",
                     explanation.signature,
                     case.to_json()
                 );
             }
         }
     }
+    agreed
+}
+
+/// Worlds of contracts calling each other. A finding on the known-divergence list is allowed
+/// (it is a reference limitation); anything else fails.
+#[test]
+fn a_seeded_calls_campaign_agrees() {
+    let agreed = seeded_campaign_agrees(Target::Calls, 400).len();
     assert!(
         agreed > 350,
         "only {agreed} of 400 cases ran to a comparison"
@@ -62,11 +68,9 @@ proptest! {
     fn generated_worlds_agree(bytes in prop::collection::vec(any::<u8>(), 256..8192)) {
         let mut u = Unstructured::new(&bytes);
         let case = eradiff::generator::calls::generate(&mut u, &Settings::default()).expect("generation never fails");
-        let known = eradiff::known::KnownDivergences::shipped();
-        if let eradiff::differential::Verdict::Disagree(finding) =
-            eradiff::differential::check(&case, &eradiff::backend::EraVm, &eradiff::backend::ZkEvm)
-        {
-            let e = eradiff::differential::explain(&case, &eradiff::backend::EraVm, &eradiff::backend::ZkEvm, finding);
+        let known = KnownDivergences::shipped();
+        if let Verdict::Disagree(finding) = check(&case, &EraVm, &ZkEvm) {
+            let e = explain(&case, &EraVm, &ZkEvm, finding);
             prop_assert!(known.reason(&e.signature).is_some(), "{}\n{}", e.signature, case.to_json());
         }
     }
@@ -75,48 +79,16 @@ proptest! {
 /// Precompile calls on valid and broken inputs; known reference crashes are allowed.
 #[test]
 fn a_seeded_precompiles_campaign_agrees() {
-    use eradiff::backend::{EraVm, ZkEvm};
-    use eradiff::differential::{check, explain, Verdict};
-    use eradiff::generator::{generate_seeded_for, Target};
-    let known = eradiff::known::KnownDivergences::shipped();
-    for iteration in 0..300 {
-        let case = generate_seeded_for(Target::Precompiles, 7, iteration, &Settings::default());
-        if let Verdict::Disagree(finding) = check(&case, &EraVm, &ZkEvm) {
-            let e = explain(&case, &EraVm, &ZkEvm, finding);
-            assert!(
-                known.reason(&e.signature).is_some(),
-                "iteration {iteration}: {}",
-                e.signature
-            );
-        }
-    }
+    seeded_campaign_agrees(Target::Precompiles, 300);
 }
 
 /// Our bootloader, driven by both operators through batches over generated worlds.
 #[test]
 fn a_seeded_batches_campaign_agrees() {
-    use eradiff::backend::{EraVm, ZkEvm};
-    use eradiff::differential::{check, explain, Verdict};
-    use eradiff::generator::{generate_seeded_for, Target};
-    let known = eradiff::known::KnownDivergences::shipped();
-    let mut results = 0;
-    for iteration in 0..150 {
-        let case = generate_seeded_for(Target::Batches, 7, iteration, &Settings::default());
-        match check(&case, &EraVm, &ZkEvm) {
-            Verdict::Agree(run) => {
-                results += run.state.batch.as_ref().map_or(0, |b| b.results.len());
-            }
-            Verdict::Disagree(finding) => {
-                let e = explain(&case, &EraVm, &ZkEvm, finding);
-                assert!(
-                    known.reason(&e.signature).is_some(),
-                    "iteration {iteration}: {}\n{}",
-                    e.signature,
-                    case.to_json()
-                );
-            }
-        }
-    }
+    let results: usize = seeded_campaign_agrees(Target::Batches, 150)
+        .iter()
+        .map(|run| run.state.batch.as_ref().map_or(0, |b| b.results.len()))
+        .sum();
     assert!(
         results > 300,
         "only {results} transactions reported a result"

@@ -84,18 +84,8 @@ fn writes_that_cost_no_pubdata_are_caught() {
 
 #[test]
 fn a_precompile_ergs_bug_is_caught() {
-    let signature = with_fault(Fault::FreePrecompiles, || {
-        (0..500).find_map(|i| {
-            let case = generate_seeded_for(Target::Precompiles, 11, i, &Settings::default());
-            match check(&case, &EraVm, &ZkEvm) {
-                Verdict::Disagree(finding @ Finding::Divergence { .. }) => {
-                    Some(explain(&case, &EraVm, &ZkEvm, finding).signature)
-                }
-                _ => None,
-            }
-        })
-    })
-    .expect("the suite catches the bug");
+    let signature = first_signature_on(Target::Precompiles, Fault::FreePrecompiles)
+        .expect("the suite catches the bug");
     assert_eq!(signature, "diverges@log.precompile");
 }
 
