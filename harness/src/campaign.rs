@@ -222,6 +222,9 @@ pub fn run(config: &CampaignConfig, known: &KnownDivergences) -> io::Result<Summ
                 stats.initial_writes += run.stats.initial_writes;
                 stats.repeated_writes += run.stats.repeated_writes;
                 stats.rolled_back_writes += run.stats.rolled_back_writes;
+                if let Some(batch) = &run.state.batch {
+                    stats.batches.count(batch);
+                }
                 for (name, [bad, good]) in &run.stats.precompiles {
                     let total = stats.precompiles.entry(name.clone()).or_default();
                     total[0] += bad;
@@ -325,6 +328,39 @@ pub fn opcodes_target_variants() -> Vec<String> {
     names
 }
 
+/// What the batches target must show: long batches, failed transactions, every hook our
+/// bootloader raises, published pubdata.
+fn print_batch_stats(b: &crate::observe::BatchStats) {
+    println!("\nbatches (eravm's operator):");
+    println!("  batch runs                           {:>12}", b.runs);
+    println!(
+        "  with 20+ transaction results         {:>12}",
+        b.with_20_results
+    );
+    println!(
+        "  transactions with a result           {:>12}",
+        b.transactions
+    );
+    println!("  failed, rolled back                  {:>12}", b.failed);
+    println!(
+        "  non-empty pubdata published          {:>12}",
+        b.nonempty_pubdata
+    );
+    println!("  hooks raised:");
+    for hook in [
+        "PostResult",
+        "AskOperatorForRefund",
+        "NotifyAboutRefund",
+        "TxHasEnded",
+        "FinalBatchInfo",
+        "PubdataRequested",
+    ] {
+        let n = b.hooks.get(hook).copied().unwrap_or(0);
+        let mark = if n == 0 { "  <- never" } else { "" };
+        println!("    {hook:<34} {n:>12}{mark}");
+    }
+}
+
 /// Prints the summary as a table.
 pub fn print_summary(summary: &Summary) {
     println!(
@@ -397,6 +433,9 @@ pub fn print_summary(summary: &Summary) {
             ] {
                 let mark = if n < 500 { "  <- under 500" } else { "" };
                 println!("  {what:<36} {n:>12}{mark}");
+            }
+            if summary.target == Target::Batches {
+                print_batch_stats(&s.batches);
             }
         }
     }

@@ -74,6 +74,9 @@ pub struct Explanation {
     pub signature: String,
     /// What differed first and at which exact instruction form.
     pub detail: String,
+    /// For batch cases: the transaction and hook where the operators' views first part.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
 }
 
 /// Reruns a disagreeing case with traces and names the first step where the backends part.
@@ -83,16 +86,24 @@ pub fn explain(
     right: &dyn Backend,
     finding: Finding,
 ) -> Explanation {
-    let step = match &finding {
+    let (step, batch) = match &finding {
         Finding::Divergence { .. } => {
-            let a = run_isolated(left, case, true).ok().and_then(|r| r.trace);
-            let b = run_isolated(right, case, true).ok().and_then(|r| r.trace);
-            match (a, b) {
+            let a = run_isolated(left, case, true).ok();
+            let b = run_isolated(right, case, true).ok();
+            let batch = match (&a, &b) {
+                (Some(a), Some(b)) => match (&a.state.batch, &b.state.batch) {
+                    (Some(x), Some(y)) => where_batches_part(x, y),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let step = match (a.and_then(|r| r.trace), b.and_then(|r| r.trace)) {
                 (Some(a), Some(b)) => first_step_difference(&a, &b),
                 _ => None,
-            }
+            };
+            (step, batch)
         }
-        _ => None,
+        _ => (None, None),
     };
     let signature = signature(&finding, step.as_ref());
     let detail = detail(&finding, step.as_ref());
@@ -103,7 +114,36 @@ pub fn explain(
         finding,
         step,
         signature,
+        batch,
     }
+}
+
+/// Where two views of one batch first differ: the first hook that differs (or is missing on
+/// one side), else a transaction's result, else the pubdata.
+fn where_batches_part(
+    a: &crate::observe::BatchView,
+    b: &crate::observe::BatchView,
+) -> Option<String> {
+    let hook = (0..a.hooks.len().max(b.hooks.len())).find(|&i| a.hooks.get(i) != b.hooks.get(i));
+    if let Some(i) = hook {
+        let h = a.hooks.get(i).or(b.hooks.get(i))?;
+        let what = match (a.hooks.get(i), b.hooks.get(i)) {
+            (Some(x), Some(y)) if x.hook != y.hook => "a different hook",
+            (Some(x), Some(y)) if x.params != y.params => "its parameters",
+            (Some(_), Some(_)) => "the registers",
+            _ => "raised on one side only",
+        };
+        return Some(format!(
+            "transaction {}, hook #{i} ({}): {what}",
+            h.tx, h.hook
+        ));
+    }
+    if let Some(i) =
+        (0..a.results.len().max(b.results.len())).find(|&i| a.results.get(i) != b.results.get(i))
+    {
+        return Some(format!("transaction {i}: its result"));
+    }
+    (a.pubdata != b.pubdata).then(|| "the published pubdata".to_string())
 }
 
 /// The signature that groups findings: what differs, and at which instruction.

@@ -108,10 +108,22 @@ pub struct FinalState {
 pub struct BatchView {
     /// Per transaction: success, the first bytes returned (hex), the refund notified.
     pub results: Vec<(bool, String, String)>,
-    /// Every hook raised, in order: its number and three parameters (hex).
-    pub hooks: Vec<(u8, [String; 3])>,
+    /// Every hook raised, in order.
+    pub hooks: Vec<HookView>,
     /// The pubdata written on PubdataRequested (hex), if it was requested in batch mode.
     pub pubdata: Option<String>,
+}
+
+/// One hook as the operator saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HookView {
+    /// The transaction it belongs to (0-based: the transactions ended before it).
+    pub tx: usize,
+    pub hook: String,
+    /// Its three parameters (hex).
+    pub params: [String; 3],
+    /// The bootloader's registers r1–r15 right after the hook write.
+    pub registers: [Tagged; 15],
 }
 
 /// An event or L2→L1 message.
@@ -349,4 +361,36 @@ pub struct RunStats {
     pub repeated_writes: u64,
     /// Storage writes a reverting frame undid.
     pub rolled_back_writes: u64,
+    /// What batch runs did.
+    pub batches: BatchStats,
+}
+
+/// Counts over batch runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct BatchStats {
+    /// Batch runs, and those that reported 20 or more transaction results.
+    pub runs: u64,
+    pub with_20_results: u64,
+    pub transactions: u64,
+    /// Transactions that failed (reverted or panicked), their changes rolled back.
+    pub failed: u64,
+    /// Batches whose published pubdata holds at least one message or state diff.
+    pub nonempty_pubdata: u64,
+    /// Hooks raised, by name.
+    pub hooks: std::collections::BTreeMap<String, u64>,
+}
+
+impl BatchStats {
+    /// Adds what one batch run did.
+    pub fn count(&mut self, batch: &BatchView) {
+        self.runs += 1;
+        self.with_20_results += (batch.results.len() >= 20) as u64;
+        self.transactions += batch.results.len() as u64;
+        self.failed += batch.results.iter().filter(|r| !r.0).count() as u64;
+        // Two 4-byte counts are the empty pubdata (hex: 16 characters).
+        self.nonempty_pubdata += batch.pubdata.as_ref().is_some_and(|p| p.len() > 16) as u64;
+        for h in &batch.hooks {
+            *self.hooks.entry(h.hook.clone()).or_default() += 1;
+        }
+    }
 }

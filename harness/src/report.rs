@@ -16,6 +16,9 @@ pub fn finding_markdown(case: &Case, explanation: &Explanation, case_path: Optio
     let _ = writeln!(out, "# {}\n", explanation.signature);
     if explanation.detail != explanation.signature {
         let _ = writeln!(out, "First difference: `{}`.\n", explanation.detail);
+        if let Some(batch) = &explanation.batch {
+            let _ = writeln!(out, "In the batch, first at {batch}.\n");
+        }
     }
     match &explanation.finding {
         Finding::Divergence { diff } => {

@@ -231,8 +231,8 @@ fn one_tx_mode_stops_after_the_first_transaction_of_the_batch() {
         assert_eq!(first.results, whole.results[..1], "case {i}");
         assert_eq!(first.hooks, whole.hooks[..first.hooks.len()], "case {i}");
         assert_eq!(
-            first.hooks.last().map(|h| h.0),
-            Some(Hook::TxHasEnded as u8)
+            first.hooks.last().map(|h| h.hook.as_str()),
+            Some("TxHasEnded")
         );
         assert_eq!(first.pubdata, None);
     }

@@ -66,3 +66,33 @@ fn findings_report_formats() {
         insta::assert_snapshot!("findings_report_json", json);
     });
 }
+
+/// A batch report: the operator offers one more refund than the bootloader asked for. The
+/// report names the transaction and hook where the operators' views part.
+#[test]
+fn batch_divergence_report() {
+    use eradiff::generator::{generate_seeded_for, Settings, Target};
+    let report = with_fault(Fault::RefundOffByOne, || {
+        (0..100)
+            .find_map(|i| {
+                let case = generate_seeded_for(Target::Batches, 11, i, &Settings::default());
+                match check(&case, &EraVm, &ZkEvm) {
+                    Verdict::Disagree(finding) => Some((case, finding)),
+                    Verdict::Agree(_) => None,
+                }
+            })
+            .map(|(case, finding)| {
+                let explanation = explain(&case, &EraVm, &ZkEvm, finding);
+                let batch = explanation.batch.clone().expect("a batch case");
+                assert!(
+                    batch.contains("AskOperatorForRefund") || batch.contains("NotifyAboutRefund"),
+                    "{batch}"
+                );
+                finding_markdown(&case, &explanation, Some("corpus/batches/example.json"))
+            })
+            .expect("the injected bug must show")
+    });
+    insta::with_settings!({ snapshot_path => "../../snapshots", prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!("batch_divergence_report", report);
+    });
+}

@@ -8,8 +8,8 @@ use eravm::{
 use super::{Backend, BackendError};
 use crate::case::Case;
 use crate::observe::{
-    BatchView, CallTracker, FinalState, FlagsView, FrameIds, FrameView, History, LogView, Run,
-    RunEnd, RunStats, SlotView, StepState, Tagged, WorldView, RETURN_DATA_LIMIT,
+    BatchView, CallTracker, FinalState, FlagsView, FrameIds, FrameView, History, HookView, LogView,
+    Run, RunEnd, RunStats, SlotView, StepState, Tagged, WorldView, RETURN_DATA_LIMIT,
 };
 use crate::world::ResolvedWorld;
 
@@ -41,6 +41,7 @@ impl Backend for EraVm {
         let mut calls = CallTracker::default();
         let mut host_error = false;
         let mut operator_stop = false;
+        let mut hook_registers = Vec::new();
         let outcome = loop {
             if let Some((exit, return_data)) = op.vm.exit() {
                 break Outcome::Finished { exit, return_data };
@@ -55,7 +56,12 @@ impl Backend for EraVm {
                 None => op.vm.step().map(|_| None).map_err(OperatorError::from),
             };
             let stop = match stepped {
-                Ok(stop) => stop,
+                Ok(stop) => {
+                    if op.bootloader_state.hooks.len() > hook_registers.len() {
+                        hook_registers.push(registers(&op.vm));
+                    }
+                    stop
+                }
                 Err(OperatorError::Vm(eravm::VmError::MissingBytecode(_))) => {
                     // The world lacks a bytecode: stop here, comparably.
                     host_error = true;
@@ -181,7 +187,7 @@ impl Backend for EraVm {
             batch: case
                 .batch
                 .as_ref()
-                .map(|_| batch_view(&op.bootloader_state)),
+                .map(|_| batch_view(&op.bootloader_state, &hook_registers)),
             world: WorldView {
                 calls: calls.events,
                 ..world_view(&op.vm, &world)
@@ -209,6 +215,7 @@ impl Backend for EraVm {
             initial_writes: op.vm.world().storage_writes.len() as u64 - repeated,
             repeated_writes: repeated,
             rolled_back_writes: op.vm.world().storage_writes_rolled_back,
+            batches: Default::default(),
         };
         Ok(Run {
             state,
@@ -276,19 +283,35 @@ fn returned_bytes(vm: &Vm, pointer: FatPointer) -> Vec<u8> {
     )
 }
 
-pub(crate) fn batch_view(state: &eravm::operator::BootloaderState) -> BatchView {
+/// The operator's view of a batch, with the registers at each hook.
+pub(crate) fn batch_view(
+    state: &eravm::operator::BootloaderState,
+    hook_registers: &[[Tagged; 15]],
+) -> BatchView {
     let word = |v: &eravm::U256| format!("{v:#x}");
+    let mut tx = 0;
+    let hooks = state
+        .hooks
+        .iter()
+        .zip(hook_registers)
+        .map(|((hook, p), registers)| {
+            let view = HookView {
+                tx,
+                hook: format!("{hook:?}"),
+                params: [word(&p[0]), word(&p[1]), word(&p[2])],
+                registers: *registers,
+            };
+            tx += (*hook == eravm::operator::Hook::TxHasEnded) as usize;
+            view
+        })
+        .collect();
     BatchView {
         results: state
             .results
             .iter()
             .map(|r| (r.success, hex::encode(&r.return_data), word(&r.refund)))
             .collect(),
-        hooks: state
-            .hooks
-            .iter()
-            .map(|(h, p)| (*h as u8, [word(&p[0]), word(&p[1]), word(&p[2])]))
-            .collect(),
+        hooks,
         pubdata: state.pubdata.as_ref().map(hex::encode),
     }
 }

@@ -199,6 +199,7 @@ impl Backend for ZkEvm {
             None => None,
         };
         let mut operator_stop = false;
+        let mut hook_registers = Vec::new();
         while !vm.execution_has_ended() && cycles < case.max_cycles {
             let pc_before = vm.local_state.callstack.current.pc;
             let before = frame_ids(&vm);
@@ -266,6 +267,7 @@ impl Backend for ZkEvm {
                 });
             }
             if let (Some(operator), Some(hook)) = (operator.as_mut(), tracer.hook.take()) {
+                hook_registers.push(registers(&vm));
                 if operator.answer(hook, &mut vm)?.is_some() {
                     operator_stop = true;
                     break;
@@ -328,7 +330,7 @@ impl Backend for ZkEvm {
                 calls: calls.events,
                 ..world_view(&vm)
             },
-            batch: operator.map(|o| super::eravm::batch_view(&o.state)),
+            batch: operator.map(|o| super::eravm::batch_view(&o.state, &hook_registers)),
             history: history.digest(),
         };
         Ok(Run {
