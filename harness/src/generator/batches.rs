@@ -2,8 +2,8 @@
 //!
 //! The world (contracts calling each other, storage, events, L2→L1 messages) comes from the
 //! calls generator, plus storage writers that always succeed; the transactions target these,
-//! the default account (addresses without code) or the odd account, with gas limits from starved to generous, and the run
-//! stops where a batch mode says.
+//! the default account (addresses without code) or the odd account, with gas limits from
+//! starved to generous, and the run stops where a batch mode says.
 
 use arbitrary::{Result, Unstructured};
 use eravm::{Opcode, SrcMode, H160, U256};
