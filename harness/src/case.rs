@@ -52,6 +52,36 @@ pub struct Batch {
     pub transactions: Vec<Transaction>,
     #[serde(default)]
     pub mode: BatchMode,
+    /// The batch information (slots 0–7); every field defaults to zero.
+    #[serde(default)]
+    pub info: BatchInfo,
+}
+
+/// The batch information the operator writes before the bootloader starts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BatchInfo {
+    pub operator: Address,
+    pub previous_batch_hash: Word,
+    pub timestamp: u64,
+    pub number: u64,
+    pub fair_pubdata_price: u64,
+    pub fair_l2_gas_price: u64,
+    pub expected_base_fee: u64,
+}
+
+impl BatchInfo {
+    pub fn to_operator(&self) -> eravm::operator::BatchEnv {
+        eravm::operator::BatchEnv {
+            operator: self.operator.0,
+            previous_batch_hash: self.previous_batch_hash.0,
+            timestamp: self.timestamp,
+            number: self.number,
+            fair_pubdata_price: self.fair_pubdata_price,
+            fair_l2_gas_price: self.fair_l2_gas_price,
+            expected_base_fee: self.expected_base_fee,
+        }
+    }
 }
 
 /// A transaction in our bootloader's encoding.

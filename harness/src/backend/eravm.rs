@@ -29,6 +29,9 @@ impl Backend for EraVm {
             world.chain_settings(),
         ));
         let mode = case.batch.as_ref().map(|b| b.mode.execution_mode());
+        if let Some(batch) = &case.batch {
+            op.write_batch_env(&batch.info.to_operator());
+        }
         for tx in case.batch.iter().flat_map(|b| &b.transactions) {
             op.push_transaction(&tx.to_operator())
                 .map_err(|e| BackendError::Unsupported(e.to_string()))?;

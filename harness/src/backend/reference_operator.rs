@@ -1,5 +1,5 @@
 //! The operator on the reference side: the host code a node wraps around `zk_evm` to drive
-//! our bootloader. It places transactions, notices hooks from the tracer and answers them as
+//! our bootloader. It writes the batch information, places transactions, notices hooks from the tracer and answers them as
 //! [`eravm::operator::OperatorVm`] promises to, so that a batch case compares both VMs under
 //! the same operator protocol.
 
@@ -52,6 +52,9 @@ pub(crate) struct ReferenceOperator {
 impl ReferenceOperator {
     /// Places the batch's transactions in the bootloader's heap.
     pub fn start(batch: &Batch, memory: &mut ReferenceMemory) -> Result<Self, BackendError> {
+        for (index, value) in batch.info.to_operator().words() {
+            memory.set(HEAP, index, to_ref(value));
+        }
         let mut state = BootloaderState::new();
         for tx in &batch.transactions {
             let placed = state

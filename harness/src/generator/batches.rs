@@ -10,7 +10,9 @@ use eravm::{Opcode, SrcMode, H160, U256};
 
 use super::{calls, pick, Settings};
 use crate::asm::{op, Program};
-use crate::case::{Address, Batch, BatchMode, Bytes, Case, FrameSettings, Transaction, Word};
+use crate::case::{
+    Address, Batch, BatchInfo, BatchMode, Bytes, Case, FrameSettings, Transaction, Word,
+};
 use crate::world::{Contract, Slot};
 
 /// Where the storage writers live (kernel addresses, so that they may send messages).
@@ -130,6 +132,28 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
     case.calldata = Bytes(Vec::new());
     case.frame = FrameSettings::default();
     case.max_cycles = settings.max_cycles * 10 * count as u64;
-    case.batch = Some(Batch { transactions, mode });
+    let first = u.ratio(1, 4)?;
+    let info = BatchInfo {
+        operator: Address(H160::from_low_u64_be(u.arbitrary()?)),
+        previous_batch_hash: Word(if first {
+            U256::zero()
+        } else {
+            U256::from(u.arbitrary::<u128>()?)
+        }),
+        timestamp: u.int_in_range(1_700_000_000..=1_800_000_000)?,
+        number: if first {
+            1
+        } else {
+            u.int_in_range(2..=1_000_000)?
+        },
+        fair_pubdata_price: u.int_in_range(0..=1_000_000_000)?,
+        fair_l2_gas_price: u.int_in_range(0..=1_000_000_000)?,
+        expected_base_fee: u.int_in_range(0..=1_000_000_000)?,
+    };
+    case.batch = Some(Batch {
+        transactions,
+        mode,
+        info,
+    });
     Ok(case)
 }

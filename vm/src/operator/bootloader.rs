@@ -5,7 +5,8 @@
 //! calldata and gas limit inside a near call that catches reverts and panics, reports the
 //! result (PostResult), stores it in the result slot, asks for and notifies the refund
 //! (AskOperatorForRefund, NotifyAboutRefund), says the transaction has ended (TxHasEnded) and
-//! starts the next transaction number. At the end it raises FinalBatchInfo and
+//! starts the next transaction number. At the end it raises FinalBatchInfo (with the batch
+//! timestamp, number and operator it reads from the batch information) and
 //! PubdataRequested and returns.
 //!
 //! Differences from the production bootloader: no validation, fees, nonces, paymasters, L2
@@ -227,7 +228,12 @@ pub fn program() -> Vec<U256> {
     a.store_index(2);
     let back = a.jump(Condition::Always);
     let end = a.pc();
-    a.hook(FINAL_BATCH_INFO, &[]);
+    // The batch timestamp, number and operator (slots 2, 3 and 0) go out with FinalBatchInfo.
+    for (slot, register) in [(2u16, 6u8), (3, 7), (0, 8)] {
+        a.add_imm(slot * 32, 0, register);
+        a.load_heap(register, register);
+    }
+    a.hook(FINAL_BATCH_INFO, &[6, 7, 8]);
     a.hook(PUBDATA_REQUESTED, &[]);
     a.emit(Opcode::RetOk, |_| {});
     // Near-called for each transaction: the far call, then back with its outcome.

@@ -84,6 +84,37 @@ pub struct Transaction {
     pub calldata: Vec<u8>,
 }
 
+/// The batch information the operator writes to slots 0–7 before the bootloader starts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BatchEnv {
+    /// The operator (fee) account.
+    pub operator: H160,
+    /// Zero for the first batch; otherwise the new-batch flag (slot 7) is set.
+    pub previous_batch_hash: U256,
+    pub timestamp: u64,
+    pub number: u64,
+    pub fair_pubdata_price: u64,
+    pub fair_l2_gas_price: u64,
+    pub expected_base_fee: u64,
+}
+
+impl BatchEnv {
+    /// The eight words, by slot.
+    pub fn words(&self) -> [(u32, U256); 8] {
+        let at = |i: u32, v: U256| (layout::BATCH_INFO + i, v);
+        [
+            at(0, U256::from_big_endian(self.operator.as_bytes())),
+            at(1, self.previous_batch_hash),
+            at(2, self.timestamp.into()),
+            at(3, self.number.into()),
+            at(4, self.fair_pubdata_price.into()),
+            at(5, self.fair_l2_gas_price.into()),
+            at(6, self.expected_base_fee.into()),
+            at(7, U256::from(!self.previous_batch_hash.is_zero() as u8)),
+        ]
+    }
+}
+
 /// How far [`OperatorVm::run`] goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExecutionMode {
@@ -215,6 +246,15 @@ impl OperatorVm {
             vm,
             bootloader_state: BootloaderState::new(),
             snapshots: Vec::new(),
+        }
+    }
+
+    /// Writes the batch information (before the bootloader starts).
+    pub fn write_batch_env(&mut self, env: &BatchEnv) {
+        for (index, value) in env.words() {
+            self.vm
+                .memory
+                .write_from_host(heap(), index, TaggedWord::integer(value));
         }
     }
 
