@@ -238,3 +238,44 @@ fn one_tx_mode_stops_after_the_first_transaction_of_the_batch() {
     }
     assert!(compared > 20, "only {compared} batches reached a result");
 }
+
+/// Committing a sealed batch: the next batch starts from its final values, so running the
+/// same transactions again publishes only what they change anew, and rewrites are repeated
+/// writes.
+#[test]
+fn a_committed_batch_is_where_the_next_one_starts() {
+    use eravm::operator::{ExecutionMode, OperatorVm, Stop};
+    let mut carried = 0;
+    for i in 0..20 {
+        let case = generate_seeded_for(Target::Batches, 5, i, &Settings::default());
+        let world = case.resolved_world();
+        let batch = case.batch.as_ref().unwrap();
+        let run = |storage: eravm::InMemoryStorage| {
+            let mut op = OperatorVm::new(Box::new(storage), world.chain_settings(), u32::MAX);
+            op.write_batch_env(&batch.info.to_operator());
+            for tx in &batch.transactions {
+                op.push_transaction(&tx.to_operator()).expect("fits");
+            }
+            let stop = op.run(ExecutionMode::Batch, case.max_cycles).expect("runs");
+            (stop, op)
+        };
+        let mut storage = world.eravm_storage();
+        let (stop, mut first) = run(storage.clone());
+        if stop != Stop::Finished || !first.vm.has_ended() {
+            continue;
+        }
+        let changes = first.final_storage_changes();
+        storage.commit(&changes);
+        let (_, mut second) = run(storage.clone());
+        for (key, value) in &changes {
+            assert_eq!(storage.values.get(key), Some(value), "case {i}");
+            assert!(storage.enumerated.contains(key), "case {i}");
+        }
+        // Whatever the second batch changes, it changes relative to the committed values.
+        for (key, value) in second.final_storage_changes() {
+            assert_ne!(storage.values.get(&key).copied().unwrap_or_default(), value, "case {i}");
+        }
+        carried += changes.len();
+    }
+    assert!(carried > 10, "only {carried} slots were committed");
+}

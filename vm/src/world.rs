@@ -204,6 +204,16 @@ pub struct InMemoryStorage {
 }
 
 impl InMemoryStorage {
+    /// Commits a sealed batch's final values (see `OperatorVm::final_storage_changes`): they
+    /// become the values at the start of the next batch, and their slots are enumerated, so
+    /// writing them again is a repeated write.
+    pub fn commit(&mut self, changes: &[(StorageKey, U256)]) {
+        for (key, value) in changes {
+            self.values.insert(*key, *value);
+            self.enumerated.insert(*key);
+        }
+    }
+
     pub fn add_bytecode(&mut self, hash: U256, code: Vec<U256>) {
         self.bytecodes
             .insert(crate::code_hash::normalized(&hash), code);

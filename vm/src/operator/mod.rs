@@ -369,20 +369,8 @@ impl OperatorVm {
             out.extend(word(&m.key));
             out.extend(word(&m.value));
         }
-        let mut diffs: Vec<(crate::world::StorageKey, U256)> = Vec::new();
-        let changes: Vec<_> = self
-            .vm
-            .world
-            .storage_changes
-            .iter()
-            .map(|(k, v)| (*k, *v))
-            .collect();
-        for (key, value) in changes {
-            if self.vm.storage.storage_read(&key).unwrap_or_default() != value {
-                diffs.push((key, value));
-            }
-        }
-        diffs.sort();
+        #[allow(unused_mut)]
+        let mut diffs = self.final_storage_changes();
         #[cfg(feature = "fault-injection")]
         if crate::faults::is_active(crate::faults::Fault::PubdataDropsLastDiff) {
             diffs.pop();
@@ -394,6 +382,24 @@ impl OperatorVm {
             out.extend(word(value));
         }
         out
+    }
+
+    /// The slots whose value now differs from the start of the batch, with their final
+    /// values, sorted by address and key: the state diffs to publish and to commit.
+    pub fn final_storage_changes(&mut self) -> Vec<(crate::world::StorageKey, U256)> {
+        let changes: Vec<_> = self
+            .vm
+            .world
+            .storage_changes
+            .iter()
+            .map(|(k, v)| (*k, *v))
+            .collect();
+        let mut diffs: Vec<_> = changes
+            .into_iter()
+            .filter(|(key, value)| self.vm.storage.storage_read(key).unwrap_or_default() != *value)
+            .collect();
+        diffs.sort();
+        diffs
     }
 
     /// Saves the VM and the operator's state (before pushing a transaction).
