@@ -273,7 +273,11 @@ fn a_committed_batch_is_where_the_next_one_starts() {
         }
         // Whatever the second batch changes, it changes relative to the committed values.
         for (key, value) in second.final_storage_changes() {
-            assert_ne!(storage.values.get(&key).copied().unwrap_or_default(), value, "case {i}");
+            assert_ne!(
+                storage.values.get(&key).copied().unwrap_or_default(),
+                value,
+                "case {i}"
+            );
         }
         carried += changes.len();
     }
