@@ -114,6 +114,41 @@ pub struct BatchView {
     pub pubdata: Option<String>,
 }
 
+impl BatchView {
+    /// The operator's view of a batch, with the registers at each hook.
+    pub fn new(
+        state: &eravm::operator::BootloaderState,
+        hook_registers: &[[Tagged; 15]],
+    ) -> BatchView {
+        let word = |v: &eravm::U256| format!("{v:#x}");
+        let mut tx = 0;
+        let hooks = state
+            .hooks
+            .iter()
+            .zip(hook_registers)
+            .map(|((hook, p), registers)| {
+                let view = HookView {
+                    tx,
+                    hook: format!("{hook:?}"),
+                    params: [word(&p[0]), word(&p[1]), word(&p[2])],
+                    registers: *registers,
+                };
+                tx += (*hook == eravm::operator::Hook::TxHasEnded) as usize;
+                view
+            })
+            .collect();
+        BatchView {
+            results: state
+                .results
+                .iter()
+                .map(|r| (r.success, hex::encode(&r.return_data), word(&r.refund)))
+                .collect(),
+            hooks,
+            pubdata: state.pubdata.as_ref().map(hex::encode),
+        }
+    }
+}
+
 /// One hook as the operator saw it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct HookView {

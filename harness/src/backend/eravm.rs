@@ -8,8 +8,8 @@ use eravm::{
 use super::{Backend, BackendError};
 use crate::case::Case;
 use crate::observe::{
-    BatchView, CallTracker, FinalState, FlagsView, FrameIds, FrameView, History, HookView, LogView,
-    Run, RunEnd, RunStats, SlotView, StepState, Tagged, WorldView, RETURN_DATA_LIMIT,
+    BatchView, CallTracker, FinalState, FlagsView, FrameIds, FrameView, History, LogView, Run,
+    RunEnd, RunStats, SlotView, StepState, Tagged, WorldView, RETURN_DATA_LIMIT,
 };
 use crate::world::ResolvedWorld;
 
@@ -190,7 +190,7 @@ impl Backend for EraVm {
             batch: case
                 .batch
                 .as_ref()
-                .map(|_| batch_view(&op.bootloader_state, &hook_registers)),
+                .map(|_| BatchView::new(&op.bootloader_state, &hook_registers)),
             world: WorldView {
                 calls: calls.events,
                 ..world_view(&op.vm, &world)
@@ -284,39 +284,6 @@ fn returned_bytes(vm: &Vm, pointer: FatPointer) -> Vec<u8> {
         pointer.length.saturating_sub(pointer.offset),
         RETURN_DATA_LIMIT,
     )
-}
-
-/// The operator's view of a batch, with the registers at each hook.
-pub(crate) fn batch_view(
-    state: &eravm::operator::BootloaderState,
-    hook_registers: &[[Tagged; 15]],
-) -> BatchView {
-    let word = |v: &eravm::U256| format!("{v:#x}");
-    let mut tx = 0;
-    let hooks = state
-        .hooks
-        .iter()
-        .zip(hook_registers)
-        .map(|((hook, p), registers)| {
-            let view = HookView {
-                tx,
-                hook: format!("{hook:?}"),
-                params: [word(&p[0]), word(&p[1]), word(&p[2])],
-                registers: *registers,
-            };
-            tx += (*hook == eravm::operator::Hook::TxHasEnded) as usize;
-            view
-        })
-        .collect();
-    BatchView {
-        results: state
-            .results
-            .iter()
-            .map(|r| (r.success, hex::encode(&r.return_data), word(&r.refund)))
-            .collect(),
-        hooks,
-        pubdata: state.pubdata.as_ref().map(hex::encode),
-    }
 }
 
 fn precompile_name(address: u16) -> &'static str {

@@ -18,12 +18,12 @@ use zk_evm_abstractions::precompiles::DefaultPrecompilesProcessor;
 
 use super::reference_host::{JournaledEvents, OracleStorage, WorldDecommitter};
 use super::reference_memory::ReferenceMemory;
-use super::reference_operator::{raised_hook, slice_bytes, RaisedHook, ReferenceOperator};
+use super::reference_operator::{raised_hook, RaisedHook, ReferenceOperator};
 use super::{Backend, BackendError};
 use crate::case::Case;
 use crate::observe::{
-    CallTracker, FinalState, FlagsView, FrameIds, FrameView, History, LogView, Run, RunEnd,
-    SlotView, StepState, Tagged, WorldView, RETURN_DATA_LIMIT,
+    BatchView, CallTracker, FinalState, FlagsView, FrameIds, FrameView, History, LogView, Run,
+    RunEnd, SlotView, StepState, Tagged, WorldView, RETURN_DATA_LIMIT,
 };
 use crate::world::ResolvedWorld;
 
@@ -289,7 +289,7 @@ impl Backend for ZkEvm {
                 RunEnd::Ok
             };
             let pointer = RefFatPointer::from_u256(vm.local_state.registers[0].value);
-            (end, slice_bytes(&vm.memory, pointer, RETURN_DATA_LIMIT))
+            (end, vm.memory.slice(pointer, RETURN_DATA_LIMIT))
         } else {
             (RunEnd::CycleLimit, Vec::new())
         };
@@ -330,7 +330,7 @@ impl Backend for ZkEvm {
                 calls: calls.events,
                 ..world_view(&vm)
             },
-            batch: operator.map(|o| super::eravm::batch_view(&o.state, &hook_registers)),
+            batch: operator.map(|o| BatchView::new(&o.state, &hook_registers)),
             history: history.digest(),
         };
         Ok(Run {

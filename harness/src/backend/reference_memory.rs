@@ -7,6 +7,7 @@
 
 use rustc_hash::FxHashMap;
 use zk_evm::zkevm_opcode_defs::ethereum_types::U256 as RefU256;
+use zk_evm::zkevm_opcode_defs::FatPointer as RefFatPointer;
 use zk_evm_abstractions::queries::MemoryQuery;
 use zk_evm_abstractions::vm::Memory;
 
@@ -31,6 +32,18 @@ impl ReferenceMemory {
             .entry(page)
             .or_default()
             .insert(index, (value, false));
+    }
+
+    /// The bytes a fat pointer points at, at most `limit` of them.
+    pub fn slice(&self, pointer: RefFatPointer, limit: usize) -> Vec<u8> {
+        let start = pointer.start.wrapping_add(pointer.offset) as u64;
+        let len = (pointer.length.saturating_sub(pointer.offset) as usize).min(limit);
+        (start..start + len as u64)
+            .map(|addr| {
+                let (word, _) = self.read(pointer.memory_page, (addr / 32) as u32);
+                word.byte(31 - (addr % 32) as usize)
+            })
+            .collect()
     }
 
     pub fn read(&self, page: u32, index: u32) -> (RefU256, bool) {

@@ -88,7 +88,7 @@ impl ReferenceOperator {
                 let pointer = RefFatPointer::from_u256(to_ref(hook.params[1]));
                 self.state.results.push(TxResult {
                     success: !hook.params[0].is_zero(),
-                    return_data: slice_bytes(&vm.memory, pointer, RESULT_BYTES),
+                    return_data: vm.memory.slice(pointer, RESULT_BYTES),
                     refund: U256::zero(),
                 });
             }
@@ -130,22 +130,6 @@ impl ReferenceOperator {
         }
         Ok(None)
     }
-}
-
-/// The bytes a fat pointer points at, at most `limit` of them.
-pub(crate) fn slice_bytes(
-    memory: &ReferenceMemory,
-    pointer: RefFatPointer,
-    limit: usize,
-) -> Vec<u8> {
-    let start = pointer.start.wrapping_add(pointer.offset) as u64;
-    let len = (pointer.length.saturating_sub(pointer.offset) as usize).min(limit);
-    (start..start + len as u64)
-        .map(|addr| {
-            let (word, _) = memory.read(pointer.memory_page, (addr / 32) as u32);
-            word.byte(31 - (addr % 32) as usize)
-        })
-        .collect()
 }
 
 /// The simplified pubdata of the protocol notes: L2→L1 messages (a 4-byte count, then

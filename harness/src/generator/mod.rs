@@ -395,7 +395,6 @@ pub(crate) fn register(u: &mut Unstructured) -> Result<u8> {
 }
 
 fn opcode(u: &mut Unstructured) -> Result<Opcode> {
-    use Opcode::*;
     let family = weighted(
         u,
         &[
@@ -414,40 +413,11 @@ fn opcode(u: &mut Unstructured) -> Result<Opcode> {
             (14, Family::HeapAccess),
         ],
     )?;
-    Ok(match family {
-        Family::Nop => Nop,
-        Family::Add => Add,
-        Family::Sub => Sub,
-        Family::Mul => Mul,
-        Family::Div => Div,
-        Family::Jump => Jump,
-        Family::Binop => *u.choose(&[Xor, And, Or])?,
-        Family::Shift => *u.choose(&[Shl, Shr, Rol, Ror])?,
-        Family::Ptr => *u.choose(&[PtrAdd, PtrSub, PtrPack, PtrShrink])?,
-        Family::NearCall => NearCall,
-        Family::Context => *u.choose(&[
-            This,
-            Caller,
-            CodeAddress,
-            Meta,
-            ErgsLeft,
-            Sp,
-            GetContextU128,
-            SetContextU128,
-            AuxMutating0,
-            IncrementTxNumber,
-        ])?,
-        Family::Ret => *u.choose(&[RetOk, RetRevert, RetPanic])?,
-        _ => *u.choose(&[
-            HeapRead,
-            HeapWrite,
-            AuxHeapRead,
-            AuxHeapWrite,
-            FatPointerRead,
-            StaticMemoryRead,
-            StaticMemoryWrite,
-        ])?,
-    })
+    let members: Vec<Opcode> = Opcode::ALL
+        .into_iter()
+        .filter(|o| o.family() == family)
+        .collect();
+    Ok(*u.choose(&members)?)
 }
 
 /// A program counter: usually inside the program, sometimes anywhere.
