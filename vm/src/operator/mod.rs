@@ -1,13 +1,18 @@
-//! The operator side of the bootloader protocol: where things live in the bootloader's heap,
-//! the hooks the bootloader raises, and snapshots of the whole VM.
-//!
-//! This is the groundwork of the operator (the seed's `OperatorVm`): the VM notices hook
-//! writes (see [`crate::Vm::take_hook`]) and can be snapshotted and rolled back as a whole;
-//! the transaction loop, the answers to the hooks and our bootloader program build on it.
+//! The operator (the seed's `OperatorVm`): it writes the batch information and transactions
+//! into the bootloader's heap, runs the bootloader, answers the hooks it raises (the VM
+//! notices them, see [`crate::Vm::take_hook`]), builds the pubdata, and snapshots and rolls
+//! back the VM and its own state together. `layout` says where things live in the heap;
+//! `bootloader` is our bootloader program.
 
+pub mod bootloader;
 pub mod layout;
 
-use primitive_types::U256;
+use primitive_types::{H160, U256};
+
+use crate::fat_pointer::FatPointer;
+use crate::state::{PageId, TaggedWord};
+use crate::vm::{Bootloader, ChainSettings, Vm, VmError, VmSnapshot, BOOTLOADER_BASE_PAGE};
+use crate::world::Storage;
 
 /// The hooks of the protocol, by number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -66,15 +71,6 @@ impl HookCall {
         Hook::from_value(&self.value)
     }
 }
-
-pub mod bootloader;
-
-use primitive_types::H160;
-
-use crate::fat_pointer::FatPointer;
-use crate::state::{PageId, TaggedWord};
-use crate::vm::{Bootloader, ChainSettings, Vm, VmError, VmSnapshot, BOOTLOADER_BASE_PAGE};
-use crate::world::Storage;
 
 /// A transaction, in our bootloader's encoding (see [`bootloader::TxEncoding`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -228,16 +224,11 @@ fn heap() -> PageId {
 impl OperatorVm {
     /// A VM running our bootloader with `ergs`, on the chain `storage` answers for.
     pub fn new(storage: Box<dyn Storage>, settings: ChainSettings, ergs: u32) -> OperatorVm {
-        let vm = Vm::with_storage(
+        OperatorVm::from_vm(Vm::with_storage(
             Bootloader::new(bootloader::program(), ergs),
             storage,
             settings,
-        );
-        OperatorVm {
-            vm,
-            bootloader_state: BootloaderState::new(),
-            snapshots: Vec::new(),
-        }
+        ))
     }
 
     /// The operator around a VM already built (its first frame must run our bootloader).
