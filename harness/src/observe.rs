@@ -294,39 +294,53 @@ impl CallTracker {
 }
 
 /// Folds the state after each cycle into one number, cheaply: only registers that changed
-/// are hashed.
+/// are hashed. Both backends call it every cycle, so it compares limbs in place rather than
+/// building register views.
 #[derive(Clone, Debug)]
 pub struct History {
     digest: u64,
-    previous: [([u64; 4], bool); 15],
+    values: [[u64; 4]; 15],
+    pointers: u16,
 }
 
 impl History {
     pub fn new(initial: [Tagged; 15]) -> History {
+        let mut pointers = 0;
+        for (i, t) in initial.iter().enumerate() {
+            pointers |= (t.pointer as u16) << i;
+        }
         History {
             digest: 0,
-            previous: initial.map(|t| (t.value.0, t.pointer)),
+            values: initial.map(|t| t.value.0),
+            pointers,
         }
     }
 
+    #[inline(always)]
     fn mix(digest: &mut u64, x: u64) {
         *digest = (digest.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95);
     }
 
-    /// Folds in one cycle: the PC, the flags (lt, eq, gt) and r1..r15 as (limbs, tag).
+    /// Folds in one cycle: the PC, the flags (lt, eq, gt), and r1..r15 given as the limbs
+    /// of r(i+1) by `value(i)` and the pointer tags as bit i of `pointers`.
+    #[inline]
     pub fn cycle(
         &mut self,
         pc: u16,
         flags: [bool; 3],
-        registers: impl Iterator<Item = ([u64; 4], bool)>,
+        value: impl Fn(usize) -> [u64; 4],
+        pointers: u16,
     ) {
         let d = &mut self.digest;
         let flag_bits = (flags[0] as u64) << 16 | (flags[1] as u64) << 17 | (flags[2] as u64) << 18;
         Self::mix(d, pc as u64 | flag_bits);
-        for (i, (now, before)) in registers.zip(self.previous.iter_mut()).enumerate() {
-            if now != *before {
-                Self::mix(d, i as u64 | (now.1 as u64) << 8);
-                for limb in now.0 {
+        let changed_tags = pointers ^ self.pointers;
+        self.pointers = pointers;
+        for (i, before) in self.values.iter_mut().enumerate() {
+            let now = value(i);
+            if now != *before || changed_tags >> i & 1 != 0 {
+                Self::mix(d, i as u64 | ((pointers >> i & 1) as u64) << 8);
+                for limb in now {
                     Self::mix(d, limb);
                 }
                 *before = now;

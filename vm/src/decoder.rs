@@ -350,6 +350,90 @@ impl Instruction {
     }
 }
 
+/// An instruction as the VM keeps it in its code cache: decoded once, together with what
+/// the checks before execution and the operand addressing ask of it every cycle.
+#[derive(Clone, Copy)]
+pub struct Predecoded {
+    pub(crate) handler: crate::instructions::Handler,
+    pub ins: Instruction,
+    /// Its index in the variant table (what tracers report).
+    pub variant: u16,
+    pub price: u32,
+    /// `GUARD_*` bits: checks before execution that depend on the frame.
+    pub guards: u8,
+    /// The operands are swapped before execution.
+    pub swap: bool,
+    pub set_flags: bool,
+}
+
+impl fmt::Debug for Predecoded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (variant {})", self.ins, self.variant)
+    }
+}
+
+/// The invalid opcode: faults in every frame.
+pub const GUARD_INVALID: u8 = 1;
+/// Faults outside kernel frames.
+pub const GUARD_KERNEL_ONLY: u8 = 2;
+/// Faults in static frames.
+pub const GUARD_NOT_IN_STATIC: u8 = 4;
+
+impl Predecoded {
+    pub fn new(ins: Instruction, variant: u16) -> Predecoded {
+        let op = ins.opcode;
+        let guards = if op == Opcode::Invalid {
+            GUARD_INVALID
+        } else {
+            0
+        } | if op.is_kernel_only() {
+            GUARD_KERNEL_ONLY
+        } else {
+            0
+        } | if op.is_allowed_in_static_frame() {
+            0
+        } else {
+            GUARD_NOT_IN_STATIC
+        };
+        Predecoded {
+            handler: crate::instructions::handler_for(&ins),
+            ins,
+            variant,
+            price: op.price(),
+            guards,
+            swap: ins.swap_operands(),
+            set_flags: ins.set_flags(),
+        }
+    }
+
+    /// Runs `ins` instead (a panic for a fault, a nop for a false condition), keeping the
+    /// immediates, which the replaced instruction still shows.
+    #[inline(always)]
+    pub fn replace_with(&mut self, replacement: &Predecoded) {
+        let (imm0, imm1) = (self.ins.imm0, self.ins.imm1);
+        *self = *replacement;
+        self.ins.imm0 = imm0;
+        self.ins.imm1 = imm1;
+    }
+
+    /// `ret.panic r0`, what a faulting instruction runs.
+    pub fn panic() -> Predecoded {
+        Predecoded::new(Instruction::panic(), PANIC_VARIANT_INDEX)
+    }
+
+    /// `nop r0, r0, r0, r0`, what an instruction whose condition fails runs.
+    pub fn nop() -> Predecoded {
+        Predecoded::new(Instruction::nop(), NOP_VARIANT_INDEX)
+    }
+
+    pub fn from_raw(raw: u64) -> Predecoded {
+        Predecoded::new(
+            Instruction::decode(raw),
+            (raw & (VARIANT_TABLE_LEN as u64 - 1)) as u16,
+        )
+    }
+}
+
 /// Splits a 32-byte code word into its four instructions, first instruction first.
 pub fn code_word_instructions(word: &primitive_types::U256) -> [u64; 4] {
     [word.0[3], word.0[2], word.0[1], word.0[0]]

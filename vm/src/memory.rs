@@ -9,13 +9,18 @@ use rustc_hash::FxHashMap;
 use crate::state::{PageId, TaggedWord};
 
 const CHUNK_WORDS: usize = 32;
+/// Chunks below this index are found by indexing a vector; the rest (far offsets into a
+/// heap, the bootloader's high slots) through a map, so a single far write never allocates
+/// more than a chunk. 2048 chunks are 64Ki words: a whole stack, 2 MiB of heap.
+const DIRECT_CHUNKS: u32 = 2048;
 
 type Chunk = Box<[TaggedWord; CHUNK_WORDS]>;
 
 /// One page of memory.
 #[derive(Clone, Debug, Default)]
 pub struct Page {
-    chunks: FxHashMap<u32, Chunk>,
+    direct: Vec<Option<Chunk>>,
+    far: FxHashMap<u32, Chunk>,
     /// One past the highest word index written.
     len: u32,
     /// Some frame runs code from this page: writes to it invalidate decoded code.
@@ -23,28 +28,51 @@ pub struct Page {
 }
 
 impl Page {
+    #[inline]
+    fn chunk(&self, chunk: u32) -> Option<&Chunk> {
+        if chunk < DIRECT_CHUNKS {
+            self.direct.get(chunk as usize)?.as_ref()
+        } else {
+            self.far.get(&chunk)
+        }
+    }
+
+    #[inline]
     pub fn read(&self, index: u32) -> TaggedWord {
-        match self.chunks.get(&(index / CHUNK_WORDS as u32)) {
+        match self.chunk(index / CHUNK_WORDS as u32) {
             Some(chunk) => chunk[index as usize % CHUNK_WORDS],
             None => TaggedWord::ZERO,
         }
     }
 
+    #[inline]
     pub fn write(&mut self, index: u32, word: TaggedWord) {
         self.len = self.len.max(index.saturating_add(1));
-        let chunk = self
-            .chunks
-            .entry(index / CHUNK_WORDS as u32)
-            .or_insert_with(|| Box::new([TaggedWord::ZERO; CHUNK_WORDS]));
+        let c = index / CHUNK_WORDS as u32;
+        let new_chunk = || Box::new([TaggedWord::ZERO; CHUNK_WORDS]);
+        let chunk = if c < DIRECT_CHUNKS {
+            let c = c as usize;
+            if c >= self.direct.len() {
+                self.direct.resize_with(c + 1, || None);
+            }
+            self.direct[c].get_or_insert_with(new_chunk)
+        } else {
+            self.far.entry(c).or_insert_with(new_chunk)
+        };
         chunk[index as usize % CHUNK_WORDS] = word;
     }
 
     /// The words that are not zero (or carry a pointer tag), by index.
     pub fn nonzero_words(&self) -> Vec<(u32, TaggedWord)> {
-        let mut words: Vec<(u32, TaggedWord)> = self
-            .chunks
+        let direct = self
+            .direct
             .iter()
-            .flat_map(|(&chunk, words)| {
+            .enumerate()
+            .filter_map(|(c, chunk)| Some((c as u32, chunk.as_ref()?)));
+        let far = self.far.iter().map(|(&c, chunk)| (c, chunk));
+        let mut words: Vec<(u32, TaggedWord)> = direct
+            .chain(far)
+            .flat_map(|(chunk, words)| {
                 words.iter().enumerate().filter_map(move |(i, w)| {
                     (*w != TaggedWord::ZERO).then_some((chunk * CHUNK_WORDS as u32 + i as u32, *w))
                 })
@@ -55,10 +83,16 @@ impl Page {
     }
 }
 
+/// Pages with ids below this are found by indexing a vector (every page a run allocates
+/// for its first 130 thousand far calls); higher ids, which only wild pointers and
+/// precompile arguments name, through a map.
+const DIRECT_PAGES: u32 = 1 << 20;
+
 /// All pages of a VM instance.
 #[derive(Clone, Debug, Default)]
 pub struct Memory {
-    pages: FxHashMap<u32, Page>,
+    direct: Vec<Option<Box<Page>>>,
+    far: FxHashMap<u32, Page>,
     /// Bumped by every write to a page that holds code, so decoded code can be reused until
     /// its page changes.
     code_generation: u64,
@@ -67,10 +101,33 @@ pub struct Memory {
 }
 
 impl Memory {
+    #[inline]
     pub fn read(&self, page: PageId, index: u32) -> TaggedWord {
-        match self.pages.get(&page.0) {
+        match self.page(page) {
             Some(p) => p.read(index),
             None => TaggedWord::ZERO,
+        }
+    }
+
+    #[inline]
+    pub fn page(&self, page: PageId) -> Option<&Page> {
+        if page.0 < DIRECT_PAGES {
+            self.direct.get(page.0 as usize)?.as_deref()
+        } else {
+            self.far.get(&page.0)
+        }
+    }
+
+    #[inline]
+    fn page_mut(&mut self, page: PageId) -> &mut Page {
+        if page.0 < DIRECT_PAGES {
+            let i = page.0 as usize;
+            if i >= self.direct.len() {
+                self.direct.resize_with(i + 1, || None);
+            }
+            self.direct[i].get_or_insert_with(Default::default)
+        } else {
+            self.far.entry(page.0).or_default()
         }
     }
 
@@ -83,11 +140,12 @@ impl Memory {
 
     /// A write by the host (the operator), which the VM's write log does not record.
     pub fn write_from_host(&mut self, page: PageId, index: u32, word: TaggedWord) {
-        let p = self.pages.entry(page.0).or_default();
-        if p.holds_code {
+        let p = self.page_mut(page);
+        let holds_code = p.holds_code;
+        p.write(index, word);
+        if holds_code {
             self.code_generation += 1;
         }
-        p.write(index, word);
     }
 
     /// Changes whenever a page that holds code is written.
@@ -100,7 +158,7 @@ impl Memory {
     pub fn code_words(&mut self, page: PageId) -> Vec<primitive_types::U256> {
         // A 16-bit PC reaches 2^14 words; whatever lies beyond cannot run.
         const REACHABLE_WORDS: u32 = 1 << 14;
-        let p = self.pages.entry(page.0).or_default();
+        let p = self.page_mut(page);
         p.holds_code = true;
         (0..p.len.min(REACHABLE_WORDS))
             .map(|i| p.read(i).value)
@@ -118,10 +176,6 @@ impl Memory {
             .as_mut()
             .map(std::mem::take)
             .unwrap_or_default()
-    }
-
-    pub fn page(&self, page: PageId) -> Option<&Page> {
-        self.pages.get(&page.0)
     }
 
     /// Fills a page with words from index 0 on (code, calldata).

@@ -33,32 +33,68 @@ impl TaggedWord {
 }
 
 /// General purpose registers r1–r15; r0 reads as zero and ignores writes.
+///
+/// Values and pointer tags are kept apart (slot 0 is the always-zero r0), so that reading a
+/// register is one indexed load and the hot path copies 32-byte words, not tagged structs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Registers {
-    words: [TaggedWord; 15],
+    values: [U256; 16],
+    /// Bit i: ri holds a fat pointer. Bit 0 is never set.
+    pointers: u16,
 }
 
 impl Registers {
+    #[inline(always)]
     pub fn get(&self, index: u8) -> TaggedWord {
-        match index {
-            1..=15 => self.words[index as usize - 1],
-            _ => TaggedWord::ZERO,
+        let i = (index & 15) as usize;
+        TaggedWord {
+            value: self.values[i],
+            is_pointer: self.pointers >> i & 1 != 0,
         }
     }
 
+    /// The value of a register without its tag.
+    #[inline(always)]
+    pub fn value(&self, index: u8) -> U256 {
+        self.values[(index & 15) as usize]
+    }
+
+    #[inline(always)]
     pub fn set(&mut self, index: u8, word: TaggedWord) {
-        if let 1..=15 = index {
-            self.words[index as usize - 1] = word;
+        let i = (index & 15) as usize;
+        if i != 0 {
+            self.values[i] = word.value;
+            self.pointers = self.pointers & !(1 << i) | (word.is_pointer as u16) << i;
         }
+    }
+
+    /// Writes an integer (clearing the pointer tag).
+    #[inline(always)]
+    pub fn set_integer(&mut self, index: u8, value: U256) {
+        let i = (index & 15) as usize;
+        if i != 0 {
+            self.values[i] = value;
+            self.pointers &= !(1 << i);
+        }
+    }
+
+    /// Bit i set: ri holds a fat pointer (bit 0, r0, never is); r1 is bit 1.
+    #[inline(always)]
+    pub fn pointer_mask(&self) -> u16 {
+        self.pointers
     }
 
     /// r1..r15 in order.
-    pub fn all(&self) -> &[TaggedWord; 15] {
-        &self.words
+    pub fn all(&self) -> [TaggedWord; 15] {
+        std::array::from_fn(|i| self.get(i as u8 + 1))
     }
 
     pub fn from_array(words: [TaggedWord; 15]) -> Registers {
-        Registers { words }
+        let mut registers = Registers::default();
+        for (i, word) in words.into_iter().enumerate() {
+            registers.set(i as u8 + 1, word);
+        }
+        registers
     }
 }
 
@@ -127,6 +163,9 @@ pub struct Frame {
     pub aux_heap_bound: u32,
     pub total_pubdata_spent: i32,
     pub stipend: u32,
+    /// Whether `this_address` is a kernel (system) address; kept with the frame because
+    /// every instruction asks.
+    pub is_kernel: bool,
 }
 
 impl Frame {
@@ -152,12 +191,14 @@ impl Frame {
             aux_heap_bound: 0,
             total_pubdata_spent: 0,
             stipend: 0,
+            is_kernel: true,
         }
     }
 
     /// Kernel frames are those of system contracts, at addresses below 2^16.
+    #[inline(always)]
     pub fn is_kernel(&self) -> bool {
-        is_kernel_address(&self.this_address)
+        self.is_kernel
     }
 }
 

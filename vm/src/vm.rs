@@ -2,9 +2,11 @@
 
 use primitive_types::{H160, U256};
 
-use crate::decoder::Instruction;
+use crate::decoder::{
+    Instruction, Predecoded, GUARD_INVALID, GUARD_KERNEL_ONLY, GUARD_NOT_IN_STATIC,
+};
 use crate::fat_pointer::{erase_pointer_metadata, FatPointer};
-use crate::instructions::{self, Operands, StackSlot};
+use crate::instructions::{Operands, StackSlot};
 use crate::memory::Memory;
 use crate::opcode::{DstMode, Opcode, SrcMode};
 use crate::state::{CallStack, Flags, Frame, PageId, Registers, TaggedWord};
@@ -160,15 +162,18 @@ pub struct Vm {
     /// Precompile calls by address: `[malformed, well formed]` inputs.
     pub(crate) precompile_calls: rustc_hash::FxHashMap<u16, [u64; 2]>,
     /// Decoded code pages, valid while the memory's code generation is `code_generation`.
-    decoded: rustc_hash::FxHashMap<u32, std::rc::Rc<[(Instruction, u16)]>>,
+    decoded: rustc_hash::FxHashMap<u32, std::rc::Rc<[Predecoded]>>,
     code_generation: u64,
     /// The decoded code of the last code page fetched from, for the common case.
-    current_code: (u32, std::rc::Rc<[(Instruction, u16)]>),
+    current_code: (u32, std::rc::Rc<[Predecoded]>),
     /// A hook raised by the last cycle, until the operator takes it.
     hook: Option<crate::operator::HookCall>,
     cycles: u64,
     last_instruction: Instruction,
     last_variant: u16,
+    /// What faults and false conditions run instead, decoded once.
+    panic: Predecoded,
+    nop: Predecoded,
     exit: Option<(ExitKind, FatPointer)>,
 }
 
@@ -218,6 +223,7 @@ impl Vm {
             aux_heap_bound: bootloader.aux_heap_bound,
             total_pubdata_spent: 0,
             stipend: 0,
+            is_kernel: crate::state::is_kernel_address(&bootloader.address),
         };
         let mut stack = CallStack::new();
         stack.push(frame);
@@ -246,6 +252,8 @@ impl Vm {
             current_code: (u32::MAX, std::rc::Rc::from(Vec::new())),
             cycles: 0,
             last_instruction: Instruction::nop(),
+            panic: Predecoded::panic(),
+            nop: Predecoded::nop(),
             last_variant: crate::decoder::NOP_VARIANT_INDEX,
             exit: None,
         }
@@ -264,51 +272,51 @@ impl Vm {
         }
     }
 
-    /// Runs one cycle: fetch, decode, check, address operands, execute.
+    /// Runs one cycle: fetch (decoded once per code page), check, address operands, execute.
+    #[inline]
     pub fn step(&mut self) -> Result<Status, VmError> {
         if self.stack.has_ended() {
             return Ok(Status::Ended);
         }
-        let (fetched, fetched_variant) = if std::mem::take(&mut self.pending_panic) {
-            (Instruction::panic(), crate::decoder::PANIC_VARIANT_INDEX)
+        let fetched = if self.pending_panic {
+            self.pending_panic = false;
+            self.panic
         } else {
             self.fetch()
         };
         let frame = &mut self.stack.current;
 
         // Checks before execution. The price is charged even if the instruction then faults.
-        let (ergs, out_of_ergs) = frame.ergs.overflowing_sub(fetched.opcode.price());
+        let (ergs, out_of_ergs) = frame.ergs.overflowing_sub(fetched.price);
         frame.ergs = if out_of_ergs { 0 } else { ergs };
-        let faulted = fetched.opcode == Opcode::Invalid
-            || out_of_ergs
-            || (fetched.opcode.is_kernel_only() && !frame.is_kernel())
-            || (frame.is_static && !fetched.opcode.is_allowed_in_static_frame())
+        let guards = fetched.guards;
+        let faulted = out_of_ergs
+            || (guards != 0
+                && (guards & GUARD_INVALID != 0
+                    || (guards & GUARD_KERNEL_ONLY != 0 && !frame.is_kernel)
+                    || (guards & GUARD_NOT_IN_STATIC != 0 && frame.is_static)))
             || self.stack.is_full();
-        let (ins, variant) = if faulted {
-            let panic = Instruction {
-                imm0: fetched.imm0,
-                imm1: fetched.imm1,
-                ..Instruction::panic()
-            };
-            (panic, crate::decoder::PANIC_VARIANT_INDEX)
-        } else if !self.flags.holds(fetched.condition) {
-            let nop = Instruction {
-                imm0: fetched.imm0,
-                imm1: fetched.imm1,
-                ..Instruction::nop()
-            };
-            (nop, crate::decoder::NOP_VARIANT_INDEX)
+        let mut current = fetched;
+        if faulted {
+            current.replace_with(&self.panic);
+        } else if !self.flags.holds(current.ins.condition) {
+            current.replace_with(&self.nop);
+        }
+        self.last_instruction = current.ins;
+        self.last_variant = current.variant;
+        (current.handler)(self, &current)?;
+        self.cycles += 1;
+        Ok(if self.stack.has_ended() {
+            Status::Ended
         } else {
-            (fetched, fetched_variant)
-        };
+            Status::Running
+        })
+    }
 
-        let ops = self.address_operands(&ins);
-        let frame = &self.stack.current;
-        let is_kernel = frame.is_kernel();
-        // A heap write by the bootloader (at any near-call depth) to the hook slot raises a
-        // hook; its parameters are read before the write.
-        if ins.opcode == Opcode::HeapWrite
-            && frame.base_page == BOOTLOADER_BASE_PAGE
+    /// A heap write by the bootloader (at any near-call depth) to the hook slot raises a
+    /// hook; its parameters are read before the write.
+    pub(crate) fn check_for_hook(&mut self, ops: &Operands) {
+        if self.stack.current.base_page == BOOTLOADER_BASE_PAGE
             && ops.src0.value.0[0] as u32 == crate::operator::layout::HOOK * 32
         {
             let heap = BOOTLOADER_BASE_PAGE.heap();
@@ -322,25 +330,25 @@ impl Vm {
                 params: [param(0), param(1), param(2)],
             });
         }
-        self.last_instruction = ins;
-        self.last_variant = variant;
-        self.dst1_written = false;
-        instructions::execute(self, &ins, ops, is_kernel)?;
-        if !self.dst1_written {
-            self.registers.set(ins.dst1, TaggedWord::ZERO);
-        }
-        self.cycles += 1;
-        Ok(if self.stack.has_ended() {
-            Status::Ended
-        } else {
-            Status::Running
-        })
     }
 
     /// The instruction at the current PC, from the code page decoded once.
-    fn fetch(&mut self) -> (Instruction, u16) {
+    #[inline(always)]
+    fn fetch(&mut self) -> Predecoded {
         let page = self.stack.current.code_page.0;
         let pc = self.stack.current.pc as usize;
+        if self.code_generation != self.memory.code_generation() || self.current_code.0 != page {
+            self.switch_code_page(page);
+        }
+        match self.current_code.1.get(pc) {
+            Some(&entry) => entry,
+            // Past the end the code page reads as zeros: the invalid opcode.
+            None => Predecoded::from_raw(0),
+        }
+    }
+
+    #[cold]
+    fn switch_code_page(&mut self, page: u32) {
         if self.code_generation != self.memory.code_generation() {
             self.decoded.clear();
             self.current_code.0 = u32::MAX;
@@ -353,10 +361,10 @@ impl Vm {
                     let words = self.memory.code_words(PageId(page));
                     // Marking the page may have been its first code use: nothing changed.
                     self.code_generation = self.memory.code_generation();
-                    let code: std::rc::Rc<[(Instruction, u16)]> = words
+                    let code: std::rc::Rc<[Predecoded]> = words
                         .iter()
                         .flat_map(crate::decoder::code_word_instructions)
-                        .map(|raw| (Instruction::decode(raw), (raw & 0x7ff) as u16))
+                        .map(Predecoded::from_raw)
                         .collect();
                     self.decoded.insert(page, code.clone());
                     code
@@ -364,15 +372,51 @@ impl Vm {
             };
             self.current_code = (page, code);
         }
-        match self.current_code.1.get(pc) {
-            Some(&entry) => entry,
-            // Past the end the code page reads as zeros: the invalid opcode.
-            None => (Instruction::decode(0), 0),
-        }
     }
 
     /// Resolves the source and destination operands, moving SP for push and pop modes.
-    fn address_operands(&mut self, ins: &Instruction) -> Operands {
+    #[inline(always)]
+    pub(crate) fn address_operands(&mut self, ins: &Instruction, swap: bool) -> Operands {
+        let frame = &mut self.stack.current;
+        let new_pc = frame.pc.wrapping_add(1);
+        let src1 = self.registers.get(ins.src1);
+        let (mut src0, dst0_slot) =
+            if ins.src0_mode == SrcMode::Reg && ins.dst0_mode == DstMode::Reg {
+                (self.registers.get(ins.src0), None)
+            } else {
+                self.address_memory_operands(ins)
+            };
+        let frame = &self.stack.current;
+        let mut src1 = src1;
+        if swap {
+            std::mem::swap(&mut src0, &mut src1);
+        }
+        // Outside the kernel, a pointer reaching an instruction that takes integers loses its
+        // page and start and its tag.
+        if !frame.is_kernel && (src0.is_pointer || src1.is_pointer) {
+            if src0.is_pointer && !ins.opcode.accepts_pointer_in_src0() {
+                erase_pointer_metadata(&mut src0.value);
+                src0.is_pointer = false;
+            }
+            if src1.is_pointer {
+                erase_pointer_metadata(&mut src1.value);
+                src1.is_pointer = false;
+            }
+        }
+        Operands {
+            src0,
+            src1,
+            dst0_slot,
+            new_pc,
+        }
+    }
+
+    /// The first source and the destination slot when either is in memory.
+    #[inline(never)]
+    pub(crate) fn address_memory_operands(
+        &mut self,
+        ins: &Instruction,
+    ) -> (TaggedWord, Option<u16>) {
         let frame = &mut self.stack.current;
         let stack_page = frame.base_page.stack();
         let mut sp = frame.sp;
@@ -390,8 +434,7 @@ impl Vm {
             SrcMode::CodePage => Some(StackSlot::Code(src_addr)),
         };
 
-        let dst_reg = self.registers.get(ins.dst0);
-        let dst_addr = (dst_reg.value.0[0] as u16).wrapping_add(ins.imm1);
+        let dst_addr = (self.registers.value(ins.dst0).0[0] as u16).wrapping_add(ins.imm1);
         let dst0_slot = match ins.dst0_mode {
             DstMode::Reg => None,
             DstMode::StackPush => {
@@ -415,30 +458,7 @@ impl Vm {
             }
             (_, None) => TaggedWord::ZERO,
         };
-        let src1 = self.registers.get(ins.src1);
-        let (mut src0, mut src1) = if ins.swap_operands() {
-            (src1, src0)
-        } else {
-            (src0, src1)
-        };
-        // Outside the kernel, a pointer reaching an instruction that takes integers loses its
-        // page and start and its tag.
-        if !frame.is_kernel() {
-            if src0.is_pointer && !ins.opcode.accepts_pointer_in_src0() {
-                erase_pointer_metadata(&mut src0.value);
-                src0.is_pointer = false;
-            }
-            if src1.is_pointer {
-                erase_pointer_metadata(&mut src1.value);
-                src1.is_pointer = false;
-            }
-        }
-        Operands {
-            src0,
-            src1,
-            dst0_slot,
-            new_pc: frame.pc.wrapping_add(1),
-        }
+        (src0, dst0_slot)
     }
 
     /// Writes the first destination: a stack slot if the instruction addressed one, else
@@ -451,6 +471,12 @@ impl Vm {
             }
             None => self.registers.set(ins.dst0, word),
         }
+    }
+
+    #[inline(always)]
+    pub(crate) fn advance_pc(&mut self) {
+        let frame = &mut self.stack.current;
+        frame.pc = frame.pc.wrapping_add(1);
     }
 
     pub(crate) fn write_dst1(&mut self, ins: &Instruction, word: TaggedWord) {

@@ -88,14 +88,12 @@ impl Backend for EraVm {
                 );
             }
             let f = op.vm.flags();
+            let regs = op.vm.registers();
             history.cycle(
                 op.vm.current_frame().pc,
                 [f.lt_of, f.eq, f.gt],
-                op.vm
-                    .registers()
-                    .all()
-                    .iter()
-                    .map(|w| (w.value.0, w.is_pointer)),
+                |i| regs.value(i as u8 + 1).0,
+                regs.pointer_mask() >> 1,
             );
             if status == Status::Running {
                 last_frame = frame_view(&op.vm);

@@ -202,7 +202,8 @@ impl Backend for ZkEvm {
         let mut hook_registers = Vec::new();
         while !vm.execution_has_ended() && cycles < case.max_cycles {
             let pc_before = vm.local_state.callstack.current.pc;
-            let before = frame_ids(&vm);
+            // Copied raw; converted only when the cycle turns out to be a call or return.
+            let before = vm.local_state.callstack.current;
             // The host could not answer (a bytecode the world lacks): stop here, comparably.
             if vm.cycle(&mut tracer).is_err() {
                 host_error = true;
@@ -213,13 +214,18 @@ impl Backend for ZkEvm {
                 let executed = eravm::Instruction::decode(tracer.raw());
                 calls.cycle(
                     &executed,
-                    before,
-                    frame_ids(&vm),
+                    frame_ids(&before),
+                    frame_ids(&vm.local_state.callstack.current),
                     vm.local_state.callstack.depth(),
                     vm.local_state.flags.overflow_or_less_than_flag,
                 );
             }
             let f = &vm.local_state.flags;
+            let regs = &vm.local_state.registers;
+            let mut pointers = 0u16;
+            for (i, r) in regs.iter().enumerate() {
+                pointers |= (r.is_pointer as u16) << i;
+            }
             history.cycle(
                 vm.local_state.callstack.current.pc,
                 [
@@ -227,10 +233,8 @@ impl Backend for ZkEvm {
                     f.equality_flag,
                     f.greater_than_flag,
                 ],
-                vm.local_state
-                    .registers
-                    .iter()
-                    .map(|r| (r.value.0, r.is_pointer)),
+                |i| regs[i].value.0,
+                pointers,
             );
             if !vm.execution_has_ended() {
                 last_frame = frame_view(&vm);
@@ -391,8 +395,7 @@ fn world_view(vm: &RefVm) -> WorldView {
     }
 }
 
-fn frame_ids(vm: &RefVm) -> FrameIds {
-    let f = &vm.local_state.callstack.current;
+fn frame_ids(f: &CallStackEntry) -> FrameIds {
     (
         eravm::H160::from_slice(f.this_address.as_bytes()),
         eravm::H160::from_slice(f.code_address.as_bytes()),

@@ -1,82 +1,105 @@
 //! `add`, `sub`, `mul`, `div`.
 
-use primitive_types::{U256, U512};
+use primitive_types::U256;
 
-use super::Operands;
-use crate::decoder::Instruction;
-use crate::opcode::Opcode;
-use crate::state::{Flags, TaggedWord};
-use crate::vm::Vm;
+use super::{clear_dst1, sources, write_result};
+use crate::decoder::Predecoded;
+use crate::state::Flags;
+use crate::vm::{Vm, VmError};
 
-pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: Operands) {
-    vm.stack.current.pc = ops.new_pc;
-    let (a, b) = (ops.src0.value, ops.src1.value);
-    match ins.opcode {
-        Opcode::Add | Opcode::Sub => {
-            let (result, overflow) = if ins.opcode == Opcode::Add {
-                a.overflowing_add(b)
-            } else {
-                a.overflowing_sub(b)
-            };
-            #[cfg(feature = "fault-injection")]
-            let result = if crate::faults::is_active(crate::faults::Fault::AddOffByOne)
-                && ins.opcode == Opcode::Add
-            {
-                result.overflowing_add(U256::one()).0
-            } else {
-                result
-            };
-            if ins.set_flags() {
-                let eq = result.is_zero();
-                vm.flags = Flags {
-                    lt_of: overflow,
-                    eq,
-                    gt: !eq && !overflow,
-                };
-            }
-            vm.write_dst0(ins, &ops, TaggedWord::integer(result));
-        }
-        Opcode::Mul => {
-            let product: U512 = a.full_mul(b);
-            let low = U256([product.0[0], product.0[1], product.0[2], product.0[3]]);
-            let high = U256([product.0[4], product.0[5], product.0[6], product.0[7]]);
-            if ins.set_flags() {
-                let overflow = !high.is_zero();
-                let eq = low.is_zero();
-                vm.flags = Flags {
-                    lt_of: overflow,
-                    eq,
-                    gt: !overflow && !eq,
-                };
-            }
-            vm.write_dst0(ins, &ops, TaggedWord::integer(low));
-            vm.write_dst1(ins, TaggedWord::integer(high));
-        }
-        Opcode::Div => {
-            if b.is_zero() {
-                // Division by zero gives zeros and sets only the overflow flag.
-                if ins.set_flags() {
-                    vm.flags = Flags {
-                        lt_of: true,
-                        eq: false,
-                        gt: false,
-                    };
-                }
-                vm.write_dst0(ins, &ops, TaggedWord::ZERO);
-                vm.write_dst1(ins, TaggedWord::ZERO);
-            } else {
-                let (quotient, remainder) = a.div_mod(b);
-                if ins.set_flags() {
-                    vm.flags = Flags {
-                        lt_of: false,
-                        eq: quotient.is_zero(),
-                        gt: remainder.is_zero(),
-                    };
-                }
-                vm.write_dst0(ins, &ops, TaggedWord::integer(quotient));
-                vm.write_dst1(ins, TaggedWord::integer(remainder));
-            }
-        }
-        _ => unreachable!("not an arithmetic opcode"),
+pub(super) fn add<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+    let (a, b, slot) = sources::<MODE>(vm, d);
+    let (result, overflow) = a.overflowing_add(b);
+    #[cfg(feature = "fault-injection")]
+    let result = if crate::faults::is_active(crate::faults::Fault::AddOffByOne) {
+        result.overflowing_add(U256::one()).0
+    } else {
+        result
+    };
+    add_or_sub_done::<MODE>(vm, d, slot, result, overflow);
+    Ok(())
+}
+
+pub(super) fn sub<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+    let (a, b, slot) = sources::<MODE>(vm, d);
+    let (result, overflow) = a.overflowing_sub(b);
+    add_or_sub_done::<MODE>(vm, d, slot, result, overflow);
+    Ok(())
+}
+
+#[inline(always)]
+fn add_or_sub_done<const MODE: u8>(
+    vm: &mut Vm,
+    d: &Predecoded,
+    slot: Option<u16>,
+    result: U256,
+    overflow: bool,
+) {
+    if d.set_flags {
+        let eq = result.is_zero();
+        vm.flags = Flags {
+            lt_of: overflow,
+            eq,
+            gt: !eq && !overflow,
+        };
     }
+    write_result::<MODE>(vm, &d.ins, slot, result);
+    clear_dst1(vm, &d.ins);
+    vm.advance_pc();
+}
+
+pub(super) fn mul<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+    let (a, b, slot) = sources::<MODE>(vm, d);
+    let (low, high) = full_mul(&a, &b);
+    if d.set_flags {
+        let overflow = !high.is_zero();
+        let eq = low.is_zero();
+        vm.flags = Flags {
+            lt_of: overflow,
+            eq,
+            gt: !overflow && !eq,
+        };
+    }
+    write_result::<MODE>(vm, &d.ins, slot, low);
+    vm.registers.set_integer(d.ins.dst1, high);
+    vm.advance_pc();
+    Ok(())
+}
+
+pub(super) fn div<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+    let (a, b, slot) = sources::<MODE>(vm, d);
+    let (quotient, remainder, flags) = if b.is_zero() {
+        // Division by zero gives zeros and sets only the overflow flag.
+        let flags = Flags {
+            lt_of: true,
+            eq: false,
+            gt: false,
+        };
+        (U256::zero(), U256::zero(), flags)
+    } else {
+        let (quotient, remainder) = a.div_mod(b);
+        let flags = Flags {
+            lt_of: false,
+            eq: quotient.is_zero(),
+            gt: remainder.is_zero(),
+        };
+        (quotient, remainder, flags)
+    };
+    if d.set_flags {
+        vm.flags = flags;
+    }
+    write_result::<MODE>(vm, &d.ins, slot, quotient);
+    vm.registers.set_integer(d.ins.dst1, remainder);
+    vm.advance_pc();
+    Ok(())
+}
+
+/// The 512-bit product as (low, high) halves.
+#[inline(always)]
+fn full_mul(a: &U256, b: &U256) -> (U256, U256) {
+    let product = a.full_mul(*b).0;
+    (
+        U256([product[0], product[1], product[2], product[3]]),
+        U256([product[4], product[5], product[6], product[7]]),
+    )
 }

@@ -1,32 +1,48 @@
 //! `and`, `or`, `xor`, and the shifts and rotations.
 
-use super::Operands;
-use crate::decoder::Instruction;
-use crate::opcode::Opcode;
-use crate::state::{Flags, TaggedWord};
-use crate::vm::Vm;
+use primitive_types::U256;
 
-pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: Operands) {
-    vm.stack.current.pc = ops.new_pc;
-    let (a, b) = (ops.src0.value, ops.src1.value);
-    // Shifts take the amount from the low byte of the second operand, so 256 is 0.
-    let shift = (b.0[0] as u8) as usize;
-    let result = match ins.opcode {
+use super::{clear_dst1, sources, write_result};
+use crate::decoder::Predecoded;
+use crate::opcode::Opcode;
+use crate::state::Flags;
+use crate::vm::{Vm, VmError};
+
+pub(super) fn logic<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+    let (a, b, slot) = sources::<MODE>(vm, d);
+    let result = match d.ins.opcode {
         Opcode::Xor => a ^ b,
         Opcode::And => a & b,
-        Opcode::Or => a | b,
+        _ => a | b,
+    };
+    done::<MODE>(vm, d, slot, result);
+    Ok(())
+}
+
+pub(super) fn shift<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+    let (a, b, slot) = sources::<MODE>(vm, d);
+    // Shifts take the amount from the low byte of the second operand, so 256 is 0.
+    let shift = (b.0[0] as u8) as usize;
+    let result = match d.ins.opcode {
         Opcode::Shl => a << shift,
         Opcode::Shr => a >> shift,
         Opcode::Rol => (a << shift) | (a >> (256 - shift)),
-        Opcode::Ror => (a >> shift) | (a << (256 - shift)),
-        _ => unreachable!("not a bitwise opcode"),
+        _ => (a >> shift) | (a << (256 - shift)),
     };
-    if ins.set_flags() {
+    done::<MODE>(vm, d, slot, result);
+    Ok(())
+}
+
+#[inline(always)]
+fn done<const MODE: u8>(vm: &mut Vm, d: &Predecoded, slot: Option<u16>, result: U256) {
+    if d.set_flags {
         vm.flags = Flags {
             lt_of: false,
             eq: result.is_zero(),
             gt: false,
         };
     }
-    vm.write_dst0(ins, &ops, TaggedWord::integer(result));
+    write_result::<MODE>(vm, &d.ins, slot, result);
+    clear_dst1(vm, &d.ins);
+    vm.advance_pc();
 }

@@ -8,7 +8,7 @@ use crate::opcode::Opcode;
 use crate::state::TaggedWord;
 use crate::vm::Vm;
 
-pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: Operands, is_kernel: bool) {
+pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands, is_kernel: bool) {
     vm.stack.current.pc = ops.new_pc;
     let frame = &vm.stack.current;
     let value = match ins.opcode {

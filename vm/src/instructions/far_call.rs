@@ -81,7 +81,7 @@ fn address_word(address: &H160) -> U256 {
 pub(super) fn execute(
     vm: &mut Vm,
     ins: &Instruction,
-    ops: Operands,
+    ops: &Operands,
     is_kernel: bool,
 ) -> Result<(), VmError> {
     vm.flags = Flags::default();
@@ -306,6 +306,7 @@ pub(super) fn execute(
         aux_heap_bound: stipend,
         total_pubdata_spent: 0,
         stipend: 0,
+        is_kernel: is_kernel_address(&this_address),
     };
     vm.context_u128 = 0;
     vm.world.start_frame();

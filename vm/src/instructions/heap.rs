@@ -23,7 +23,7 @@ enum Target {
     Pointer,
 }
 
-pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: Operands) {
+pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) {
     vm.stack.current.pc = ops.new_pc;
     let (target, is_write) = match ins.opcode {
         Opcode::HeapRead => (Target::Heap, false),
@@ -59,7 +59,8 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: Operands) {
                 _ => STATIC_MEMORY_PAGE.0,
             };
             // The whole operand is the offset, so anything past 32 bits is out of range.
-            if address.value > U256::from(MAX_HEAP_OFFSET) {
+            let limbs = address.value.0;
+            if limbs[1] | limbs[2] | limbs[3] != 0 || limbs[0] > MAX_HEAP_OFFSET as u64 {
                 fault = true;
                 skip_access = true;
             }
@@ -107,6 +108,7 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: Operands) {
     let page = PageId(pointer.page);
     let word0 = start / 32;
     let shift = start % 32;
+    let bits = (shift * 8) as usize;
     let read = |vm: &Vm, index: u32| -> U256 {
         if skip_access {
             U256::zero()
@@ -114,24 +116,25 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: Operands) {
             vm.memory.read(page, index).value
         }
     };
-    let first = read(vm, word0);
-    let second = if shift != 0 {
-        read(vm, word0 + 1)
-    } else {
-        U256::zero()
-    };
-    let bits = (shift * 8) as usize;
 
     if !is_write {
-        let mut value = (first << bits) | (second >> (256 - bits));
+        // An aligned access reads one word; an unaligned one joins the tail of one word
+        // and the head of the next.
+        let mut value = if shift == 0 {
+            read(vm, word0)
+        } else {
+            (read(vm, word0) << bits) | (read(vm, word0 + 1) >> (256 - bits))
+        };
         if target == Target::Pointer {
             // Bytes past the end of the slice read as zero.
             let past_end = match end.checked_sub(pointer.length) {
                 Some(past) if !skip_access => past % 32,
                 _ => 0,
             };
-            let past_bits = (past_end * 8) as usize;
-            value = (value >> past_bits) << past_bits;
+            if past_end != 0 {
+                let past_bits = (past_end * 8) as usize;
+                value = (value >> past_bits) << past_bits;
+            }
         }
         if fault {
             vm.pending_panic = true;
@@ -151,11 +154,14 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: Operands) {
     } else {
         let value = ops.src1.value;
         if !skip_access {
-            let kept_bits = 256 - bits;
-            let new_first = ((first >> kept_bits) << kept_bits) | (value >> bits);
-            vm.memory.write(page, word0, TaggedWord::integer(new_first));
-            if shift != 0 {
+            if shift == 0 {
+                vm.memory.write(page, word0, TaggedWord::integer(value));
+            } else {
+                let (first, second) = (read(vm, word0), read(vm, word0 + 1));
+                let kept_bits = 256 - bits;
+                let new_first = ((first >> kept_bits) << kept_bits) | (value >> bits);
                 let new_second = ((second << bits) >> bits) | (value << kept_bits);
+                vm.memory.write(page, word0, TaggedWord::integer(new_first));
                 vm.memory
                     .write(page, word0 + 1, TaggedWord::integer(new_second));
             }

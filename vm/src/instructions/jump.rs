@@ -2,12 +2,16 @@
 
 use primitive_types::U256;
 
-use super::Operands;
-use crate::decoder::Instruction;
-use crate::state::TaggedWord;
-use crate::vm::Vm;
+use super::{clear_dst1, sources, write_result};
+use crate::decoder::Predecoded;
+use crate::vm::{Vm, VmError};
 
-pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: Operands) {
-    vm.stack.current.pc = ops.src0.value.0[0] as u16;
-    vm.write_dst0(ins, &ops, TaggedWord::integer(U256::from(ops.new_pc)));
+pub(super) fn jump<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+    let (target, _, slot) = sources::<MODE>(vm, d);
+    let frame = &mut vm.stack.current;
+    let return_address = frame.pc.wrapping_add(1);
+    frame.pc = target.0[0] as u16;
+    write_result::<MODE>(vm, &d.ins, slot, U256::from(return_address));
+    clear_dst1(vm, &d.ins);
+    Ok(())
 }

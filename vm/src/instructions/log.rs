@@ -30,7 +30,7 @@ const WRITE_AFTER_READ_REFUND: u32 = COLD_READ;
 /// What `log.decommit` returns as the length of the decommitted slice.
 const DECOMMIT_POINTER_LENGTH: u32 = 1 << 21;
 
-pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: Operands) -> Result<(), VmError> {
+pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) -> Result<(), VmError> {
     vm.stack.current.pc = ops.new_pc;
     let (src0, src1) = (ops.src0.value, ops.src1.value);
     let frame = vm.stack.current;

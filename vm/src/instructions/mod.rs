@@ -1,5 +1,10 @@
 //! The instructions, one module per opcode family. Each takes the resolved operands and
 //! changes the VM; faults found during execution set a pending panic for the next cycle.
+//!
+//! Every instruction is decoded once into a [`Handler`]. The simple families (arithmetic,
+//! bitwise, jump, nop) have handlers specialised by addressing mode, so that the common
+//! register and immediate forms read their operands without the general addressing path;
+//! every other family goes through [`generic`], which resolves [`Operands`] first.
 
 mod arith;
 mod bitwise;
@@ -12,10 +17,126 @@ mod near_call;
 mod ptr;
 mod ret;
 
-use crate::decoder::Instruction;
-use crate::opcode::Family;
+use primitive_types::U256;
+
+use crate::decoder::{Instruction, Predecoded};
+use crate::fat_pointer::erase_pointer_metadata;
+use crate::opcode::{DstMode, Family, Opcode, SrcMode};
 use crate::state::TaggedWord;
 use crate::vm::{Vm, VmError};
+
+/// Runs one decoded instruction (after the checks before execution passed).
+pub(crate) type Handler = fn(&mut Vm, &Predecoded) -> Result<(), VmError>;
+
+/// How a specialised handler finds its operands: `src0` and `dst0` both registers, `src0`
+/// an immediate and `dst0` a register, or anything else (through the general path).
+pub(crate) const REG_REG: u8 = 0;
+pub(crate) const IMM_REG: u8 = 1;
+pub(crate) const ANY: u8 = 2;
+
+/// The handler an instruction is decoded into.
+pub(crate) fn handler_for(ins: &Instruction) -> Handler {
+    let mode = match (ins.src0_mode, ins.dst0_mode) {
+        (SrcMode::Reg, DstMode::Reg) => REG_REG,
+        (SrcMode::Imm, DstMode::Reg) => IMM_REG,
+        _ => ANY,
+    };
+    macro_rules! by_mode {
+        ($($handler:ident)::+) => {
+            match mode {
+                REG_REG => $($handler)::+::<REG_REG> as Handler,
+                IMM_REG => $($handler)::+::<IMM_REG>,
+                _ => $($handler)::+::<ANY>,
+            }
+        };
+    }
+    match ins.opcode {
+        Opcode::Nop => by_mode!(nop),
+        Opcode::Add => by_mode!(arith::add),
+        Opcode::Sub => by_mode!(arith::sub),
+        Opcode::Mul => by_mode!(arith::mul),
+        Opcode::Div => by_mode!(arith::div),
+        Opcode::Xor | Opcode::And | Opcode::Or => by_mode!(bitwise::logic),
+        Opcode::Shl | Opcode::Shr | Opcode::Rol | Opcode::Ror => by_mode!(bitwise::shift),
+        Opcode::Jump => by_mode!(jump::jump),
+        _ => generic,
+    }
+}
+
+/// The two sources of a specialised handler, swapped if the instruction says so, with
+/// pointers erased outside the kernel (none of these instructions accepts one), and the
+/// stack slot `dst0` goes to.
+#[inline(always)]
+pub(crate) fn sources<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> (U256, U256, Option<u16>) {
+    let ins = &d.ins;
+    let (src0, dst0_slot) = match MODE {
+        REG_REG => (vm.registers.get(ins.src0), None),
+        IMM_REG => (TaggedWord::integer(U256::from(ins.imm0)), None),
+        _ => vm.address_memory_operands(ins),
+    };
+    let src1 = vm.registers.get(ins.src1);
+    let (mut a, mut b) = if d.swap { (src1, src0) } else { (src0, src1) };
+    if (a.is_pointer || b.is_pointer) && !vm.stack.current.is_kernel {
+        if a.is_pointer {
+            erase_pointer_metadata(&mut a.value);
+        }
+        if b.is_pointer {
+            erase_pointer_metadata(&mut b.value);
+        }
+    }
+    (a.value, b.value, dst0_slot)
+}
+
+/// Writes an integer result to `dst0` (a register, or the stack slot addressing chose).
+#[inline(always)]
+pub(crate) fn write_result<const MODE: u8>(
+    vm: &mut Vm,
+    ins: &Instruction,
+    dst0_slot: Option<u16>,
+    value: U256,
+) {
+    match (MODE, dst0_slot) {
+        (ANY, Some(slot)) => {
+            let page = vm.stack.current.base_page.stack();
+            vm.memory
+                .write(page, slot as u32, TaggedWord::integer(value));
+        }
+        _ => vm.registers.set_integer(ins.dst0, value),
+    }
+}
+
+/// What every instruction that leaves dst1 alone does last: it clears the register anyway.
+#[inline(always)]
+pub(crate) fn clear_dst1(vm: &mut Vm, ins: &Instruction) {
+    vm.registers.set_integer(ins.dst1, U256::zero());
+}
+
+/// `nop`: moves PC, and SP if its operands address the stack (it reads nothing).
+fn nop<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+    if MODE == ANY {
+        vm.address_memory_operands(&d.ins);
+    }
+    let frame = &mut vm.stack.current;
+    frame.pc = frame.pc.wrapping_add(1);
+    clear_dst1(vm, &d.ins);
+    Ok(())
+}
+
+/// Every other instruction: operands resolved in full, then the family's `execute`.
+pub(crate) fn generic(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+    let ins = &d.ins;
+    let ops = vm.address_operands(ins, d.swap);
+    if ins.opcode == Opcode::HeapWrite {
+        vm.check_for_hook(&ops);
+    }
+    let is_kernel = vm.stack.current.is_kernel;
+    vm.dst1_written = false;
+    execute(vm, ins, &ops, is_kernel)?;
+    if !vm.dst1_written {
+        clear_dst1(vm, ins);
+    }
+    Ok(())
+}
 
 /// Where a memory operand lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,15 +159,18 @@ pub(crate) struct Operands {
 pub(crate) fn execute(
     vm: &mut Vm,
     ins: &Instruction,
-    ops: Operands,
+    ops: &Operands,
     is_kernel: bool,
 ) -> Result<(), VmError> {
     match ins.opcode.family() {
-        // The nop only moves PC; its operand addressing already moved SP.
-        Family::Nop => vm.stack.current.pc = ops.new_pc,
-        Family::Add | Family::Sub | Family::Mul | Family::Div => arith::execute(vm, ins, ops),
-        Family::Binop | Family::Shift => bitwise::execute(vm, ins, ops),
-        Family::Jump => jump::execute(vm, ins, ops),
+        Family::Nop
+        | Family::Add
+        | Family::Sub
+        | Family::Mul
+        | Family::Div
+        | Family::Binop
+        | Family::Shift
+        | Family::Jump => unreachable!("{} has a handler of its own", ins.opcode),
         Family::Ptr => ptr::execute(vm, ins, ops),
         Family::Context => context::execute(vm, ins, ops, is_kernel),
         Family::NearCall => near_call::execute(vm, ins, ops),

@@ -5,7 +5,7 @@ use crate::decoder::Instruction;
 use crate::state::Flags;
 use crate::vm::Vm;
 
-pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: Operands) {
+pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) {
     vm.flags = Flags::default();
     // The low 32 bits of the operand say how many ergs to pass; 0 (or more than there
     // are) passes them all.

@@ -12,7 +12,7 @@ use crate::vm::Vm;
 /// `ptr.add` and `ptr.sub` refuse offsets of 2^32 and more rather than wrap.
 const MAX_OFFSET_DELTA: U256 = U256([1 << 32, 0, 0, 0]);
 
-pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: Operands) {
+pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) {
     vm.stack.current.pc = ops.new_pc;
     let (ptr, arg) = (ops.src0, ops.src1);
     if !ptr.is_pointer || arg.is_pointer {

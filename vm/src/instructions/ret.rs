@@ -26,7 +26,7 @@ impl ReturnDataSource {
     }
 }
 
-pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: Operands) {
+pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) {
     vm.flags = Flags::default();
     let mut kind = match ins.opcode {
         Opcode::RetOk => ExitKind::Ok,
