@@ -309,11 +309,7 @@ fn group_counts(counts: &[u64]) -> (BTreeMap<String, u64>, BTreeMap<String, u64>
 
 /// The mnemonic with its modifiers, without operands: `sub.s!`, `ld.1.inc`.
 pub fn variant_name(ins: &eravm::Instruction) -> String {
-    ins.to_string()
-        .split_whitespace()
-        .next()
-        .unwrap_or("?")
-        .to_string()
+    ins.name()
 }
 
 /// Every opcode variant the `opcodes` target covers, for checking a summary.

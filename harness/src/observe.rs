@@ -267,12 +267,7 @@ impl CallTracker {
         match executed.opcode.family() {
             Family::FarCall => self.events.push(CallEvent::Call {
                 depth: depth_after,
-                kind: executed
-                    .to_string()
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("?")
-                    .to_string(),
+                kind: executed.name(),
                 caller: before.0,
                 this: after.0,
                 code: after.1,

@@ -364,6 +364,9 @@ pub struct Predecoded {
     /// The operands are swapped before execution.
     pub swap: bool,
     pub set_flags: bool,
+    /// Bit `Flags::bits()` is set where the condition holds: the check is a shift, not a
+    /// branch on the condition.
+    pub condition_mask: u8,
 }
 
 impl fmt::Debug for Predecoded {
@@ -403,6 +406,14 @@ impl Predecoded {
             guards,
             swap: ins.swap_operands(),
             set_flags: ins.set_flags(),
+            condition_mask: (0..8u8).fold(0, |mask, bits| {
+                let flags = crate::state::Flags {
+                    lt_of: bits & 1 != 0,
+                    eq: bits & 2 != 0,
+                    gt: bits & 4 != 0,
+                };
+                mask | (flags.holds(ins.condition) as u8) << bits
+            }),
         }
     }
 
@@ -472,12 +483,17 @@ fn dst_operand(f: &mut fmt::Formatter<'_>, i: &Instruction) -> fmt::Result {
     }
 }
 
-/// Disassembly in the spirit of the EraVM assembly zksolc prints. It names every field the
-/// encoding carries, including those an opcode ignores, so that two different words never
-/// print the same (the dst1 register matters: most opcodes clear it).
-impl fmt::Display for Instruction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::opcode::Family;
+impl Instruction {
+    /// The mnemonic with its modifiers and condition, without operands: `sub.s!`,
+    /// `far_call.static`, `jump.ne`.
+    pub fn name(&self) -> String {
+        let mut s = String::new();
+        // Writing to a String cannot fail.
+        let _ = self.write_name(&mut s);
+        s
+    }
+
+    fn write_name(&self, f: &mut impl fmt::Write) -> fmt::Result {
         f.write_str(self.opcode.mnemonic())?;
         match self.opcode.modifiers() {
             ModifierMeaning::SetFlags if self.modifiers[0] => f.write_str("!")?,
@@ -503,7 +519,17 @@ impl fmt::Display for Instruction {
             }
             _ => {}
         }
-        f.write_str(self.condition.suffix())?;
+        f.write_str(self.condition.suffix())
+    }
+}
+
+/// Disassembly in the spirit of the EraVM assembly zksolc prints. It names every field the
+/// encoding carries, including those an opcode ignores, so that two different words never
+/// print the same (the dst1 register matters: most opcodes clear it).
+impl fmt::Display for Instruction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::opcode::Family;
+        self.write_name(f)?;
         f.write_str(" ")?;
         match self.opcode.family() {
             Family::NearCall => {

@@ -108,6 +108,12 @@ pub struct Flags {
 }
 
 impl Flags {
+    /// The flags as a 3-bit index: lt_of, eq, gt from the lowest bit.
+    #[inline(always)]
+    pub fn bits(&self) -> u8 {
+        self.lt_of as u8 | (self.eq as u8) << 1 | (self.gt as u8) << 2
+    }
+
     pub fn holds(&self, condition: crate::opcode::Condition) -> bool {
         use crate::opcode::Condition::*;
         match condition {

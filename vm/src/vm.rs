@@ -299,7 +299,7 @@ impl Vm {
         let mut current = fetched;
         if faulted {
             current.replace_with(&self.panic);
-        } else if !self.flags.holds(current.ins.condition) {
+        } else if current.condition_mask >> self.flags.bits() & 1 == 0 {
             current.replace_with(&self.nop);
         }
         self.last_instruction = current.ins;
