@@ -269,7 +269,7 @@ fn a_committed_batch_is_where_the_next_one_starts() {
         let (_, mut second) = run(storage.clone());
         for (key, value) in &changes {
             assert_eq!(storage.values.get(key), Some(value), "case {i}");
-            assert!(storage.enumerated.contains(key), "case {i}");
+            assert!(storage.enumerated.contains_key(key), "case {i}");
         }
         // Whatever the second batch changes, it changes relative to the committed values.
         for (key, value) in second.final_storage_changes() {
