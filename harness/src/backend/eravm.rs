@@ -28,6 +28,8 @@ impl Backend for EraVm {
             Box::new(world.eravm_storage()),
             world.chain_settings(),
         ));
+        // Before any snapshot: a rollback brings back the memory as it was, setting included.
+        op.vm.record_memory_writes(trace);
         let mut feeder = match &case.batch {
             Some(batch) => {
                 op.write_batch_env(&batch.info.to_operator());
@@ -35,7 +37,6 @@ impl Backend for EraVm {
             }
             None => None,
         };
-        op.vm.record_memory_writes(trace);
         let mut steps = trace.then(Vec::new);
         let mut last_frame = frame_view(&op.vm);
         let mut counts = vec![0u32; eravm::decoder::VARIANT_TABLE_LEN];
