@@ -2,7 +2,16 @@
 //! into the bootloader's heap, runs the bootloader, answers the hooks it raises (the VM
 //! notices them, see [`crate::Vm::take_hook`]), builds the pubdata, and snapshots and rolls
 //! back the VM and its own state together. `layout` says where things live in the heap;
-//! `bootloader` is our bootloader program.
+//! `bootloader` is our bootloader program; `pubdata` encodes what the batch publishes.
+//!
+//! On PubdataRequested (batch mode) the operator writes the protocol's pubdata (rollup form,
+//! v26+) from the word after the pubdata region's start, as vm1's operator does: user L2→L1
+//! logs, long messages and bytecode publication requests from the L1 messenger's (0x8008)
+//! events, then the state diffs (compressed, then padded). Simplifications, since our worlds
+//! have no system contracts (details in [`pubdata`]): an event counts whether the L1 messenger
+//! emitted it itself or through the event writer (vm1 keeps only the latter); undecodable
+//! events and unknown bytecodes are left out (vm1 panics); the L2 DA validator is a fixed
+//! address. Our bootloader does not pass the pubdata on to an L1 messenger (there is none).
 
 pub mod bootloader;
 pub mod layout;

@@ -557,6 +557,20 @@ mod tests {
     }
 
     #[test]
+    fn derived_keys_are_blake2s_of_the_padded_address_and_key() {
+        use blake2::{Blake2s256, Digest as _};
+        // RFC 7693's BLAKE2s-256 vector: the hash is the 32-byte BLAKE2s.
+        let abc: [u8; 32] = Blake2s256::digest(b"abc").into();
+        assert_eq!(&abc[..4], &[0x50, 0x8c, 0x5e, 0x8c]);
+        assert_eq!(&abc[28..], &[0x86, 0x67, 0x59, 0x82]);
+        let mut preimage = [0u8; 64];
+        preimage[30..32].copy_from_slice(&[0x80, 0x08]);
+        preimage[63] = 5;
+        let expected: [u8; 32] = Blake2s256::digest(preimage).into();
+        assert_eq!(derived_key(&L1_MESSENGER, &5.into()), expected);
+    }
+
+    #[test]
     fn the_empty_logs_tree_has_the_protocol_root_leaf() {
         let leaf = keccak(&[0u8; L2_TO_L1_LOG_BYTES]);
         assert_eq!(&leaf[..4], &[0x72, 0xab, 0xee, 0x45]);
