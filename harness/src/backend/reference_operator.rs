@@ -1,7 +1,9 @@
 //! The operator on the reference side: the host code a node wraps around `zk_evm` to drive
-//! our bootloader. It writes the batch information, places transactions, notices hooks from the tracer and answers them as
-//! [`eravm::operator::OperatorVm`] promises to, so that a batch case compares both VMs under
-//! the same operator protocol.
+//! our bootloader. It writes the batch information, places transactions, notices hooks from
+//! the tracer and answers them as [`eravm::operator::OperatorVm`] promises to, builds the
+//! pubdata from zk_evm's own event sink, decommitter and storage oracle, and takes external
+//! snapshots (clones of zk_evm's local state, memory and host oracles with its own state),
+//! so that a batch case compares both VMs under the same operator protocol.
 
 use eravm::operator::{
     layout, pubdata, BootloaderState, ExecutionMode, Hook, Stop, TxResult, RESULT_BYTES,
