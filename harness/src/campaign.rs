@@ -360,7 +360,7 @@ fn print_batch_stats(b: &crate::observe::BatchStats) {
         ),
     ];
     for (label, batches, items) in rows {
-        println!("{label:<37}{batches:>12}   ({items} in all)");
+        println!("{label:<39}{batches:>12}   ({items} in all)");
     }
     println!(
         "  state diffs published                {:>12}   ({} initial writes)",
