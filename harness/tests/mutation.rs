@@ -104,3 +104,14 @@ fn a_pubdata_bug_is_caught() {
     // The operator writes the pubdata into the bootloader's heap; no instruction differs.
     assert_eq!(signature, "heap@end");
 }
+
+#[test]
+fn a_snapshot_rollback_bug_is_caught() {
+    // Only batches whose operator rolls transactions back can show it.
+    let signature = first_signature_on(Target::Batches, Fault::RollbackKeepsEvents)
+        .expect("the suite catches the bug");
+    // The rolled-back transaction's events stay: the event count parts at the first cycle
+    // after the rollback, where the bootloader, stopped after TxHasEnded, moves on to the
+    // next transaction.
+    assert_eq!(signature, "diverges@context.inc_tx_num");
+}

@@ -431,7 +431,13 @@ impl OperatorVm {
     pub fn rollback_to_the_latest_snapshot(&mut self) -> bool {
         match self.snapshots.pop() {
             Some((vm, state)) => {
+                #[cfg(feature = "fault-injection")]
+                let events = self.vm.world.events.clone();
                 self.vm.rollback(vm);
+                #[cfg(feature = "fault-injection")]
+                if crate::faults::is_active(crate::faults::Fault::RollbackKeepsEvents) {
+                    self.vm.world.events = events;
+                }
                 self.bootloader_state = state;
                 true
             }
