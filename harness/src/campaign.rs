@@ -223,7 +223,7 @@ pub fn run(config: &CampaignConfig, known: &KnownDivergences) -> io::Result<Summ
                 stats.repeated_writes += run.stats.repeated_writes;
                 stats.rolled_back_writes += run.stats.rolled_back_writes;
                 if let Some(batch) = &run.state.batch {
-                    stats.batches.count(batch);
+                    stats.batches.count(batch, case.batch.as_ref());
                 }
                 for (name, [bad, good]) in &run.stats.precompiles {
                     let total = stats.precompiles.entry(name.clone()).or_default();
@@ -341,6 +341,30 @@ fn print_batch_stats(b: &crate::observe::BatchStats) {
     println!(
         "  non-empty pubdata published          {:>12}",
         b.nonempty_pubdata
+    );
+    let rows = [
+        ("  with user L2->L1 logs", b.with_logs, b.published_logs),
+        (
+            "  with long messages",
+            b.with_messages,
+            b.published_messages,
+        ),
+        (
+            "  with published bytecodes",
+            b.with_bytecodes,
+            b.published_bytecodes,
+        ),
+    ];
+    for (label, batches, items) in rows {
+        println!("{label:<39}{batches:>12}   ({items} in all)");
+    }
+    println!(
+        "  state diffs published                {:>12}   ({} initial writes)",
+        b.published_diffs, b.published_initial_writes
+    );
+    println!(
+        "  fed one by one, with snapshots       {:>12}   ({} transactions rolled back)",
+        b.fed_one_by_one, b.rolled_back_transactions
     );
     println!("  hooks raised:");
     for hook in [

@@ -57,6 +57,15 @@ pub struct Batch {
     pub info: BatchInfo,
 }
 
+impl Batch {
+    /// Whether the operator pushes the transactions one at a time, each after the previous
+    /// one has ended (taking a snapshot before each push), rather than all before the start:
+    /// when some transaction is to be rolled back.
+    pub fn fed_one_by_one(&self) -> bool {
+        self.transactions.iter().any(|t| t.rollback)
+    }
+}
+
 /// The batch information the operator writes before the bootloader starts.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -92,6 +101,11 @@ pub struct Transaction {
     pub gas_limit: u32,
     #[serde(default, skip_serializing_if = "Bytes::is_empty")]
     pub calldata: Bytes,
+    /// The operator snapshots before pushing this transaction and rolls back once it has
+    /// ended, as a state keeper rejecting it would: it leaves no trace. A batch with such a
+    /// transaction is fed one transaction at a time (see [`Batch::fed_one_by_one`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rollback: bool,
 }
 
 /// How far the operator runs the bootloader.

@@ -418,21 +418,56 @@ pub struct BatchStats {
     pub transactions: u64,
     /// Transactions that failed (reverted or panicked), their changes rolled back.
     pub failed: u64,
-    /// Batches whose published pubdata holds at least one message or state diff.
+    /// Batches whose published pubdata holds at least one log, message, bytecode or state
+    /// diff.
     pub nonempty_pubdata: u64,
+    /// What the published pubdata held, summed over batches: user L2→L1 logs, long
+    /// messages, bytecodes, state diffs (and of these, initial writes).
+    pub published_logs: u64,
+    pub published_messages: u64,
+    pub published_bytecodes: u64,
+    pub published_diffs: u64,
+    pub published_initial_writes: u64,
+    /// Batches publishing at least one log, message, bytecode.
+    pub with_logs: u64,
+    pub with_messages: u64,
+    pub with_bytecodes: u64,
+    /// Batches fed one transaction at a time with snapshots, and the transactions their
+    /// operators rolled back.
+    pub fed_one_by_one: u64,
+    pub rolled_back_transactions: u64,
     /// Hooks raised, by name.
     pub hooks: std::collections::BTreeMap<String, u64>,
 }
 
 impl BatchStats {
     /// Adds what one batch run did.
-    pub fn count(&mut self, batch: &BatchView) {
+    pub fn count(&mut self, batch: &BatchView, case: Option<&crate::case::Batch>) {
         self.runs += 1;
         self.with_20_results += (batch.results.len() >= 20) as u64;
         self.transactions += batch.results.len() as u64;
         self.failed += batch.results.iter().filter(|r| !r.0).count() as u64;
-        // Two 4-byte counts are the empty pubdata (hex: 16 characters).
-        self.nonempty_pubdata += batch.pubdata.as_ref().is_some_and(|p| p.len() > 16) as u64;
+        let summary = batch
+            .pubdata
+            .as_ref()
+            .and_then(|p| hex::decode(p.trim_start_matches("0x")).ok())
+            .and_then(|bytes| eravm::operator::pubdata::summarize(&bytes));
+        if let Some([logs, messages, bytecodes, initial, diffs]) = summary {
+            self.nonempty_pubdata += (logs + messages + bytecodes + diffs > 0) as u64;
+            self.published_logs += logs as u64;
+            self.published_messages += messages as u64;
+            self.published_bytecodes += bytecodes as u64;
+            self.published_diffs += diffs as u64;
+            self.published_initial_writes += initial as u64;
+            self.with_logs += (logs > 0) as u64;
+            self.with_messages += (messages > 0) as u64;
+            self.with_bytecodes += (bytecodes > 0) as u64;
+        }
+        if let Some(case) = case.filter(|c| c.fed_one_by_one()) {
+            self.fed_one_by_one += 1;
+            self.rolled_back_transactions +=
+                case.transactions.iter().filter(|t| t.rollback).count() as u64;
+        }
         for h in &batch.hooks {
             *self.hooks.entry(h.hook.clone()).or_default() += 1;
         }

@@ -24,7 +24,8 @@ pub struct World {
     /// Initial slot values (on top of the code hashes of `contracts`).
     #[serde(default)]
     pub storage: Vec<Slot>,
-    /// Slots written in earlier batches: writing them again is a repeated write.
+    /// Slots written in earlier batches: writing them again is a repeated write. Their
+    /// enumeration indices (published in the pubdata) follow this order, from 1.
     #[serde(default)]
     pub enumerated: Vec<SlotKey>,
     /// Code run for addresses without code.
@@ -92,7 +93,9 @@ pub struct ResolvedWorld {
     pub values: FxHashMap<StorageKey, U256>,
     /// Bytecodes by hash.
     pub bytecodes: Vec<(U256, Vec<U256>)>,
-    pub enumerated: FxHashSet<StorageKey>,
+    /// Slots written in earlier batches, with their enumeration indices: the position of
+    /// their first mention in [`World::enumerated`], from 1.
+    pub enumerated: FxHashMap<StorageKey, u64>,
     pub default_aa_code_hash: U256,
     pub evm_emulator_code_hash: U256,
 }
@@ -140,7 +143,11 @@ impl World {
             resolved.values.insert(key(&s.address, &s.key), s.value.0);
         }
         for k in &self.enumerated {
-            resolved.enumerated.insert(key(&k.address, &k.key));
+            let next = resolved.enumerated.len() as u64 + 1;
+            resolved
+                .enumerated
+                .entry(key(&k.address, &k.key))
+                .or_insert(next);
         }
         // Identical code deployed twice has one hash: keep one copy.
         let mut seen = FxHashSet::default();

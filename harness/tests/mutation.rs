@@ -2,7 +2,7 @@
 //! the same generated programs that agree must now disagree.
 
 use eradiff::backend::{EraVm, ZkEvm};
-use eradiff::differential::{check, explain, Finding, Verdict};
+use eradiff::differential::{check, explain, Explanation, Finding, Verdict};
 use eradiff::generator::{generate_seeded, generate_seeded_for, Settings, Target};
 use eravm::faults::{with_fault, Fault};
 
@@ -55,12 +55,16 @@ fn without_a_fault_the_same_cases_agree() {
 
 /// The same, on worlds of contracts (or batches over them).
 fn first_signature_on(target: Target, fault: Fault) -> Option<String> {
+    first_explanation_on(target, fault).map(|e| e.signature)
+}
+
+fn first_explanation_on(target: Target, fault: Fault) -> Option<Explanation> {
     with_fault(fault, || {
         (0..500).find_map(|i| {
             let case = generate_seeded_for(target, 11, i, &Settings::default());
             match check(&case, &EraVm, &ZkEvm) {
                 Verdict::Disagree(finding @ Finding::Divergence { .. }) => {
-                    Some(explain(&case, &EraVm, &ZkEvm, finding).signature)
+                    Some(explain(&case, &EraVm, &ZkEvm, finding))
                 }
                 _ => None,
             }
@@ -103,4 +107,19 @@ fn a_pubdata_bug_is_caught() {
         .expect("the suite catches the bug");
     // The operator writes the pubdata into the bootloader's heap; no instruction differs.
     assert_eq!(signature, "heap@end");
+}
+
+#[test]
+fn a_snapshot_rollback_bug_is_caught() {
+    // Only batches whose operator rolls transactions back can show it.
+    let explanation = first_explanation_on(Target::Batches, Fault::RollbackKeepsEvents)
+        .expect("the suite catches the bug");
+    // The rolled-back transaction's events stay: the event counts part at the first cycle
+    // after the rollback, whichever instruction the bootloader or the next transaction
+    // runs there.
+    assert!(
+        explanation.detail.starts_with("logs@"),
+        "{}",
+        explanation.detail
+    );
 }

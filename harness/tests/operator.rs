@@ -4,7 +4,7 @@ mod common;
 
 use eradiff::asm::{op, Program};
 use eradiff::generator::{generate_seeded_for, Settings, Target};
-use eravm::operator::{layout, Hook};
+use eravm::operator::{layout, pubdata, Hook};
 use eravm::{Opcode, SrcMode, Vm, U256};
 
 /// Writes three parameters below the hook slot and `value` to it, then returns.
@@ -200,9 +200,38 @@ fn the_operator_runs_a_batch() {
         .pubdata
         .clone()
         .expect("pubdata was requested");
-    // No messages, one state diff (slot 1 of the contract, last written by the third tx).
-    assert_eq!(&pubdata[..8], &[0, 0, 0, 0, 0, 0, 0, 1]);
-    assert_eq!(&pubdata[8..28], ok.as_bytes());
+    // No logs, messages or bytecodes; one state diff (slot 1 of the contract, last written
+    // by the third transaction), an initial write.
+    assert_eq!(pubdata::summarize(&pubdata), Some([0, 0, 0, 1, 1]));
+    let input = operator.pubdata_input();
+    let diff = input.state_diffs[0];
+    assert_eq!((diff.address, diff.key), (ok, U256::one()));
+    assert_eq!((diff.initial, diff.enumeration_index), (U256::zero(), 0));
+    let mut last_word = [0u8; 32];
+    last_word[..3].copy_from_slice(&[9; 3]);
+    assert_eq!(diff.final_value, U256::from_big_endian(&last_word));
+    // In the heap from the word after the region's start: the validator, the offset of the
+    // bytes, their length, then the bytes.
+    let heap = operator
+        .vm
+        .memory()
+        .page(eravm::BOOTLOADER_BASE_PAGE.heap())
+        .unwrap();
+    let at = |i: u32| heap.read(layout::L1_MESSENGER_PUBDATA + i).value;
+    assert_eq!(at(0), U256::zero());
+    assert_eq!(
+        at(1),
+        U256::from_big_endian(pubdata::L2_DA_VALIDATOR.as_bytes())
+    );
+    assert_eq!(at(2), U256::from(0x40));
+    // The bytes (selector, four hashes, the body's offset and length, the body) are padded.
+    let length = at(3).low_u64() as usize;
+    assert_eq!(length.div_ceil(32) * 32, pubdata.len() - 96);
+    assert_eq!(length % 32, 4, "the selector and whole words");
+    assert_eq!(
+        at(4) >> 224,
+        U256::from_big_endian(&pubdata::validate_pubdata_selector())
+    );
 }
 
 /// One transaction run alone ends where the whole batch's first transaction ends: same
@@ -269,7 +298,7 @@ fn a_committed_batch_is_where_the_next_one_starts() {
         let (_, mut second) = run(storage.clone());
         for (key, value) in &changes {
             assert_eq!(storage.values.get(key), Some(value), "case {i}");
-            assert!(storage.enumerated.contains(key), "case {i}");
+            assert!(storage.enumerated.contains_key(key), "case {i}");
         }
         // Whatever the second batch changes, it changes relative to the committed values.
         for (key, value) in second.final_storage_changes() {
@@ -282,4 +311,111 @@ fn a_committed_batch_is_where_the_next_one_starts() {
         carried += changes.len();
     }
     assert!(carried > 10, "only {carried} slots were committed");
+}
+
+/// What a run leaves behind, without what only records the path it took (the history of
+/// every cycle, the calls made).
+fn outcome(s: &eradiff::observe::FinalState) -> impl PartialEq + std::fmt::Debug {
+    (
+        (
+            s.end,
+            s.cycles,
+            s.return_data.clone(),
+            s.registers,
+            s.tx_number,
+        ),
+        (s.heap.clone(), s.aux_heap.clone(), s.stack.clone()),
+        (
+            s.world.storage.clone(),
+            s.world.transient.clone(),
+            s.world.events.clone(),
+            s.world.l2_to_l1_logs.clone(),
+        ),
+        (
+            s.world.pubdata,
+            s.world.pubdata_costs.clone(),
+            s.world.refunds.clone(),
+            s.world.decommitted.clone(),
+        ),
+        s.batch.clone(),
+    )
+}
+
+/// A transaction the operator rolls back (snapshot before pushing it, rollback once it has
+/// ended) leaves no trace on either VM: the batch ends exactly as it does without it, while
+/// keeping the same transaction changes the outcome.
+#[test]
+fn a_rolled_back_transaction_leaves_no_trace() {
+    use eradiff::backend::{Backend, EraVm, ZkEvm};
+    use eradiff::case::BatchMode;
+    let mut changed_by_keeping = 0;
+    let mut compared = 0;
+    for i in 0..24u64 {
+        let mut without = generate_seeded_for(Target::Batches, 7, i, &Settings::default());
+        // Room for the rolled-back transaction's cycles too (a rollback takes the count back,
+        // but the transaction must reach its end first).
+        without.max_cycles *= 4;
+        let batch = without.batch.as_mut().unwrap();
+        batch.mode = BatchMode::Batch;
+        for tx in &mut batch.transactions {
+            tx.rollback = false;
+        }
+        let n = batch.transactions.len();
+        if n == 0 {
+            continue;
+        }
+        let at = (i as usize * 7) % (n + 1);
+        let mut extra = batch.transactions[i as usize % n].clone();
+        extra.rollback = true;
+        let mut with = without.clone();
+        with.batch.as_mut().unwrap().transactions.insert(at, extra);
+        let mut kept = with.clone();
+        kept.batch.as_mut().unwrap().transactions[at].rollback = false;
+        common::agree(&with);
+        // Step by step too (the traces explain findings): the rollbacks keep both in step.
+        if i % 6 == 0 {
+            let trace = |b: &dyn Backend| b.run(&with, true).expect("runs").trace.unwrap();
+            let step = eradiff::compare::first_step_difference(&trace(&EraVm), &trace(&ZkEvm));
+            assert!(step.is_none(), "case {i}: {step:?}");
+        }
+        for backend in [&EraVm as &dyn Backend, &ZkEvm] {
+            let run = |case| backend.run(case, false).expect("runs").state;
+            let (a, b, k) = (run(&without), run(&with), run(&kept));
+            if a.end == eradiff::observe::RunEnd::CycleLimit {
+                continue;
+            }
+            assert_eq!(outcome(&a), outcome(&b), "case {i} on {}", backend.name());
+            changed_by_keeping += (outcome(&k) != outcome(&a)) as u32;
+        }
+        compared += 1;
+    }
+    assert!(compared >= 20, "only {compared} batches compared");
+    assert!(
+        changed_by_keeping > compared,
+        "keeping the transaction changed only {changed_by_keeping} runs"
+    );
+}
+
+/// Both VMs publish the L1 messenger's logs, messages and bytecodes in generated batches,
+/// and what they publish reads back.
+#[test]
+fn generated_batches_publish_logs_messages_and_bytecodes() {
+    let mut totals = [0u32; 5];
+    for i in 0..40 {
+        let mut case = generate_seeded_for(Target::Batches, 9, i, &Settings::default());
+        case.batch.as_mut().unwrap().mode = eradiff::case::BatchMode::Batch;
+        let run = common::agree(&case);
+        let Some(hex) = run.state.batch.and_then(|b| b.pubdata) else {
+            continue;
+        };
+        let counts = pubdata::summarize(&hex::decode(hex).unwrap()).expect("reads back");
+        for (t, c) in totals.iter_mut().zip(counts) {
+            *t += c;
+        }
+    }
+    let [logs, messages, bytecodes, _, diffs] = totals;
+    assert!(
+        logs > 5 && messages > 5 && bytecodes > 5 && diffs > 20,
+        "{totals:?}"
+    );
 }

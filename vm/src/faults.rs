@@ -20,6 +20,8 @@ pub enum Fault {
     RefundOffByOne,
     /// The operator's pubdata leaves out the last state diff.
     PubdataDropsLastDiff,
+    /// Rolling back to an operator snapshot keeps the events emitted since.
+    RollbackKeepsEvents,
 }
 
 thread_local! {

@@ -29,6 +29,11 @@ pub trait Storage {
     fn cost_of_writing_storage(&mut self, key: &StorageKey, value: U256) -> u32;
     /// Slots that cost no pubdata and whose accesses are always warm.
     fn is_free_storage_slot(&self, key: &StorageKey) -> bool;
+    /// The slot's index in the state tree, if an earlier batch wrote it (then writing it is
+    /// a repeated write); `None` for a slot never written. The operator publishes it.
+    fn enumeration_index(&mut self, _key: &StorageKey) -> Option<u64> {
+        None
+    }
 }
 
 /// An event or an L2→L1 message, as the VM records it.
@@ -196,8 +201,9 @@ fn restore<V>(map: &mut FxHashMap<StorageKey, V>, key: StorageKey, previous: Opt
 pub struct InMemoryStorage {
     pub values: FxHashMap<StorageKey, U256>,
     pub bytecodes: FxHashMap<[u8; 28], Vec<U256>>,
-    /// Slots that already have an enumeration index: writing them is a repeated write.
-    pub enumerated: FxHashSet<StorageKey>,
+    /// Slots that already have an enumeration index (their index in the state tree, from
+    /// 1): writing them is a repeated write.
+    pub enumerated: FxHashMap<StorageKey, u64>,
     pub free_slots: FxHashSet<StorageKey>,
     /// Contracts all of whose slots are free.
     pub free_contracts: FxHashSet<H160>,
@@ -206,11 +212,13 @@ pub struct InMemoryStorage {
 impl InMemoryStorage {
     /// Commits a sealed batch's final values (see `OperatorVm::final_storage_changes`): they
     /// become the values at the start of the next batch, and their slots are enumerated, so
-    /// writing them again is a repeated write.
+    /// writing them again is a repeated write. Slots new to the tree get the next indices,
+    /// in the order given.
     pub fn commit(&mut self, changes: &[(StorageKey, U256)]) {
         for (key, value) in changes {
             self.values.insert(*key, *value);
-            self.enumerated.insert(*key);
+            let next = self.enumerated.len() as u64 + 1;
+            self.enumerated.entry(*key).or_insert(next);
         }
     }
 
@@ -236,7 +244,7 @@ impl Storage for InMemoryStorage {
         if self.is_free_storage_slot(key) || initial == value {
             return 0;
         }
-        let key_bytes = if self.enumerated.contains(key) {
+        let key_bytes = if self.enumerated.contains_key(key) {
             REPEATED_WRITE_KEY_BYTES
         } else {
             INITIAL_WRITE_KEY_BYTES
@@ -246,6 +254,10 @@ impl Storage for InMemoryStorage {
 
     fn is_free_storage_slot(&self, key: &StorageKey) -> bool {
         self.free_contracts.contains(&key.address) || self.free_slots.contains(key)
+    }
+
+    fn enumeration_index(&mut self, key: &StorageKey) -> Option<u64> {
+        self.enumerated.get(key).copied()
     }
 }
 

@@ -5,7 +5,7 @@ use eravm::{
     ExitKind, FatPointer, Outcome, PageId, Status, Vm, BOOTLOADER_BASE_PAGE, STATIC_MEMORY_PAGE,
 };
 
-use super::{Backend, BackendError};
+use super::{Backend, BackendError, FedOperator, Feeder};
 use crate::case::Case;
 use crate::observe::{
     BatchView, CallTracker, FinalState, FlagsView, FrameIds, FrameView, History, LogView, Run,
@@ -28,15 +28,15 @@ impl Backend for EraVm {
             Box::new(world.eravm_storage()),
             world.chain_settings(),
         ));
-        let mode = case.batch.as_ref().map(|b| b.mode.execution_mode());
-        if let Some(batch) = &case.batch {
-            op.write_batch_env(&batch.info.to_operator());
-        }
-        for tx in case.batch.iter().flat_map(|b| &b.transactions) {
-            op.push_transaction(&tx.to_operator())
-                .map_err(|e| BackendError::Unsupported(e.to_string()))?;
-        }
+        // Before any snapshot: a rollback brings back the memory as it was, setting included.
         op.vm.record_memory_writes(trace);
+        let mut feeder = match &case.batch {
+            Some(batch) => {
+                op.write_batch_env(&batch.info.to_operator());
+                Some(Feeder::start(batch, &mut op)?)
+            }
+            None => None,
+        };
         let mut steps = trace.then(Vec::new);
         let mut last_frame = frame_view(&op.vm);
         let mut counts = vec![0u32; eravm::decoder::VARIANT_TABLE_LEN];
@@ -54,11 +54,11 @@ impl Backend for EraVm {
             }
             let pc_before = op.vm.current_frame().pc;
             let before = frame_ids(&op.vm);
-            let stepped = match mode {
-                Some(mode) => op.step(mode),
+            let stepped = match &feeder {
+                Some(feeder) => op.step(feeder.mode()),
                 None => op.vm.step().map(|_| None).map_err(OperatorError::from),
             };
-            let stop = match stepped {
+            let mut stop = match stepped {
                 Ok(stop) => {
                     if op.bootloader_state.hooks.len() > hook_registers.len() {
                         hook_registers.push(registers(&op.vm));
@@ -125,6 +125,13 @@ impl Backend for EraVm {
                     pubdata: op.vm.pubdata(),
                     logs: op.vm.world().events.len() + op.vm.world().l2_to_l1_logs.len(),
                 });
+            }
+            if let (Some(s), Some(feeder)) = (stop, feeder.as_mut()) {
+                if feeder.on_stop(s, &mut op)? {
+                    // A rollback forgets the hooks the transaction raised.
+                    hook_registers.truncate(op.bootloader_state.hooks.len());
+                    stop = None;
+                }
             }
             if stop.is_some() {
                 operator_stop = true;
@@ -201,7 +208,7 @@ impl Backend for EraVm {
             .world()
             .storage_writes
             .iter()
-            .filter(|k| world.enumerated.contains(k))
+            .filter(|k| world.enumerated.contains_key(k))
             .count() as u64;
         let precompiles = op
             .vm
@@ -224,6 +231,22 @@ impl Backend for EraVm {
             variant_counts: counts,
             stats,
         })
+    }
+}
+
+impl FedOperator for OperatorVm {
+    fn make_snapshot(&mut self) {
+        OperatorVm::make_snapshot(self);
+    }
+    fn rollback_to_the_latest_snapshot(&mut self) {
+        OperatorVm::rollback_to_the_latest_snapshot(self);
+    }
+    fn pop_snapshot_no_rollback(&mut self) {
+        OperatorVm::pop_snapshot_no_rollback(self);
+    }
+    fn push_transaction(&mut self, tx: &crate::case::Transaction) -> Result<(), BackendError> {
+        OperatorVm::push_transaction(self, &tx.to_operator())
+            .map_err(|e| BackendError::Unsupported(e.to_string()))
     }
 }
 

@@ -81,3 +81,94 @@ pub fn quiet_panics(on: bool) -> bool {
     });
     QUIET.with(|q| q.replace(on))
 }
+
+/// What an operator does for [`Feeder`]: the external snapshots of the protocol, and
+/// pushing a transaction into the bootloader's heap.
+pub(crate) trait FedOperator {
+    fn make_snapshot(&mut self);
+    fn rollback_to_the_latest_snapshot(&mut self);
+    fn pop_snapshot_no_rollback(&mut self);
+    fn push_transaction(&mut self, tx: &crate::case::Transaction) -> Result<(), BackendError>;
+}
+
+/// How both operators feed a batch's transactions, so that they do it identically.
+///
+/// Normally every transaction is pushed before the bootloader starts and the run goes as the
+/// batch mode says. When a transaction is to be rolled back ([`Batch::fed_one_by_one`]), the
+/// operator works like a state keeper instead: before each transaction it takes a snapshot,
+/// pushes the transaction and runs until it has ended (TxHasEnded); then it rolls back to the
+/// snapshot if the transaction is marked `rollback`, or drops the snapshot, and goes on with
+/// the next. In one-transaction mode the run stops at the first transaction kept; after the
+/// last transaction the run goes on as the mode says.
+///
+/// [`Batch::fed_one_by_one`]: crate::case::Batch::fed_one_by_one
+pub(crate) struct Feeder {
+    transactions: Vec<crate::case::Transaction>,
+    /// The transaction running now, while feeding one at a time.
+    current: Option<usize>,
+    mode: ::eravm::operator::ExecutionMode,
+}
+
+impl Feeder {
+    /// Pushes what goes in before the start.
+    pub fn start(
+        batch: &crate::case::Batch,
+        op: &mut impl FedOperator,
+    ) -> Result<Feeder, BackendError> {
+        let mut feeder = Feeder {
+            transactions: batch.transactions.clone(),
+            current: None,
+            mode: batch.mode.execution_mode(),
+        };
+        if batch.fed_one_by_one() {
+            feeder.feed(0, op)?;
+        } else {
+            for tx in &batch.transactions {
+                op.push_transaction(tx)?;
+            }
+        }
+        Ok(feeder)
+    }
+
+    fn feed(&mut self, index: usize, op: &mut impl FedOperator) -> Result<(), BackendError> {
+        self.current = None;
+        if let Some(tx) = self.transactions.get(index) {
+            op.make_snapshot();
+            op.push_transaction(tx)?;
+            self.current = Some(index);
+        }
+        Ok(())
+    }
+
+    /// The mode to step in now.
+    pub fn mode(&self) -> ::eravm::operator::ExecutionMode {
+        match self.current {
+            Some(_) => ::eravm::operator::ExecutionMode::OneTx,
+            None => self.mode,
+        }
+    }
+
+    /// The run stopped at `stop`; true if the feeder took it and the run goes on.
+    pub fn on_stop(
+        &mut self,
+        stop: ::eravm::operator::Stop,
+        op: &mut impl FedOperator,
+    ) -> Result<bool, BackendError> {
+        let Some(index) = self.current else {
+            return Ok(false);
+        };
+        if stop != ::eravm::operator::Stop::TxEnded {
+            return Ok(false);
+        }
+        if self.transactions[index].rollback {
+            op.rollback_to_the_latest_snapshot();
+        } else if self.mode == ::eravm::operator::ExecutionMode::OneTx {
+            self.current = None;
+            return Ok(false);
+        } else {
+            op.pop_snapshot_no_rollback();
+        }
+        self.feed(index + 1, op)?;
+        Ok(true)
+    }
+}

@@ -19,7 +19,7 @@ use zk_evm_abstractions::precompiles::DefaultPrecompilesProcessor;
 use super::reference_host::{JournaledEvents, OracleStorage, WorldDecommitter};
 use super::reference_memory::ReferenceMemory;
 use super::reference_operator::{raised_hook, RaisedHook, ReferenceOperator};
-use super::{Backend, BackendError};
+use super::{Backend, BackendError, FedOperator, Feeder};
 use crate::case::Case;
 use crate::observe::{
     BatchView, CallTracker, FinalState, FlagsView, FrameIds, FrameView, History, LogView, Run,
@@ -190,14 +190,24 @@ impl Backend for ZkEvm {
         let mut tracer = LastOpcode::default();
         let mut steps = trace.then(Vec::new);
         let mut last_frame = frame_view(&vm);
-        let mut cycles = 0u64;
         let mut history = History::new(registers(&vm));
         let mut calls = CallTracker::default();
         let mut host_error = false;
-        let mut operator = match &case.batch {
-            Some(batch) => Some(ReferenceOperator::start(batch, &mut vm.memory)?),
-            None => None,
-        };
+        let mut cycles = 0u64;
+        let mut operator = None;
+        let mut feeder = None;
+        if let Some(batch) = &case.batch {
+            let mut op = ReferenceOperator::start(batch, &mut vm.memory);
+            feeder = Some(Feeder::start(
+                batch,
+                &mut Fed {
+                    op: &mut op,
+                    vm: &mut vm,
+                    cycles: &mut cycles,
+                },
+            )?);
+            operator = Some(op);
+        }
         let mut operator_stop = false;
         let mut hook_registers = Vec::new();
         while !vm.execution_has_ended() && cycles < case.max_cycles {
@@ -270,11 +280,22 @@ impl Backend for ZkEvm {
                     logs: vm.event_sink.events.len() + vm.event_sink.messages.len(),
                 });
             }
-            if let (Some(operator), Some(hook)) = (operator.as_mut(), tracer.hook.take()) {
+            if let (Some(operator), Some(feeder), Some(hook)) =
+                (operator.as_mut(), feeder.as_mut(), tracer.hook.take())
+            {
                 hook_registers.push(registers(&vm));
-                if operator.answer(hook, &mut vm)?.is_some() {
-                    operator_stop = true;
-                    break;
+                if let Some(stop) = operator.answer(hook, &mut vm, feeder.mode())? {
+                    let mut fed = Fed {
+                        op: &mut *operator,
+                        vm: &mut vm,
+                        cycles: &mut cycles,
+                    };
+                    if !feeder.on_stop(stop, &mut fed)? {
+                        operator_stop = true;
+                        break;
+                    }
+                    // A rollback forgets the hooks the transaction raised.
+                    hook_registers.truncate(operator.state.hooks.len());
                 }
             }
         }
@@ -343,6 +364,30 @@ impl Backend for ZkEvm {
             variant_counts: Vec::new(),
             stats: Default::default(),
         })
+    }
+}
+
+/// The reference operator with its VM, as the feeder drives them.
+struct Fed<'a> {
+    op: &'a mut ReferenceOperator,
+    vm: &'a mut RefVm,
+    cycles: &'a mut u64,
+}
+
+impl FedOperator for Fed<'_> {
+    fn make_snapshot(&mut self) {
+        self.op.make_snapshot(self.vm, *self.cycles);
+    }
+    fn rollback_to_the_latest_snapshot(&mut self) {
+        if let Some(cycles) = self.op.rollback_to_the_latest_snapshot(self.vm) {
+            *self.cycles = cycles;
+        }
+    }
+    fn pop_snapshot_no_rollback(&mut self) {
+        self.op.pop_snapshot_no_rollback();
+    }
+    fn push_transaction(&mut self, tx: &crate::case::Transaction) -> Result<(), BackendError> {
+        self.op.push(tx, &mut self.vm.memory)
     }
 }
 

@@ -55,10 +55,10 @@ enum Rollback {
     Transient { key: StorageKey, restore: U256 },
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct OracleStorage {
     initial: FxHashMap<StorageKey, U256>,
-    enumerated: FxHashSet<StorageKey>,
+    enumerated: FxHashMap<StorageKey, u64>,
     /// Current values of slots written in this run.
     pub current: FxHashMap<StorageKey, U256>,
     pub transient: FxHashMap<StorageKey, U256>,
@@ -90,6 +90,11 @@ impl OracleStorage {
         self.initial.get(key).copied().unwrap_or_default()
     }
 
+    /// The slot's index in the state tree, if an earlier batch wrote it.
+    pub fn enumeration_index(&self, key: &StorageKey) -> Option<u64> {
+        self.enumerated.get(key).copied()
+    }
+
     fn value(&self, key: &StorageKey) -> U256 {
         match self.current.get(key) {
             Some(v) => *v,
@@ -103,7 +108,11 @@ impl OracleStorage {
         if ResolvedWorld::is_free(key) || initial == value {
             return 0;
         }
-        let key_bytes = if self.enumerated.contains(key) { 4 } else { 32 };
+        let key_bytes = if self.enumerated.contains_key(key) {
+            4
+        } else {
+            32
+        };
         key_bytes + state_diff_bytes(initial, value)
     }
 
@@ -241,7 +250,7 @@ impl Storage for OracleStorage {
 }
 
 /// Events and L2→L1 messages, in order, with the counts at each frame's start.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct JournaledEvents {
     pub events: Vec<LogQuery>,
     pub messages: Vec<LogQuery>,
@@ -271,7 +280,7 @@ impl EventSink for JournaledEvents {
 }
 
 /// Serves bytecodes by the hash proper (bytes 4..32) and remembers where each was loaded.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct WorldDecommitter {
     known: FxHashMap<[u8; 28], Vec<RefU256>>,
     /// Hash proper → (page, length in words) of every decommitted bytecode.
@@ -292,6 +301,25 @@ impl WorldDecommitter {
             known,
             loaded: FxHashMap::default(),
         }
+    }
+}
+
+impl WorldDecommitter {
+    /// The bytes of a bytecode the decommitter knows, by its versioned hash.
+    pub fn bytes_of(&self, hash: U256) -> Option<Vec<u8>> {
+        let mut bytes = [0u8; 32];
+        hash.to_big_endian(&mut bytes);
+        let proper: [u8; 28] = bytes[4..].try_into().ok()?;
+        let code = self.known.get(&proper)?;
+        Some(
+            code.iter()
+                .flat_map(|w| {
+                    let mut b = [0u8; 32];
+                    w.to_big_endian(&mut b);
+                    b
+                })
+                .collect(),
+        )
     }
 }
 

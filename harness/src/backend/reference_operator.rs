@@ -1,9 +1,13 @@
 //! The operator on the reference side: the host code a node wraps around `zk_evm` to drive
-//! our bootloader. It writes the batch information, places transactions, notices hooks from the tracer and answers them as
-//! [`eravm::operator::OperatorVm`] promises to, so that a batch case compares both VMs under
-//! the same operator protocol.
+//! our bootloader. It writes the batch information, places transactions, notices hooks from
+//! the tracer and answers them as [`eravm::operator::OperatorVm`] promises to, builds the
+//! pubdata from zk_evm's own event sink, decommitter and storage oracle, and takes external
+//! snapshots (clones of zk_evm's local state, memory and host oracles with its own state),
+//! so that a batch case compares both VMs under the same operator protocol.
 
-use eravm::operator::{layout, BootloaderState, ExecutionMode, Hook, Stop, TxResult, RESULT_BYTES};
+use eravm::operator::{
+    layout, pubdata, BootloaderState, ExecutionMode, Hook, Stop, TxResult, RESULT_BYTES,
+};
 use eravm::U256;
 use zk_evm::zkevm_opcode_defs::ethereum_types::U256 as RefU256;
 use zk_evm::zkevm_opcode_defs::{FatPointer as RefFatPointer, BOOTLOADER_BASE_PAGE};
@@ -43,31 +47,86 @@ pub(crate) fn raised_hook(
     })
 }
 
-/// The reference operator's state over one run.
+/// The reference operator's state over one run, and its external snapshots.
 pub(crate) struct ReferenceOperator {
     pub state: BootloaderState,
-    mode: ExecutionMode,
+    snapshots: Vec<Snapshot>,
+}
+
+/// All of zk_evm's state a run changes (its local state, memory and host oracles), the
+/// operator's state, and the cycle count: what `make_snapshot` saves.
+struct Snapshot {
+    local_state: zk_evm::vm_state::VmLocalState,
+    memory: ReferenceMemory,
+    storage: super::reference_host::OracleStorage,
+    events: super::reference_host::JournaledEvents,
+    decommitter: super::reference_host::WorldDecommitter,
+    dst1_was_updated: bool,
+    state: BootloaderState,
+    cycles: u64,
 }
 
 impl ReferenceOperator {
-    /// Places the batch's transactions in the bootloader's heap.
-    pub fn start(batch: &Batch, memory: &mut ReferenceMemory) -> Result<Self, BackendError> {
+    /// Writes the batch information into the bootloader's heap.
+    pub fn start(batch: &Batch, memory: &mut ReferenceMemory) -> Self {
         for (index, value) in batch.info.to_operator().words() {
             memory.set(HEAP, index, to_ref(value));
         }
-        let mut state = BootloaderState::new();
-        for tx in &batch.transactions {
-            let placed = state
-                .place_transaction(&tx.to_operator())
-                .map_err(|e| BackendError::Unsupported(e.to_string()))?;
-            for (index, value) in placed {
-                memory.set(HEAP, index, to_ref(value));
-            }
+        ReferenceOperator {
+            state: BootloaderState::new(),
+            snapshots: Vec::new(),
         }
-        Ok(ReferenceOperator {
-            state,
-            mode: batch.mode.execution_mode(),
-        })
+    }
+
+    /// Places a transaction in the bootloader's heap.
+    pub fn push(
+        &mut self,
+        tx: &crate::case::Transaction,
+        memory: &mut ReferenceMemory,
+    ) -> Result<(), BackendError> {
+        let placed = self
+            .state
+            .place_transaction(&tx.to_operator())
+            .map_err(|e| BackendError::Unsupported(e.to_string()))?;
+        for (index, value) in placed {
+            memory.set(HEAP, index, to_ref(value));
+        }
+        Ok(())
+    }
+
+    /// Saves the VM, its host and the operator's state (`cycles` is the run's count so far).
+    pub fn make_snapshot(&mut self, vm: &RefVm, cycles: u64) {
+        self.snapshots.push(Snapshot {
+            local_state: vm.local_state.clone(),
+            memory: vm.memory.clone(),
+            storage: vm.storage.clone(),
+            events: vm.event_sink.clone(),
+            decommitter: vm.decommittment_processor.clone(),
+            dst1_was_updated: vm.dst1_was_updated_this_cycle,
+            state: self.state.clone(),
+            cycles,
+        });
+    }
+
+    /// Goes back to the latest snapshot, dropping it; the cycle count it had, if any.
+    pub fn rollback_to_the_latest_snapshot(&mut self, vm: &mut RefVm) -> Option<u64> {
+        let s = self.snapshots.pop()?;
+        vm.local_state = s.local_state;
+        // The write log (when tracing) goes on; only the contents go back.
+        let write_log = vm.memory.write_log.take();
+        vm.memory = s.memory;
+        vm.memory.write_log = write_log;
+        vm.storage = s.storage;
+        vm.event_sink = s.events;
+        vm.decommittment_processor = s.decommitter;
+        vm.dst1_was_updated_this_cycle = s.dst1_was_updated;
+        self.state = s.state;
+        Some(s.cycles)
+    }
+
+    /// Drops the latest snapshot without going back.
+    pub fn pop_snapshot_no_rollback(&mut self) {
+        self.snapshots.pop();
     }
 
     /// Answers a hook raised in the last cycle; `Some` when the mode says to stop.
@@ -75,6 +134,7 @@ impl ReferenceOperator {
         &mut self,
         hook: RaisedHook,
         vm: &mut RefVm,
+        mode: ExecutionMode,
     ) -> Result<Option<Stop>, BackendError> {
         let Some(kind) = Hook::from_value(&hook.value) else {
             return Err(BackendError::Unsupported(format!(
@@ -102,11 +162,9 @@ impl ReferenceOperator {
                     last.refund = hook.params[0];
                 }
             }
-            Hook::TxHasEnded if self.mode == ExecutionMode::OneTx => {
-                return Ok(Some(Stop::TxEnded))
-            }
+            Hook::TxHasEnded if mode == ExecutionMode::OneTx => return Ok(Some(Stop::TxEnded)),
             Hook::PubdataRequested => {
-                if self.mode != ExecutionMode::Batch {
+                if mode != ExecutionMode::Batch {
                     return Ok(Some(Stop::PubdataRequested));
                 }
                 if self.state.pubdata.is_some() {
@@ -115,12 +173,17 @@ impl ReferenceOperator {
                     ));
                 }
                 let pubdata = pubdata(vm);
+                if pubdata.len().div_ceil(32) + 1 >= layout::L1_MESSENGER_PUBDATA_WORDS as usize {
+                    return Err(BackendError::Unsupported(
+                        "the pubdata does not fit its region of the bootloader's heap".into(),
+                    ));
+                }
                 for (i, chunk) in pubdata.chunks(32).enumerate() {
                     let mut word = [0u8; 32];
                     word[..chunk.len()].copy_from_slice(chunk);
                     vm.memory.set(
                         HEAP,
-                        layout::L1_MESSENGER_PUBDATA + i as u32,
+                        layout::L1_MESSENGER_PUBDATA + 1 + i as u32,
                         RefU256::from_big_endian(&word),
                     );
                 }
@@ -132,36 +195,36 @@ impl ReferenceOperator {
     }
 }
 
-/// The simplified pubdata of the protocol notes: L2→L1 messages (a 4-byte count, then
-/// address, key and value of each), then the slots whose value differs from the start of the
-/// batch, by address and key (a count, then address, key and value).
+/// What the batch publishes, collected from zk_evm's event sink, decommitter and storage
+/// oracle, encoded by the protocol's rules (`eravm::operator::pubdata`).
 fn pubdata(vm: &RefVm) -> Vec<u8> {
-    let word = |v: RefU256| {
-        let mut b = [0u8; 32];
-        v.to_big_endian(&mut b);
-        b
-    };
-    let mut out = Vec::new();
-    let messages = &vm.event_sink.messages;
-    out.extend((messages.len() as u32).to_be_bytes());
-    for m in messages {
-        out.extend(m.address.as_bytes());
-        out.extend(word(m.key));
-        out.extend(word(m.written_value));
-    }
+    let pieces: Vec<eravm::LogEntry> = vm
+        .event_sink
+        .events
+        .iter()
+        .map(|q| eravm::LogEntry {
+            address: eravm::H160::from_slice(q.address.as_bytes()),
+            key: from_ref(q.key),
+            value: from_ref(q.written_value),
+            is_first: q.is_service,
+            tx_number: q.tx_number_in_block,
+            shard_id: q.shard_id,
+        })
+        .collect();
+    let events = pubdata::merge_events(&pieces);
     let storage = &vm.storage;
-    let mut diffs: Vec<(eravm::StorageKey, U256)> = storage
+    let diffs: Vec<pubdata::StateDiff> = storage
         .current
         .iter()
-        .filter(|(k, v)| storage.initial_value(k) != **v)
-        .map(|(k, v)| (*k, *v))
+        .filter(|(k, v)| storage.initial_value(k) != **v && k.address != pubdata::L1_MESSENGER)
+        .map(|(k, v)| pubdata::StateDiff {
+            address: k.address,
+            key: k.key,
+            enumeration_index: storage.enumeration_index(k).unwrap_or(0),
+            initial: storage.initial_value(k),
+            final_value: *v,
+        })
         .collect();
-    diffs.sort();
-    out.extend((diffs.len() as u32).to_be_bytes());
-    for (key, value) in diffs {
-        out.extend(key.address.as_bytes());
-        out.extend(word(to_ref(key.key)));
-        out.extend(word(to_ref(value)));
-    }
-    out
+    let known = &vm.decommittment_processor;
+    pubdata::PubdataInput::from_events(&events, |hash| known.bytes_of(hash), diffs).memory_bytes()
 }

@@ -10,8 +10,11 @@
 //! PubdataRequested and returns.
 //!
 //! Differences from the production bootloader: no validation, fees, nonces, paymasters, L2
-//! blocks, compressed bytecodes or L1 messenger call; transactions are not ABI-encoded
-//! structs but the four-word form below; the refund asked for is what the operator offers.
+//! blocks, compressed bytecodes or L1 messenger call (the pubdata the operator writes on
+//! PubdataRequested, in the protocol's form, stays in the heap unread); transactions are not
+//! ABI-encoded structs but the four-word form below; the refund asked for is what the
+//! operator offers. There are no system contracts: a contract deployed at 0x8008 stands for
+//! the L1 messenger and emits its events itself, not through the event writer.
 
 use primitive_types::U256;
 

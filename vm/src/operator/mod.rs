@@ -2,10 +2,20 @@
 //! into the bootloader's heap, runs the bootloader, answers the hooks it raises (the VM
 //! notices them, see [`crate::Vm::take_hook`]), builds the pubdata, and snapshots and rolls
 //! back the VM and its own state together. `layout` says where things live in the heap;
-//! `bootloader` is our bootloader program.
+//! `bootloader` is our bootloader program; `pubdata` encodes what the batch publishes.
+//!
+//! On PubdataRequested (batch mode) the operator writes the protocol's pubdata (rollup form,
+//! v26+) from the word after the pubdata region's start, as vm1's operator does: user L2→L1
+//! logs, long messages and bytecode publication requests from the L1 messenger's (0x8008)
+//! events, then the state diffs (compressed, then padded). Simplifications, since our worlds
+//! have no system contracts (details in [`pubdata`]): an event counts whether the L1 messenger
+//! emitted it itself or through the event writer (vm1 keeps only the latter); undecodable
+//! events and unknown bytecodes are left out (vm1 panics); the L2 DA validator is a fixed
+//! address. Our bootloader does not pass the pubdata on to an L1 messenger (there is none).
 
 pub mod bootloader;
 pub mod layout;
+pub mod pubdata;
 
 use primitive_types::{H160, U256};
 
@@ -154,6 +164,8 @@ pub enum OperatorError {
     PubdataTwice,
     #[error("no room for another transaction")]
     BatchFull,
+    #[error("the pubdata does not fit its region of the bootloader's heap")]
+    PubdataTooLarge,
 }
 
 /// The operator's own state: what it pushed and what it learned.
@@ -321,12 +333,15 @@ impl OperatorVm {
                     return Err(OperatorError::PubdataTwice);
                 }
                 let pubdata = self.pubdata();
+                if pubdata.len().div_ceil(32) + 1 >= layout::L1_MESSENGER_PUBDATA_WORDS as usize {
+                    return Err(OperatorError::PubdataTooLarge);
+                }
                 for (i, chunk) in pubdata.chunks(32).enumerate() {
                     let mut word = [0u8; 32];
                     word[..chunk.len()].copy_from_slice(chunk);
                     self.vm.memory.write_from_host(
                         heap(),
-                        layout::L1_MESSENGER_PUBDATA + i as u32,
+                        layout::L1_MESSENGER_PUBDATA + 1 + i as u32,
                         TaggedWord::integer(U256::from_big_endian(&word)),
                     );
                 }
@@ -342,37 +357,50 @@ impl OperatorVm {
         self.bootloader_state.results.len().saturating_sub(1) as u32
     }
 
-    /// The batch's pubdata, in our simplified form: the L2→L1 messages (count, then address,
-    /// key and value of each), then the state diffs — every slot whose value differs from
-    /// the start of the batch, sorted by address and key (count, then address, key, value).
-    /// Counts are 4-byte big-endian numbers, keys and values 32 bytes.
-    pub fn pubdata(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        let word = |v: &U256| {
-            let mut b = [0u8; 32];
-            v.to_big_endian(&mut b);
-            b
-        };
-        let messages = self.vm.world.l2_to_l1_logs.clone();
-        out.extend((messages.len() as u32).to_be_bytes());
-        for m in &messages {
-            out.extend(m.address.as_bytes());
-            out.extend(word(&m.key));
-            out.extend(word(&m.value));
-        }
+    /// What the batch publishes, collected from this VM: the L1 messenger's events, the
+    /// bytecodes they ask to publish (from the host), and the state diffs (see [`pubdata`]).
+    pub fn pubdata_input(&mut self) -> pubdata::PubdataInput {
+        let events = pubdata::merge_events(&self.vm.world.events);
         #[allow(unused_mut)]
-        let mut diffs = self.final_storage_changes();
+        let mut diffs: Vec<pubdata::StateDiff> = self
+            .final_storage_changes()
+            .into_iter()
+            .filter(|(key, _)| key.address != pubdata::L1_MESSENGER)
+            .map(|(key, final_value)| pubdata::StateDiff {
+                address: key.address,
+                key: key.key,
+                enumeration_index: self.vm.storage.enumeration_index(&key).unwrap_or(0),
+                initial: self.vm.storage.storage_read(&key).unwrap_or_default(),
+                final_value,
+            })
+            .collect();
         #[cfg(feature = "fault-injection")]
         if crate::faults::is_active(crate::faults::Fault::PubdataDropsLastDiff) {
             diffs.pop();
         }
-        out.extend((diffs.len() as u32).to_be_bytes());
-        for (key, value) in &diffs {
-            out.extend(key.address.as_bytes());
-            out.extend(word(&key.key));
-            out.extend(word(value));
-        }
-        out
+        let storage = &mut self.vm.storage;
+        pubdata::PubdataInput::from_events(
+            &events,
+            |hash| {
+                let words = storage.decommit(hash)?;
+                Some(
+                    words
+                        .iter()
+                        .flat_map(|w| {
+                            let mut b = [0u8; 32];
+                            w.to_big_endian(&mut b);
+                            b
+                        })
+                        .collect(),
+                )
+            },
+            diffs,
+        )
+    }
+
+    /// The bytes written into the pubdata region on PubdataRequested.
+    pub fn pubdata(&mut self) -> Vec<u8> {
+        self.pubdata_input().memory_bytes()
     }
 
     /// The slots whose value now differs from the start of the batch, with their final
@@ -403,7 +431,13 @@ impl OperatorVm {
     pub fn rollback_to_the_latest_snapshot(&mut self) -> bool {
         match self.snapshots.pop() {
             Some((vm, state)) => {
+                #[cfg(feature = "fault-injection")]
+                let events = self.vm.world.events.clone();
                 self.vm.rollback(vm);
+                #[cfg(feature = "fault-injection")]
+                if crate::faults::is_active(crate::faults::Fault::RollbackKeepsEvents) {
+                    self.vm.world.events = events;
+                }
                 self.bootloader_state = state;
                 true
             }
