@@ -389,13 +389,13 @@ pub fn check_workload(w: &Workload) -> Result<u64, String> {
 }
 
 /// Whether vm2 ends the workload as eravm does; `Err` says why vm2 is not timed on it.
-fn check_vm2(w: &Workload) -> Result<(), String> {
+pub(crate) fn check_vm2(w: &Workload) -> Result<(), String> {
     #[cfg(feature = "vm2")]
     return vm2::check(&w.case);
     #[cfg(not(feature = "vm2"))]
     {
         let _ = w;
-        Err("not built".into())
+        Err("not built; use --features vm2".into())
     }
 }
 

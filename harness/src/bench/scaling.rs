@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use eravm::{Condition, Opcode, SrcMode, H160, U256};
 
-use super::{batch, best_of, check_workload, program, run_eravm, run_zk_evm, Workload};
+use super::{
+    batch, best_of, check_vm2, check_workload, program, run_eravm, run_on, run_zk_evm, BenchVm,
+    Workload,
+};
 use crate::asm::{op, Program};
 use crate::case::Address;
 use crate::world::{Contract, World};
@@ -144,6 +147,8 @@ pub struct Point {
     pub cycles: u64,
     pub eravm: Duration,
     pub zk_evm: Duration,
+    /// Or why vm2 was not timed.
+    pub vm2: Result<Duration, String>,
 }
 
 /// Checks and times every size of every dimension.
@@ -160,11 +165,14 @@ pub fn run(runs: usize) -> Result<Vec<(Dimension, Vec<Point>)>, String> {
             let cycles = check_workload(&w).map_err(|e| format!("{e} (size {size})"))?;
             let (_, eravm) = best_of(runs, || run_eravm(&w.case));
             let (_, zk_evm) = best_of(runs, || run_zk_evm(&w.case));
+            let vm2 = check_vm2(&w)
+                .map(|()| best_of(runs, || run_on(BenchVm::Vm2, &w.case).unwrap_or(0)).1);
             points.push(Point {
                 size,
                 cycles,
                 eravm,
                 zk_evm,
+                vm2,
             });
         }
         out.push((d, points));
@@ -172,20 +180,30 @@ pub fn run(runs: usize) -> Result<Vec<(Dimension, Vec<Point>)>, String> {
     Ok(out)
 }
 
-/// One table: each dimension's sizes, total times and times per unit.
+/// One table: each dimension's sizes, total times and times per unit; vm2's columns only in
+/// builds that have it.
 pub fn table(results: &[(Dimension, Vec<Point>)]) -> String {
     use std::fmt::Write;
+    let with_vm2 = cfg!(feature = "vm2");
     let mut s = String::new();
-    let _ = writeln!(
+    let _ = write!(
         s,
         "| dimension | size | cycles | eravm (ms) | eravm per unit (µs) | zk_evm (ms) | zk_evm per unit (µs) | eravm / zk_evm |"
     );
-    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    if with_vm2 {
+        let _ = write!(s, " vm2 (ms) | vm2 per unit (µs) | eravm / vm2 |");
+    }
+    let _ = writeln!(s);
+    let _ = write!(s, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    if with_vm2 {
+        let _ = write!(s, "---:|---:|---:|");
+    }
+    let _ = writeln!(s);
     for (d, points) in results {
         for p in points {
             let ms = |t: Duration| t.as_secs_f64() * 1e3;
             let per = |t: Duration| t.as_secs_f64() * 1e6 / p.size as f64;
-            let _ = writeln!(
+            let _ = write!(
                 s,
                 "| {} | {} {}s | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.1}× |",
                 d.name,
@@ -198,6 +216,19 @@ pub fn table(results: &[(Dimension, Vec<Point>)]) -> String {
                 per(p.zk_evm),
                 p.zk_evm.as_secs_f64() / p.eravm.as_secs_f64()
             );
+            if with_vm2 {
+                let _ = match &p.vm2 {
+                    Ok(t) => write!(
+                        s,
+                        " {:.3} | {:.3} | {:.2}× |",
+                        ms(*t),
+                        per(*t),
+                        t.as_secs_f64() / p.eravm.as_secs_f64()
+                    ),
+                    Err(why) => write!(s, " n/a ({why}) | | |"),
+                };
+            }
+            let _ = writeln!(s);
         }
     }
     s
