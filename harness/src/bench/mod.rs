@@ -169,7 +169,7 @@ pub fn workloads(scale: f64) -> Vec<Workload> {
     });
     out.push(Workload {
         id: "batch",
-        name: "batch (50 txs, operators)",
+        name: "batch through the operators",
         case: batch(scaled(50, scale) as usize),
     });
     out
