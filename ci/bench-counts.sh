@@ -17,7 +17,10 @@
 # instructions from run to run (well under 0.01 %); the repeat check allows that much.
 #
 # Environment: BENCH_SCALE (default 0.1, the `--scale` of the workloads), BENCH_THRESHOLD,
-# BENCH_NO_BUILD=1 to use the binary as built, ERADIFF (the binary to run).
+# BENCH_NO_BUILD=1 to use the binary as built, ERADIFF (the binary to run). Without a build
+# here, make sure the binary comes from `cargo build --release -p eradiff --features vm2`:
+# one left by `cargo test --release` has eravm's fault-injection checks compiled in (a
+# dev-dependency feature) and counts 1-2 % more on eravm.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -25,7 +28,7 @@ update=0
 for arg in "$@"; do
     case "$arg" in
         --update) update=1 ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
         *) echo "unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
