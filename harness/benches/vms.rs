@@ -16,11 +16,13 @@ fn vms(c: &mut Criterion) {
         let mut group = c.benchmark_group(w.id);
         group.sample_size(20);
         group.throughput(Throughput::Elements(cycles));
-        let mut on = vec![BenchVm::Eravm, BenchVm::ZkEvm];
         #[cfg(feature = "vm2")]
-        if eradiff::bench::vm2::check(&w.case).is_ok() {
-            on.push(BenchVm::Vm2);
-        }
+        let vm2 = eradiff::bench::vm2::check(&w.case).is_ok();
+        #[cfg(not(feature = "vm2"))]
+        let vm2 = false;
+        let on = [BenchVm::Eravm, BenchVm::ZkEvm, BenchVm::Vm2]
+            .into_iter()
+            .filter(|&vm| vm != BenchVm::Vm2 || vm2);
         for vm in on {
             let name = match vm {
                 BenchVm::Eravm => "eravm",
