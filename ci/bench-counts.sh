@@ -28,7 +28,7 @@ update=0
 for arg in "$@"; do
     case "$arg" in
         --update) update=1 ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
