@@ -90,17 +90,28 @@ enum Command {
         iterations: u64,
         out: PathBuf,
     },
-    /// Time the benchmark workloads on eravm and zk_evm (checked to agree first).
+    /// Time the benchmark workloads on eravm, zk_evm and vm2 (checked to agree first).
     Bench {
-        /// Multiplies the workloads' iterations.
-        #[arg(long, default_value_t = 1)]
-        scale: u64,
+        /// Multiplies the workloads' iterations (fractions allowed).
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
         /// Runs per workload and VM; the best counts.
         #[arg(long, default_value_t = 3)]
         runs: usize,
         /// Also compare each fuzz target's execs/s with zk_evm alone on the same cases.
         #[arg(long)]
         fuzz: bool,
+        /// Run only this workload, once, unchecked, on `--vm` (for valgrind's counts);
+        /// `empty` is the start-up to subtract. Prints the cycles run.
+        #[arg(long, value_name = "WORKLOAD")]
+        one: Option<String>,
+        /// The VM for `--one`.
+        #[arg(long, value_enum, default_value = "eravm", requires = "one")]
+        vm: eradiff::bench::BenchVm,
+        /// Time workloads of growing size instead (program length, call depth, storage
+        /// slots, transactions per batch).
+        #[arg(long, conflicts_with = "one")]
+        scaling: bool,
     },
     /// Summarise a findings folder: one section per signature.
     Report {
@@ -335,20 +346,14 @@ fn run(cli: Cli) -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Bench { scale, runs, fuzz } => match eradiff::bench::run(scale, runs) {
-            Ok(timings) => {
-                print!("{}", eradiff::bench::table(&timings));
-                if fuzz {
-                    println!();
-                    print!("{}", eradiff::bench::fuzz_overhead(2_000));
-                }
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(1)
-            }
-        },
+        Command::Bench {
+            scale,
+            runs,
+            fuzz,
+            one,
+            vm,
+            scaling,
+        } => bench(scale, runs, fuzz, one, vm, scaling),
         Command::Report { dir, format } => match eradiff::findings::report(&dir, format) {
             Ok(text) => {
                 print!("{text}");
@@ -404,6 +409,63 @@ fn run(cli: Cli) -> ExitCode {
                     ExitCode::from(1)
                 }
             }
+        }
+    }
+}
+
+fn bench(
+    scale: f64,
+    runs: usize,
+    fuzz: bool,
+    one: Option<String>,
+    vm: eradiff::bench::BenchVm,
+    scaling: bool,
+) -> ExitCode {
+    use eradiff::bench;
+    if let Some(id) = one {
+        let Some(w) = bench::workload(&id, scale) else {
+            let ids: Vec<&str> = bench::workloads(1.0).iter().map(|w| w.id).collect();
+            eprintln!(
+                "error: no workload {id:?}; there are empty, {}",
+                ids.join(", ")
+            );
+            return ExitCode::from(2);
+        };
+        return match bench::run_on(vm, &w.case) {
+            Ok(cycles) => {
+                println!("{cycles}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("n/a: {e}");
+                ExitCode::from(3)
+            }
+        };
+    }
+    if scaling {
+        return match bench::scaling::run(runs) {
+            Ok(results) => {
+                print!("{}", bench::scaling::table(&results));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    match bench::run(scale, runs) {
+        Ok(timings) => {
+            print!("{}", bench::table(&timings));
+            if fuzz {
+                println!();
+                print!("{}", bench::fuzz_overhead(2_000));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
         }
     }
 }

@@ -480,19 +480,79 @@ fn registers(vm: &RefVm) -> [Tagged; 15] {
     })
 }
 
-/// Runs a case on zk_evm with no observation at all, for timing; returns the cycles run.
+/// Runs a case on zk_evm with no observation at all, for timing; returns the cycles run. A
+/// batch case gets the reference operator and a tracer that only notices hooks (what a node
+/// must watch for); any other case a tracer that does nothing.
 pub fn run_bare(case: &Case) -> u64 {
     let world = case.resolved_world();
     let mut vm = build(case, &world);
-    let mut t = NoTracer;
     let mut cycles = 0u64;
+    let Some(batch) = &case.batch else {
+        let mut t = NoTracer;
+        while !vm.execution_has_ended() && cycles < case.max_cycles {
+            if vm.cycle(&mut t).is_err() {
+                break;
+            }
+            cycles += 1;
+        }
+        return cycles;
+    };
+    let Ok(mut operator) = ReferenceOperator::start(batch, &mut vm.memory) else {
+        return 0;
+    };
+    let mut t = HookTracer::default();
     while !vm.execution_has_ended() && cycles < case.max_cycles {
         if vm.cycle(&mut t).is_err() {
             break;
         }
         cycles += 1;
+        if let Some(hook) = t.hook.take() {
+            if !matches!(operator.answer(hook, &mut vm), Ok(None)) {
+                break;
+            }
+        }
     }
     cycles
+}
+
+/// Notices the hooks the bootloader raises, and nothing else.
+#[derive(Debug, Default)]
+struct HookTracer {
+    hook: Option<RaisedHook>,
+}
+
+impl Tracer for HookTracer {
+    const CALL_BEFORE_EXECUTION: bool = true;
+    type SupportedMemory = ReferenceMemory;
+    fn before_decoding(&mut self, _: VmLocalStateData<'_>, _: &ReferenceMemory) {}
+    fn after_decoding(
+        &mut self,
+        _: VmLocalStateData<'_>,
+        _: AfterDecodingData,
+        _: &ReferenceMemory,
+    ) {
+    }
+    fn before_execution(
+        &mut self,
+        state: VmLocalStateData<'_>,
+        data: BeforeExecutionData,
+        memory: &ReferenceMemory,
+    ) {
+        self.hook = raised_hook(
+            data.opcode.variant.opcode == Opcode::UMA(UMAOpcode::HeapWrite),
+            state.vm_local_state.callstack.current.base_memory_page.0,
+            &data.src0_value.value,
+            &data.src1_value.value,
+            memory,
+        );
+    }
+    fn after_execution(
+        &mut self,
+        _: VmLocalStateData<'_>,
+        _: AfterExecutionData,
+        _: &ReferenceMemory,
+    ) {
+    }
 }
 
 #[derive(Debug)]

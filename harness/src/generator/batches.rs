@@ -26,7 +26,7 @@ const WRITERS: u64 = 0xa000;
 /// from the start) and, if `message`, sends the first pair as an L2→L1 message. Small
 /// values make transactions rewrite each other's slots and put slots back to where they
 /// started, so batches publish state diffs of final values only.
-fn storage_writer(message: bool) -> Vec<Word> {
+pub(crate) fn storage_writer(message: bool) -> Vec<Word> {
     let mut p = Program::new()
         .push(op(Opcode::FatPointerRead).src0(1).dst(2))
         .push(op(Opcode::And).src_mode(SrcMode::Imm, 3).src1(2).dst(3))
