@@ -497,7 +497,16 @@ pub fn run_bare(case: &Case) -> u64 {
         }
         return cycles;
     };
-    let Ok(mut operator) = ReferenceOperator::start(batch, &mut vm.memory) else {
+    let mut operator = ReferenceOperator::start(batch, &mut vm.memory);
+    let started = Feeder::start(
+        batch,
+        &mut Fed {
+            op: &mut operator,
+            vm: &mut vm,
+            cycles: &mut cycles,
+        },
+    );
+    let Ok(mut feeder) = started else {
         return 0;
     };
     let mut t = HookTracer::default();
@@ -507,8 +516,20 @@ pub fn run_bare(case: &Case) -> u64 {
         }
         cycles += 1;
         if let Some(hook) = t.hook.take() {
-            if !matches!(operator.answer(hook, &mut vm), Ok(None)) {
-                break;
+            match operator.answer(hook, &mut vm, feeder.mode()) {
+                Ok(None) => {}
+                Ok(Some(stop)) => {
+                    let mut fed = Fed {
+                        op: &mut operator,
+                        vm: &mut vm,
+                        cycles: &mut cycles,
+                    };
+                    let go_on = feeder.on_stop(stop, &mut fed);
+                    if !matches!(go_on, Ok(true)) {
+                        break;
+                    }
+                }
+                Err(_) => break,
             }
         }
     }

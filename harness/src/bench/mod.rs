@@ -223,6 +223,7 @@ pub fn batch(transactions: usize) -> Case {
                 to: Address(writers[i % writers.len()]),
                 gas_limit: 1_000_000,
                 calldata: Bytes(calldata),
+                rollback: false,
             }
         })
         .collect();

@@ -50,7 +50,7 @@ impl<T: Tracer> Vm2World<T> {
         }
         Vm2World {
             values: world.values.clone(),
-            enumerated: world.enumerated.clone(),
+            enumerated: world.enumerated.keys().copied().collect(),
             programs,
             code,
         }
