@@ -240,6 +240,14 @@ impl CallStack {
         self.below.is_empty()
     }
 
+    /// A near call: the current frame is saved below and stays current, to be changed in
+    /// place into the callee's (one copy of the frame instead of building and swapping).
+    #[inline]
+    pub fn push_copy_of_current(&mut self) -> &mut Frame {
+        self.below.push(self.current);
+        &mut self.current
+    }
+
     pub fn push(&mut self, frame: Frame) {
         let previous = std::mem::replace(&mut self.current, frame);
         self.below.push(previous);

@@ -19,12 +19,11 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) {
     };
     caller.ergs = available - passed;
     caller.pc = ops.new_pc;
-    let mut callee = *caller;
+    let callee = vm.stack.push_copy_of_current();
     callee.pc = ins.imm0;
     callee.exception_handler = ins.imm1;
     callee.ergs = passed;
     callee.is_local = true;
     callee.total_pubdata_spent = 0;
     vm.world.start_frame();
-    vm.stack.push(callee);
 }

@@ -33,14 +33,14 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) {
         Opcode::RetRevert => ExitKind::Revert,
         _ => ExitKind::Panic,
     };
-    let frame = vm.stack.current;
+    let frame = &vm.stack.current;
     let mut ergs = frame.ergs;
 
     // A far return validates and prices the return data slice first.
     let return_data = if frame.is_local {
         None
     } else {
-        let (returned, ergs_left, still_kind) = far_return_data(&frame, ops.src0, kind, ergs);
+        let (returned, ergs_left, still_kind) = far_return_data(frame, ops.src0, kind, ergs);
         ergs = ergs_left;
         kind = still_kind;
         Some(returned)
