@@ -288,6 +288,9 @@ impl CallTracker {
     }
 }
 
+/// Every register r1..r15, as a [`History::cycle`] mask.
+pub const ALL_REGISTERS: u16 = 0x7fff;
+
 /// Folds the state after each cycle into one number, cheaply: only registers that changed
 /// are hashed. Both backends call it every cycle, so it compares limbs in place rather than
 /// building register views.
@@ -317,7 +320,9 @@ impl History {
     }
 
     /// Folds in one cycle: the PC, the flags (lt, eq, gt), and r1..r15 given as the limbs
-    /// of r(i+1) by `value(i)` and the pointer tags as bit i of `pointers`.
+    /// of r(i+1) by `value(i)` and the pointer tags as bit i of `pointers`. Only the
+    /// registers in `candidates` (bit i: r(i+1)) can have changed: a backend that knows
+    /// which registers the cycle wrote names them, any other passes all (`ALL_REGISTERS`).
     #[inline]
     pub fn cycle(
         &mut self,
@@ -325,13 +330,18 @@ impl History {
         flags: [bool; 3],
         value: impl Fn(usize) -> [u64; 4],
         pointers: u16,
+        candidates: u16,
     ) {
         let d = &mut self.digest;
         let flag_bits = (flags[0] as u64) << 16 | (flags[1] as u64) << 17 | (flags[2] as u64) << 18;
         Self::mix(d, pc as u64 | flag_bits);
         let changed_tags = pointers ^ self.pointers;
         self.pointers = pointers;
-        for (i, before) in self.values.iter_mut().enumerate() {
+        let mut candidates = (candidates | changed_tags) & ALL_REGISTERS;
+        while candidates != 0 {
+            let i = candidates.trailing_zeros() as usize;
+            candidates &= candidates - 1;
+            let before = &mut self.values[i];
             let now = value(i);
             if now != *before || changed_tags >> i & 1 != 0 {
                 Self::mix(d, i as u64 | ((pointers >> i & 1) as u64) << 8);

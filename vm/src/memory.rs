@@ -84,9 +84,10 @@ impl Page {
 }
 
 /// Pages with ids below this are found by indexing a vector (every page a run allocates
-/// for its first 130 thousand far calls); higher ids, which only wild pointers and
-/// precompile arguments name, through a map.
-const DIRECT_PAGES: u32 = 1 << 20;
+/// for its first 1,792 far calls); higher ids (deeper runs, and the wild page numbers that
+/// precompile arguments name) through a map, so that one such write allocates one page, not
+/// a vector up to it.
+const DIRECT_PAGES: u32 = 1 << 14;
 
 /// All pages of a VM instance.
 #[derive(Clone, Debug, Default)]

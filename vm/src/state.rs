@@ -36,11 +36,14 @@ impl TaggedWord {
 ///
 /// Values and pointer tags are kept apart (slot 0 is the always-zero r0), so that reading a
 /// register is one indexed load and the hot path copies 32-byte words, not tagged structs.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Registers {
     values: [U256; 16],
     /// Bit i: ri holds a fat pointer. Bit 0 is never set.
     pointers: u16,
+    /// Bit i: ri was written since the last [`Registers::take_written`] (an observer that
+    /// looks at the registers after every cycle need only look at these).
+    written: u16,
 }
 
 impl Registers {
@@ -65,6 +68,7 @@ impl Registers {
         if i != 0 {
             self.values[i] = word.value;
             self.pointers = self.pointers & !(1 << i) | (word.is_pointer as u16) << i;
+            self.written |= 1 << i;
         }
     }
 
@@ -75,6 +79,7 @@ impl Registers {
         if i != 0 {
             self.values[i] = value;
             self.pointers &= !(1 << i);
+            self.written |= 1 << i;
         }
     }
 
@@ -82,6 +87,17 @@ impl Registers {
     #[inline(always)]
     pub fn pointer_mask(&self) -> u16 {
         self.pointers
+    }
+
+    /// Which registers were written since the last call (bit i: ri), and forgets it.
+    #[inline(always)]
+    pub fn take_written(&mut self) -> u16 {
+        std::mem::take(&mut self.written)
+    }
+
+    /// Counts every register as written (after they were replaced wholesale).
+    pub fn mark_all_written(&mut self) {
+        self.written = u16::MAX;
     }
 
     /// r1..r15 in order.

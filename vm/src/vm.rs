@@ -493,6 +493,11 @@ impl Vm {
     pub fn registers(&self) -> &Registers {
         &self.registers
     }
+    /// Which registers were written since the last call (bit i: ri), for observers that
+    /// look at the registers after every cycle.
+    pub fn take_written_registers(&mut self) -> u16 {
+        self.registers.take_written()
+    }
     pub fn flags(&self) -> Flags {
         self.flags
     }
@@ -576,6 +581,7 @@ impl Vm {
     /// Puts the VM back where `snapshot` was taken.
     pub fn rollback(&mut self, snapshot: VmSnapshot) {
         self.registers = snapshot.registers;
+        self.registers.mark_all_written();
         self.flags = snapshot.flags;
         self.stack = snapshot.stack;
         self.memory = snapshot.memory;

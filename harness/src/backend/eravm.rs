@@ -88,12 +88,15 @@ impl Backend for EraVm {
                 );
             }
             let f = op.vm.flags();
+            // eravm says which registers the cycle wrote; only they can have changed.
+            let written = op.vm.take_written_registers() >> 1;
             let regs = op.vm.registers();
             history.cycle(
                 op.vm.current_frame().pc,
                 [f.lt_of, f.eq, f.gt],
                 |i| regs.value(i as u8 + 1).0,
                 regs.pointer_mask() >> 1,
+                written,
             );
             if status == Status::Running {
                 last_frame = frame_view(&op.vm);

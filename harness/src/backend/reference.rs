@@ -23,7 +23,7 @@ use super::{Backend, BackendError, FedOperator, Feeder};
 use crate::case::Case;
 use crate::observe::{
     BatchView, CallTracker, FinalState, FlagsView, FrameIds, FrameView, History, LogView, Run,
-    RunEnd, SlotView, StepState, Tagged, WorldView, RETURN_DATA_LIMIT,
+    RunEnd, SlotView, StepState, Tagged, WorldView, ALL_REGISTERS, RETURN_DATA_LIMIT,
 };
 use crate::world::ResolvedWorld;
 
@@ -245,6 +245,7 @@ impl Backend for ZkEvm {
                 ],
                 |i| regs[i].value.0,
                 pointers,
+                ALL_REGISTERS,
             );
             if !vm.execution_has_ended() {
                 last_frame = frame_view(&vm);
