@@ -46,6 +46,15 @@ pub struct Registers {
     written: u16,
 }
 
+/// Equal registers hold the same values and tags; which were written lately is not state.
+impl PartialEq for Registers {
+    fn eq(&self, other: &Registers) -> bool {
+        self.values == other.values && self.pointers == other.pointers
+    }
+}
+
+impl Eq for Registers {}
+
 impl Registers {
     #[inline(always)]
     pub fn get(&self, index: u8) -> TaggedWord {
