@@ -475,8 +475,13 @@ pub fn fuzz_overhead(iterations: u64) -> String {
         "| target | eradiff fuzz (execs/s) | zk_evm alone (execs/s) | share |"
     );
     let _ = writeln!(s, "|---|---:|---:|---:|");
-    // Not batches: `run_bare` hosts no operator, so zk_evm alone would run an empty batch.
-    for target in [Target::Opcodes, Target::Calls, Target::Precompiles] {
+    // A batch runs a hundred times longer than a program: fewer of them.
+    for (target, iterations) in [
+        (Target::Opcodes, iterations),
+        (Target::Calls, iterations),
+        (Target::Precompiles, iterations),
+        (Target::Batches, (iterations / 50).max(20)),
+    ] {
         let cases: Vec<Case> = (0..iterations)
             .map(|i| generate_seeded_for(target, 1, i, &Settings::default()))
             .collect();
