@@ -90,13 +90,7 @@ impl Tracer for LastOpcode {
         data: BeforeExecutionData,
         memory: &ReferenceMemory,
     ) {
-        self.hook = raised_hook(
-            data.opcode.variant.opcode == Opcode::UMA(UMAOpcode::HeapWrite),
-            state.vm_local_state.callstack.current.base_memory_page.0,
-            &data.src0_value.value,
-            &data.src1_value.value,
-            memory,
-        );
+        self.hook = hook_about_to_be_raised(&state, &data, memory);
     }
     fn after_execution(
         &mut self,
@@ -105,6 +99,21 @@ impl Tracer for LastOpcode {
         _: &ReferenceMemory,
     ) {
     }
+}
+
+/// The hook a cycle raises, seen before it executes (both tracers watch for it).
+fn hook_about_to_be_raised(
+    state: &VmLocalStateData<'_>,
+    data: &BeforeExecutionData,
+    memory: &ReferenceMemory,
+) -> Option<RaisedHook> {
+    raised_hook(
+        data.opcode.variant.opcode == Opcode::UMA(UMAOpcode::HeapWrite),
+        state.vm_local_state.callstack.current.base_memory_page.0,
+        &data.src0_value.value,
+        &data.src1_value.value,
+        memory,
+    )
 }
 
 pub(crate) fn to_ref(v: U256) -> RefU256 {
@@ -560,13 +569,7 @@ impl Tracer for HookTracer {
         data: BeforeExecutionData,
         memory: &ReferenceMemory,
     ) {
-        self.hook = raised_hook(
-            data.opcode.variant.opcode == Opcode::UMA(UMAOpcode::HeapWrite),
-            state.vm_local_state.callstack.current.base_memory_page.0,
-            &data.src0_value.value,
-            &data.src1_value.value,
-            memory,
-        );
+        self.hook = hook_about_to_be_raised(&state, &data, memory);
     }
     fn after_execution(
         &mut self,
