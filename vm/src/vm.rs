@@ -377,9 +377,8 @@ impl Vm {
     /// Resolves the source and destination operands, moving SP for push and pop modes.
     #[inline(always)]
     pub(crate) fn address_operands(&mut self, ins: &Instruction, swap: bool) -> Operands {
-        let frame = &mut self.stack.current;
-        let new_pc = frame.pc.wrapping_add(1);
-        let src1 = self.registers.get(ins.src1);
+        let new_pc = self.stack.current.pc.wrapping_add(1);
+        let mut src1 = self.registers.get(ins.src1);
         let (mut src0, dst0_slot) =
             if ins.src0_mode == SrcMode::Reg && ins.dst0_mode == DstMode::Reg {
                 (self.registers.get(ins.src0), None)
@@ -387,7 +386,6 @@ impl Vm {
                 self.address_memory_operands(ins)
             };
         let frame = &self.stack.current;
-        let mut src1 = src1;
         if swap {
             std::mem::swap(&mut src0, &mut src1);
         }
