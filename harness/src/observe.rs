@@ -175,6 +175,19 @@ pub struct LogView {
     pub shard_id: u8,
 }
 
+impl From<&eravm::LogEntry> for LogView {
+    fn from(e: &eravm::LogEntry) -> LogView {
+        LogView {
+            address: e.address,
+            key: e.key,
+            value: e.value,
+            is_first: e.is_first,
+            tx_number: e.tx_number,
+            shard_id: e.shard_id,
+        }
+    }
+}
+
 /// A storage slot and its value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct SlotView {

@@ -274,14 +274,7 @@ fn world_view(vm: &Vm, world: &ResolvedWorld) -> WorldView {
         .map(|(k, v)| slot(k, v))
         .collect();
     transient.sort();
-    let log = |e: &eravm::LogEntry| LogView {
-        address: e.address,
-        key: e.key,
-        value: e.value,
-        is_first: e.is_first,
-        tx_number: e.tx_number,
-        shard_id: e.shard_id,
-    };
+    let log = LogView::from;
     let mut decommitted: Vec<(String, u32)> = w
         .decommitted_hashes
         .iter()

@@ -116,6 +116,18 @@ fn hook_about_to_be_raised(
     )
 }
 
+/// An event piece or L2→L1 log as zk_evm recorded it, in eravm's terms.
+pub(crate) fn log_entry(q: &zk_evm::aux_structures::LogQuery) -> eravm::LogEntry {
+    eravm::LogEntry {
+        address: eravm::H160::from_slice(q.address.as_bytes()),
+        key: from_ref(q.key),
+        value: from_ref(q.written_value),
+        is_first: q.is_service,
+        tx_number: q.tx_number_in_block,
+        shard_id: q.shard_id,
+    }
+}
+
 pub(crate) fn to_ref(v: U256) -> RefU256 {
     RefU256(v.0)
 }
@@ -422,14 +434,7 @@ fn world_view(vm: &RefVm) -> WorldView {
         .map(|(k, v)| slot(k, v))
         .collect();
     transient.sort();
-    let log = |q: &zk_evm::aux_structures::LogQuery| LogView {
-        address: eravm::H160::from_slice(q.address.as_bytes()),
-        key: from_ref(q.key),
-        value: from_ref(q.written_value),
-        is_first: q.is_service,
-        tx_number: q.tx_number_in_block,
-        shard_id: q.shard_id,
-    };
+    let log = |q: &zk_evm::aux_structures::LogQuery| LogView::from(&log_entry(q));
     let mut decommitted: Vec<(String, u32)> = vm
         .decommittment_processor
         .loaded

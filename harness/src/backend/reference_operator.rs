@@ -12,7 +12,7 @@ use eravm::U256;
 use zk_evm::zkevm_opcode_defs::ethereum_types::U256 as RefU256;
 use zk_evm::zkevm_opcode_defs::{FatPointer as RefFatPointer, BOOTLOADER_BASE_PAGE};
 
-use super::reference::{from_ref, to_ref, RefVm};
+use super::reference::{from_ref, log_entry, to_ref, RefVm};
 use super::reference_memory::ReferenceMemory;
 use super::BackendError;
 use crate::case::Batch;
@@ -198,19 +198,7 @@ impl ReferenceOperator {
 /// What the batch publishes, collected from zk_evm's event sink, decommitter and storage
 /// oracle, encoded by the protocol's rules (`eravm::operator::pubdata`).
 fn pubdata(vm: &RefVm) -> Vec<u8> {
-    let pieces: Vec<eravm::LogEntry> = vm
-        .event_sink
-        .events
-        .iter()
-        .map(|q| eravm::LogEntry {
-            address: eravm::H160::from_slice(q.address.as_bytes()),
-            key: from_ref(q.key),
-            value: from_ref(q.written_value),
-            is_first: q.is_service,
-            tx_number: q.tx_number_in_block,
-            shard_id: q.shard_id,
-        })
-        .collect();
+    let pieces: Vec<eravm::LogEntry> = vm.event_sink.events.iter().map(log_entry).collect();
     let events = pubdata::merge_events(&pieces);
     let storage = &vm.storage;
     let diffs: Vec<pubdata::StateDiff> = storage
