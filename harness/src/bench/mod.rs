@@ -17,7 +17,7 @@ use eravm::operator::OperatorVm;
 use eravm::{Condition, DstMode, Opcode, SrcMode, TaggedWord, H160, U256};
 
 use crate::asm::{op, Program};
-use crate::backend::{run_zk_evm_bare, EraVm, ZkEvm};
+use crate::backend::{run_zk_evm_bare, EraVm, Feeder, ZkEvm};
 use crate::case::{
     Address, Batch, BatchInfo, BatchMode, Bytes, Case, FrameSettings, Transaction, Word,
 };
@@ -322,12 +322,21 @@ pub fn run_eravm(case: &Case) -> u64 {
     };
     let mut op = OperatorVm::from_vm(vm);
     op.write_batch_env(&batch.info.to_operator());
-    for tx in &batch.transactions {
-        if op.push_transaction(&tx.to_operator()).is_err() {
-            return 0;
+    // Fed as the differential run and zk_evm's bare run feed it.
+    let Ok(mut feeder) = Feeder::start(batch, &mut op) else {
+        return 0;
+    };
+    while op.vm.exit().is_none() && op.vm.cycles() < case.max_cycles {
+        match op.step(feeder.mode()) {
+            Ok(None) => {}
+            Ok(Some(stop)) => {
+                if !matches!(feeder.on_stop(stop, &mut op), Ok(true)) {
+                    break;
+                }
+            }
+            Err(_) => break,
         }
     }
-    let _ = op.run(batch.mode.execution_mode(), case.max_cycles);
     op.vm.cycles()
 }
 
