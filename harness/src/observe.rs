@@ -369,6 +369,11 @@ impl History {
     pub fn digest(&self) -> u64 {
         self.digest
     }
+
+    /// The pointer tags as last folded in (bit i: r(i+1)).
+    pub fn pointers(&self) -> u16 {
+        self.pointers
+    }
 }
 
 fn ser_hex<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {

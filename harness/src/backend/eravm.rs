@@ -1,9 +1,7 @@
 //! Our own VM, `eravm`.
 
 use eravm::operator::{OperatorError, OperatorVm};
-use eravm::{
-    ExitKind, FatPointer, Outcome, PageId, Status, Vm, BOOTLOADER_BASE_PAGE, STATIC_MEMORY_PAGE,
-};
+use eravm::{ExitKind, FatPointer, Outcome, PageId, Vm, BOOTLOADER_BASE_PAGE, STATIC_MEMORY_PAGE};
 
 use super::{Backend, BackendError, FedOperator, Feeder};
 use crate::case::Case;
@@ -38,7 +36,12 @@ impl Backend for EraVm {
             None => None,
         };
         let mut steps = trace.then(Vec::new);
-        let mut last_frame = frame_view(&op.vm);
+        // The frame before the current cycle, copied whole; converted only when a cycle calls
+        // or returns, and at the end.
+        let mut before = *op.vm.current_frame();
+        let mut depth_before = op.vm.call_depth();
+        // The frame when the operator stopped the run.
+        let mut stopped_in = None;
         let mut counts = vec![0u32; eravm::decoder::VARIANT_TABLE_LEN];
         let mut history = History::new(registers(&op.vm));
         let mut calls = CallTracker::default();
@@ -52,8 +55,8 @@ impl Backend for EraVm {
             if op.vm.cycles() >= case.max_cycles {
                 break Outcome::CycleLimit;
             }
-            let pc_before = op.vm.current_frame().pc;
-            let before = frame_ids(&op.vm);
+            before = *op.vm.current_frame();
+            depth_before = op.vm.call_depth();
             let stepped = match &feeder {
                 Some(feeder) => op.step(feeder.mode()),
                 None => op.vm.step().map(|_| None).map_err(OperatorError::from),
@@ -62,6 +65,7 @@ impl Backend for EraVm {
                 Ok(stop) => {
                     if op.bootloader_state.hooks.len() > hook_registers.len() {
                         hook_registers.push(registers(&op.vm));
+                        stopped_in = Some(frame_view(op.vm.current_frame(), op.vm.call_depth()));
                     }
                     stop
                 }
@@ -72,17 +76,12 @@ impl Backend for EraVm {
                 }
                 Err(e) => return Err(BackendError::Unsupported(e.to_string())),
             };
-            let status = if op.vm.has_ended() {
-                Status::Ended
-            } else {
-                Status::Running
-            };
             counts[op.vm.last_variant_index() as usize] += 1;
             if CallTracker::wants(op.vm.last_instruction()) {
                 calls.cycle(
                     op.vm.last_instruction(),
-                    before,
-                    frame_ids(&op.vm),
+                    frame_ids(&before),
+                    frame_ids(op.vm.current_frame()),
                     op.vm.call_depth(),
                     op.vm.flags().lt_of,
                 );
@@ -98,15 +97,12 @@ impl Backend for EraVm {
                 regs.pointer_mask() >> 1,
                 written,
             );
-            if status == Status::Running {
-                last_frame = frame_view(&op.vm);
-            }
             if let Some(steps) = steps.as_mut() {
                 steps.push(StepState {
                     cycle: op.vm.cycles(),
-                    pc_before,
+                    pc_before: before.pc,
                     executed: op.vm.last_instruction().encode().unwrap_or(0),
-                    frame: frame_view(&op.vm),
+                    frame: frame_view(op.vm.current_frame(), op.vm.call_depth()),
                     flags: flags(&op.vm),
                     registers: registers(&op.vm),
                     pending_panic: op.vm.pending_panic(),
@@ -178,6 +174,12 @@ impl Backend for EraVm {
                         .collect()
                 })
                 .unwrap_or_default()
+        };
+        // The current frame after the last cycle that left the VM running.
+        let last_frame = match stopped_in {
+            Some(frame) if operator_stop => frame,
+            _ if host_error || op.vm.has_ended() => frame_view(&before, depth_before),
+            _ => frame_view(op.vm.current_frame(), op.vm.call_depth()),
         };
         let state = FinalState {
             end,
@@ -318,13 +320,11 @@ fn precompile_name(address: u16) -> &'static str {
     }
 }
 
-fn frame_ids(vm: &Vm) -> FrameIds {
-    let f = vm.current_frame();
+fn frame_ids(f: &eravm::Frame) -> FrameIds {
     (f.this_address, f.code_address, f.ergs, f.is_local)
 }
 
-fn frame_view(vm: &Vm) -> FrameView {
-    let f = vm.current_frame();
+fn frame_view(f: &eravm::Frame, depth: usize) -> FrameView {
     FrameView {
         pc: f.pc,
         sp: f.sp,
@@ -334,7 +334,7 @@ fn frame_view(vm: &Vm) -> FrameView {
         aux_heap_bound: f.aux_heap_bound,
         is_local: f.is_local,
         context_u128: f.context_u128,
-        depth: vm.call_depth(),
+        depth,
     }
 }
 

@@ -10,7 +10,7 @@ mod reference_operator;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub use self::eravm::EraVm;
-pub use self::reference::{run_bare as run_zk_evm_bare, ZkEvm};
+pub use self::reference::{history_of_every_register, run_bare as run_zk_evm_bare, ZkEvm};
 /// The pubdata size of a slot's change, for other hosts that price writes the same way.
 #[cfg(feature = "vm2")]
 pub(crate) use self::reference_host::state_diff_bytes;

@@ -44,8 +44,28 @@ pub(crate) type RefVm = VmState<
 struct LastOpcode {
     executed: Option<zk_evm::opcodes::DecodedOpcode>,
     ret: Option<RetOpcode>,
+    /// The registers the cycle can have written, as a [`History::cycle`] mask.
+    written: u16,
+    /// Count every register as possibly written (to check [`written_by`]).
+    every_register: bool,
+    /// Whether to look for hooks (batch cases only).
+    watch_hooks: bool,
     /// A hook the cycle raised, for the operator to answer after it.
     hook: Option<RaisedHook>,
+}
+
+/// The registers an instruction can write, by zk_evm's own decoding, as a
+/// [`History::cycle`] mask (bit i: r(i+1)): its two destination registers, or all of them for
+/// calls and returns, which set or clear registers wholesale. zk_evm writes no other register
+/// (a test checks this against folding every register on every cycle).
+fn written_by(op: &zk_evm::opcodes::DecodedOpcode) -> u16 {
+    match op.variant.opcode {
+        Opcode::FarCall(_) | Opcode::NearCall(_) | Opcode::Ret(_) => ALL_REGISTERS,
+        _ => {
+            let bit = |r: u8| (1u16 << (r & 15)) >> 1;
+            bit(op.dst0_reg_idx) | bit(op.dst1_reg_idx)
+        }
+    }
 }
 
 impl LastOpcode {
@@ -83,6 +103,11 @@ impl Tracer for LastOpcode {
             Opcode::Ret(kind) => Some(kind),
             _ => None,
         };
+        self.written = if self.every_register {
+            ALL_REGISTERS
+        } else {
+            written_by(&data.opcode_masked)
+        };
     }
     fn before_execution(
         &mut self,
@@ -90,7 +115,9 @@ impl Tracer for LastOpcode {
         data: BeforeExecutionData,
         memory: &ReferenceMemory,
     ) {
-        self.hook = hook_about_to_be_raised(&state, &data, memory);
+        if self.watch_hooks {
+            self.hook = hook_about_to_be_raised(&state, &data, memory);
+        }
     }
     fn after_execution(
         &mut self,
@@ -203,190 +230,230 @@ impl Backend for ZkEvm {
     }
 
     fn run(&self, case: &Case, trace: bool) -> Result<Run, BackendError> {
-        let world = case.resolved_world();
-        let mut vm = build(case, &world);
-        if trace {
-            vm.memory.write_log = Some(Vec::new());
+        run_observed(case, trace, false)
+    }
+}
+
+/// The history digest of a run that folds every register on every cycle, not only those
+/// the instruction names as destinations: the check that [`written_by`] misses nothing.
+pub fn history_of_every_register(case: &Case) -> Result<u64, BackendError> {
+    Ok(run_observed(case, false, true)?.state.history)
+}
+
+fn run_observed(case: &Case, trace: bool, every_register: bool) -> Result<Run, BackendError> {
+    let world = case.resolved_world();
+    let mut vm = build(case, &world);
+    if trace {
+        vm.memory.write_log = Some(Vec::new());
+    }
+    let mut tracer = LastOpcode {
+        every_register,
+        watch_hooks: case.batch.is_some(),
+        ..LastOpcode::default()
+    };
+    let mut steps = trace.then(Vec::new);
+    // The frame before the current cycle, copied whole (cheaper than converting it);
+    // converted only when a cycle calls or returns, and at the end.
+    let mut before = vm.local_state.callstack.current;
+    let mut depth_before = vm.local_state.callstack.depth();
+    // The frame when the operator stopped the run.
+    let mut stopped_in = None;
+    // The operator may have changed any register (a rollback restores them all).
+    let mut operator_acted = true;
+    let mut history = History::new(registers(&vm));
+    let mut calls = CallTracker::default();
+    let mut host_error = false;
+    let mut cycles = 0u64;
+    let mut operator = None;
+    let mut feeder = None;
+    if let Some(batch) = &case.batch {
+        let mut op = ReferenceOperator::start(batch, &mut vm.memory);
+        feeder = Some(Feeder::start(
+            batch,
+            &mut Fed {
+                op: &mut op,
+                vm: &mut vm,
+                cycles: &mut cycles,
+            },
+        )?);
+        operator = Some(op);
+    }
+    let mut operator_stop = false;
+    let mut hook_registers = Vec::new();
+    while !vm.execution_has_ended() && cycles < case.max_cycles {
+        before = vm.local_state.callstack.current;
+        depth_before = vm.local_state.callstack.depth();
+        // The host could not answer (a bytecode the world lacks): stop here, comparably.
+        if vm.cycle(&mut tracer).is_err() {
+            host_error = true;
+            break;
         }
-        let mut tracer = LastOpcode::default();
-        let mut steps = trace.then(Vec::new);
-        let mut last_frame = frame_view(&vm);
-        let mut history = History::new(registers(&vm));
-        let mut calls = CallTracker::default();
-        let mut host_error = false;
-        let mut cycles = 0u64;
-        let mut operator = None;
-        let mut feeder = None;
-        if let Some(batch) = &case.batch {
-            let mut op = ReferenceOperator::start(batch, &mut vm.memory);
-            feeder = Some(Feeder::start(
-                batch,
-                &mut Fed {
-                    op: &mut op,
+        cycles += 1;
+        if tracer.is_call_or_ret() {
+            let executed = eravm::Instruction::decode(tracer.raw());
+            calls.cycle(
+                &executed,
+                frame_ids(&before),
+                frame_ids(&vm.local_state.callstack.current),
+                vm.local_state.callstack.depth(),
+                vm.local_state.flags.overflow_or_less_than_flag,
+            );
+        }
+        let f = &vm.local_state.flags;
+        let regs = &vm.local_state.registers;
+        // Tags of registers the cycle did not write are as they were.
+        let written = if std::mem::take(&mut operator_acted) {
+            ALL_REGISTERS
+        } else {
+            tracer.written
+        };
+        let mut pointers = history.pointers() & !written;
+        let mut w = written;
+        while w != 0 {
+            let i = w.trailing_zeros() as usize;
+            w &= w - 1;
+            pointers |= (regs[i].is_pointer as u16) << i;
+        }
+        history.cycle(
+            vm.local_state.callstack.current.pc,
+            [
+                f.overflow_or_less_than_flag,
+                f.equality_flag,
+                f.greater_than_flag,
+            ],
+            |i| regs[i].value.0,
+            pointers,
+            written,
+        );
+        if let Some(steps) = steps.as_mut() {
+            steps.push(StepState {
+                cycle: cycles,
+                pc_before: before.pc,
+                executed: tracer.raw(),
+                frame: frame_view(
+                    &vm.local_state.callstack.current,
+                    vm.local_state.callstack.depth(),
+                ),
+                flags: flags(&vm),
+                registers: registers(&vm),
+                pending_panic: vm.local_state.pending_exception,
+                writes: vm
+                    .memory
+                    .write_log
+                    .as_mut()
+                    .map(std::mem::take)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(page, index, v, tag)| {
+                        (
+                            page,
+                            index,
+                            Tagged {
+                                value: from_ref(v),
+                                pointer: tag,
+                            },
+                        )
+                    })
+                    .collect(),
+                pubdata: vm.local_state.pubdata_revert_counter.0,
+                logs: vm.event_sink.events.len() + vm.event_sink.messages.len(),
+            });
+        }
+        if let (Some(operator), Some(feeder), Some(hook)) =
+            (operator.as_mut(), feeder.as_mut(), tracer.hook.take())
+        {
+            hook_registers.push(registers(&vm));
+            operator_acted = true;
+            stopped_in = Some(frame_view(
+                &vm.local_state.callstack.current,
+                vm.local_state.callstack.depth(),
+            ));
+            if let Some(stop) = operator.answer(hook, &mut vm, feeder.mode())? {
+                let mut fed = Fed {
+                    op: &mut *operator,
                     vm: &mut vm,
                     cycles: &mut cycles,
-                },
-            )?);
-            operator = Some(op);
-        }
-        let mut operator_stop = false;
-        let mut hook_registers = Vec::new();
-        while !vm.execution_has_ended() && cycles < case.max_cycles {
-            let pc_before = vm.local_state.callstack.current.pc;
-            // Copied raw; converted only when the cycle turns out to be a call or return.
-            let before = vm.local_state.callstack.current;
-            // The host could not answer (a bytecode the world lacks): stop here, comparably.
-            if vm.cycle(&mut tracer).is_err() {
-                host_error = true;
-                break;
-            }
-            cycles += 1;
-            if tracer.is_call_or_ret() {
-                let executed = eravm::Instruction::decode(tracer.raw());
-                calls.cycle(
-                    &executed,
-                    frame_ids(&before),
-                    frame_ids(&vm.local_state.callstack.current),
-                    vm.local_state.callstack.depth(),
-                    vm.local_state.flags.overflow_or_less_than_flag,
-                );
-            }
-            let f = &vm.local_state.flags;
-            let regs = &vm.local_state.registers;
-            let mut pointers = 0u16;
-            for (i, r) in regs.iter().enumerate() {
-                pointers |= (r.is_pointer as u16) << i;
-            }
-            history.cycle(
-                vm.local_state.callstack.current.pc,
-                [
-                    f.overflow_or_less_than_flag,
-                    f.equality_flag,
-                    f.greater_than_flag,
-                ],
-                |i| regs[i].value.0,
-                pointers,
-                ALL_REGISTERS,
-            );
-            if !vm.execution_has_ended() {
-                last_frame = frame_view(&vm);
-            }
-            if let Some(steps) = steps.as_mut() {
-                steps.push(StepState {
-                    cycle: cycles,
-                    pc_before,
-                    executed: tracer.raw(),
-                    frame: frame_view(&vm),
-                    flags: flags(&vm),
-                    registers: registers(&vm),
-                    pending_panic: vm.local_state.pending_exception,
-                    writes: vm
-                        .memory
-                        .write_log
-                        .as_mut()
-                        .map(std::mem::take)
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|(page, index, v, tag)| {
-                            (
-                                page,
-                                index,
-                                Tagged {
-                                    value: from_ref(v),
-                                    pointer: tag,
-                                },
-                            )
-                        })
-                        .collect(),
-                    pubdata: vm.local_state.pubdata_revert_counter.0,
-                    logs: vm.event_sink.events.len() + vm.event_sink.messages.len(),
-                });
-            }
-            if let (Some(operator), Some(feeder), Some(hook)) =
-                (operator.as_mut(), feeder.as_mut(), tracer.hook.take())
-            {
-                hook_registers.push(registers(&vm));
-                if let Some(stop) = operator.answer(hook, &mut vm, feeder.mode())? {
-                    let mut fed = Fed {
-                        op: &mut *operator,
-                        vm: &mut vm,
-                        cycles: &mut cycles,
-                    };
-                    if !feeder.on_stop(stop, &mut fed)? {
-                        operator_stop = true;
-                        break;
-                    }
-                    // A rollback forgets the hooks the transaction raised.
-                    hook_registers.truncate(operator.state.hooks.len());
+                };
+                if !feeder.on_stop(stop, &mut fed)? {
+                    operator_stop = true;
+                    break;
                 }
+                // A rollback forgets the hooks the transaction raised.
+                hook_registers.truncate(operator.state.hooks.len());
             }
         }
-
-        let (end, return_data) = if host_error {
-            (RunEnd::HostError, Vec::new())
-        } else if operator_stop {
-            (RunEnd::OperatorStop, Vec::new())
-        } else if vm.execution_has_ended() {
-            // A far return leaves the returned pointer in r1; a panic sets LT.
-            let end = if vm.local_state.flags.overflow_or_less_than_flag {
-                RunEnd::Panic
-            } else if tracer.ret == Some(RetOpcode::Revert) {
-                RunEnd::Revert
-            } else {
-                RunEnd::Ok
-            };
-            let pointer = RefFatPointer::from_u256(vm.local_state.registers[0].value);
-            (end, vm.memory.slice(pointer, RETURN_DATA_LIMIT))
-        } else {
-            (RunEnd::CycleLimit, Vec::new())
-        };
-        let page = |page: u32| -> Vec<(u32, Tagged)> {
-            vm.memory
-                .nonzero_words(page)
-                .into_iter()
-                .map(|(i, v, tag)| {
-                    (
-                        i,
-                        Tagged {
-                            value: from_ref(v),
-                            pointer: tag,
-                        },
-                    )
-                })
-                .collect()
-        };
-        let base = BOOTLOADER_BASE_PAGE;
-        let current = &vm.local_state.callstack.current;
-        let state = FinalState {
-            end,
-            cycles,
-            return_data,
-            registers: registers(&vm),
-            flags: flags(&vm),
-            ergs: current.ergs_remaining,
-            pc: current.pc,
-            last_frame,
-            context_u128_register: vm.local_state.context_u128_register,
-            tx_number: vm.local_state.tx_number_in_block,
-            pending_panic: vm.local_state.pending_exception,
-            heap: page(base + 2),
-            aux_heap: page(base + 3),
-            stack: page(base + 1),
-            static_memory: page(STATIC_MEMORY_PAGE),
-            world: WorldView {
-                calls: calls.events,
-                ..world_view(&vm)
-            },
-            batch: operator.map(|o| BatchView::new(&o.state, &hook_registers)),
-            history: history.digest(),
-        };
-        Ok(Run {
-            state,
-            trace: steps,
-            variant_counts: Vec::new(),
-            stats: Default::default(),
-        })
     }
+
+    let (end, return_data) = if host_error {
+        (RunEnd::HostError, Vec::new())
+    } else if operator_stop {
+        (RunEnd::OperatorStop, Vec::new())
+    } else if vm.execution_has_ended() {
+        // A far return leaves the returned pointer in r1; a panic sets LT.
+        let end = if vm.local_state.flags.overflow_or_less_than_flag {
+            RunEnd::Panic
+        } else if tracer.ret == Some(RetOpcode::Revert) {
+            RunEnd::Revert
+        } else {
+            RunEnd::Ok
+        };
+        let pointer = RefFatPointer::from_u256(vm.local_state.registers[0].value);
+        (end, vm.memory.slice(pointer, RETURN_DATA_LIMIT))
+    } else {
+        (RunEnd::CycleLimit, Vec::new())
+    };
+    let page = |page: u32| -> Vec<(u32, Tagged)> {
+        vm.memory
+            .nonzero_words(page)
+            .into_iter()
+            .map(|(i, v, tag)| {
+                (
+                    i,
+                    Tagged {
+                        value: from_ref(v),
+                        pointer: tag,
+                    },
+                )
+            })
+            .collect()
+    };
+    let base = BOOTLOADER_BASE_PAGE;
+    let current = &vm.local_state.callstack.current;
+    // The current frame after the last cycle that left the VM running.
+    let last_frame = match stopped_in {
+        Some(frame) if operator_stop => frame,
+        _ if host_error || vm.execution_has_ended() => frame_view(&before, depth_before),
+        _ => frame_view(current, vm.local_state.callstack.depth()),
+    };
+    let state = FinalState {
+        end,
+        cycles,
+        return_data,
+        registers: registers(&vm),
+        flags: flags(&vm),
+        ergs: current.ergs_remaining,
+        pc: current.pc,
+        last_frame,
+        context_u128_register: vm.local_state.context_u128_register,
+        tx_number: vm.local_state.tx_number_in_block,
+        pending_panic: vm.local_state.pending_exception,
+        heap: page(base + 2),
+        aux_heap: page(base + 3),
+        stack: page(base + 1),
+        static_memory: page(STATIC_MEMORY_PAGE),
+        world: WorldView {
+            calls: calls.events,
+            ..world_view(&vm)
+        },
+        batch: operator.map(|o| BatchView::new(&o.state, &hook_registers)),
+        history: history.digest(),
+    };
+    Ok(Run {
+        state,
+        trace: steps,
+        variant_counts: Vec::new(),
+        stats: Default::default(),
+    })
 }
 
 /// The reference operator with its VM, as the feeder drives them.
@@ -464,8 +531,7 @@ fn frame_ids(f: &CallStackEntry) -> FrameIds {
     )
 }
 
-fn frame_view(vm: &RefVm) -> FrameView {
-    let f = &vm.local_state.callstack.current;
+fn frame_view(f: &CallStackEntry, depth: usize) -> FrameView {
     FrameView {
         pc: f.pc,
         sp: f.sp,
@@ -475,7 +541,7 @@ fn frame_view(vm: &RefVm) -> FrameView {
         aux_heap_bound: f.aux_heap_bound,
         is_local: f.is_local_frame,
         context_u128: f.context_u128_value,
-        depth: vm.local_state.callstack.depth(),
+        depth,
     }
 }
 
