@@ -397,7 +397,23 @@ impl Case {
     /// The world, resolved for the hosts; an empty world (with empty default account code)
     /// when the case has none.
     pub fn resolved_world(&self) -> crate::world::ResolvedWorld {
-        self.world.clone().unwrap_or_default().resolve()
+        use std::cell::RefCell;
+        type Resolution = (Option<crate::world::World>, crate::world::ResolvedWorld);
+        // Both backends of a check resolve the same world, and hashing its bytecodes is
+        // most of the cost: the last resolution is kept, keyed by the whole world.
+        thread_local! {
+            static LAST: RefCell<Option<Resolution>> = const { RefCell::new(None) };
+        }
+        let hit = LAST.with(|last| match &*last.borrow() {
+            Some((world, resolved)) if *world == self.world => Some(resolved.clone()),
+            _ => None,
+        });
+        if let Some(resolved) = hit {
+            return resolved;
+        }
+        let resolved = self.world.clone().unwrap_or_default().resolve();
+        LAST.with(|last| *last.borrow_mut() = Some((self.world.clone(), resolved.clone())));
+        resolved
     }
 
     /// Number of instructions the program holds, counting every slot of every code word.
