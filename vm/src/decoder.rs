@@ -93,22 +93,6 @@ impl Modes {
             Modes::RegOrImm => ([SrcMode::Reg, SrcMode::Imm][i], DstMode::Reg),
         }
     }
-
-    fn index_of(self, src: SrcMode, dst: DstMode) -> Option<usize> {
-        let src_i = SrcMode::ALL.iter().position(|&m| m == src)?;
-        let dst_i = DstMode::ALL.iter().position(|&m| m == dst)?;
-        match self {
-            Modes::Plain => (src == SrcMode::Reg && dst == DstMode::Reg).then_some(0),
-            Modes::Only(only) => (src == only && dst == DstMode::Reg).then_some(0),
-            Modes::AnySrc => (dst == DstMode::Reg).then_some(src_i),
-            Modes::AnySrcAnyDst => Some(src_i * 4 + dst_i),
-            Modes::RegOrImm => match (src, dst) {
-                (SrcMode::Reg, DstMode::Reg) => Some(0),
-                (SrcMode::Imm, DstMode::Reg) => Some(1),
-                _ => None,
-            },
-        }
-    }
 }
 
 /// One block of the variant table: an opcode, its modes and how many modifier bits it uses.
@@ -227,28 +211,22 @@ pub static VARIANT_TABLE: LazyLock<[Variant; VARIANT_TABLE_LEN]> = LazyLock::new
 
 /// The 11-bit table index of a variant, or `None` if the combination does not exist.
 pub fn variant_index(variant: &Variant) -> Option<u16> {
-    let mut start = 0usize;
-    for b in BLOCKS {
-        let per_mode = 1usize << b.modifier_bits;
-        let len = b.modes.count() * per_mode;
-        if b.opcode == variant.opcode {
-            if let Some(mode) = b.modes.index_of(variant.src0_mode, variant.dst0_mode) {
-                let [m0, m1] = variant.modifiers;
-                let bits = match b.modifier_bits {
-                    0 if !m0 && !m1 => Some(0),
-                    1 if !m1 => Some(m0 as usize),
-                    2 => Some((m0 as usize) << 1 | m1 as usize),
-                    _ => None,
-                };
-                if let Some(bits) = bits {
-                    return Some((start + mode * per_mode + bits) as u16);
-                }
-            }
-        }
-        start += len;
-    }
-    None
+    VARIANT_INDEX.get(variant).copied()
 }
+
+/// The table read backwards: each variant at the first index that holds it (encoding is on
+/// the generator's hot path).
+static VARIANT_INDEX: LazyLock<rustc_hash::FxHashMap<Variant, u16>> = LazyLock::new(|| {
+    let defined: usize = BLOCKS
+        .iter()
+        .map(|b| b.modes.count() << b.modifier_bits)
+        .sum();
+    let mut index = rustc_hash::FxHashMap::default();
+    for (i, variant) in VARIANT_TABLE.iter().enumerate().take(defined) {
+        index.entry(*variant).or_insert(i as u16);
+    }
+    index
+});
 
 impl Instruction {
     /// Decodes a 64-bit instruction word. Every word decodes; undefined variants decode to

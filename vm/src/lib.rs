@@ -31,4 +31,4 @@ pub use vm::{
     BOOTLOADER_ADDRESS, BOOTLOADER_BASE_PAGE, BOOTLOADER_CALLDATA_PAGE,
     BOOTLOADER_EXCEPTION_HANDLER, FIRST_FAR_CALL_BASE_PAGE, STATIC_MEMORY_PAGE,
 };
-pub use world::{InMemoryStorage, LogEntry, Storage, StorageKey, VmState};
+pub use world::{InMemoryStorage, LogEntry, Storage, StorageKey, VmState, WorldSnapshot};

@@ -10,7 +10,7 @@ use crate::instructions::{Operands, StackSlot};
 use crate::memory::Memory;
 use crate::opcode::{DstMode, Opcode, SrcMode};
 use crate::state::{CallStack, Flags, Frame, PageId, Registers, TaggedWord};
-use crate::world::{InMemoryStorage, Storage, VmState};
+use crate::world::{InMemoryStorage, Storage, VmState, WorldSnapshot};
 
 /// Address of the bootloader, the first frame of every batch.
 pub const BOOTLOADER_ADDRESS: u16 = 0x8001;
@@ -131,7 +131,7 @@ pub struct VmSnapshot {
     pending_panic: bool,
     pubdata_revert_counter: i32,
     memory_page_counter: u32,
-    world: VmState,
+    world: WorldSnapshot,
     far_depth: u32,
     cycles: u64,
     exit: Option<(ExitKind, FatPointer)>,
@@ -556,9 +556,11 @@ impl Vm {
         self.hook.take()
     }
 
-    /// A copy of everything a run can change, to roll back to (the operator's external
-    /// snapshots). The host storage is not included: the VM never writes it.
-    pub fn snapshot(&self) -> VmSnapshot {
+    /// Everything a run can change, to roll back to (the operator's external snapshots).
+    /// The state of L2 changes is not copied: it logs its changes from here on (see
+    /// [`VmState::snapshot`]), so every snapshot must end in [`Vm::rollback`] or
+    /// [`Vm::forget`]. The host storage is not included: the VM never writes it.
+    pub fn snapshot(&mut self) -> VmSnapshot {
         VmSnapshot {
             registers: self.registers.clone(),
             flags: self.flags,
@@ -569,7 +571,7 @@ impl Vm {
             pending_panic: self.pending_panic,
             pubdata_revert_counter: self.pubdata_revert_counter,
             memory_page_counter: self.memory_page_counter,
-            world: self.world.clone(),
+            world: self.world.snapshot(),
             far_depth: self.far_depth,
             cycles: self.cycles,
             exit: self.exit,
@@ -588,7 +590,7 @@ impl Vm {
         self.pending_panic = snapshot.pending_panic;
         self.pubdata_revert_counter = snapshot.pubdata_revert_counter;
         self.memory_page_counter = snapshot.memory_page_counter;
-        self.world = snapshot.world;
+        self.world.rollback(snapshot.world);
         self.far_depth = snapshot.far_depth;
         self.cycles = snapshot.cycles;
         self.exit = snapshot.exit;
@@ -597,6 +599,11 @@ impl Vm {
         self.decoded.clear();
         self.current_code.0 = u32::MAX;
         self.code_generation = u64::MAX;
+    }
+
+    /// Drops a snapshot without rolling back.
+    pub fn forget(&mut self, snapshot: VmSnapshot) {
+        self.world.forget(snapshot.world);
     }
 
     /// The variant-table index of the instruction the last cycle executed.

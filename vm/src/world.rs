@@ -49,7 +49,7 @@ pub struct LogEntry {
 }
 
 /// One entry of the rollback journal: how to undo one change.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Undo {
     Storage {
         key: StorageKey,
@@ -88,6 +88,47 @@ pub struct VmState {
     pub storage_writes_rolled_back: u64,
     journal: Vec<Undo>,
     frame_marks: Vec<usize>,
+    /// While the operator holds snapshots: every change since the oldest, to undo them in
+    /// reverse on a rollback. Frame rollbacks are changes too (a frame that began before a
+    /// snapshot may revert after it), so this log is separate from the frames' journal.
+    changes: Vec<Change>,
+    /// Snapshots held; changes are logged only while this is not zero.
+    snapshots_held: u32,
+}
+
+/// One change to the state of L2 changes, as an operator rollback undoes it.
+#[derive(Clone, Debug)]
+enum Change {
+    Storage {
+        key: StorageKey,
+        previous: Option<U256>,
+        previous_paid: Option<u32>,
+    },
+    Transient {
+        key: StorageKey,
+        previous: Option<U256>,
+    },
+    EventPushed,
+    EventPopped(LogEntry),
+    L2ToL1LogPushed,
+    L2ToL1LogPopped(LogEntry),
+    SlotRead(StorageKey),
+    SlotWritten(StorageKey),
+    Decommitted([u8; 28], Option<u32>),
+    JournalPushed,
+    JournalPopped(Undo),
+}
+
+/// Where the state of L2 changes was when the operator took a snapshot: positions in its
+/// logs, not copies (see [`VmState::snapshot`]).
+#[derive(Clone, Debug)]
+pub struct WorldSnapshot {
+    changes: usize,
+    frame_marks: Vec<usize>,
+    pubdata_costs: usize,
+    refunds: usize,
+    storage_writes: usize,
+    storage_writes_rolled_back: u64,
 }
 
 impl VmState {
@@ -106,27 +147,159 @@ impl VmState {
         #[cfg(not(feature = "fault-injection"))]
         let keep_logs = false;
         while self.journal.len() > mark {
-            match self.journal.pop().expect("journal is longer than the mark") {
+            let undo = self.journal.pop().expect("journal is longer than the mark");
+            if self.snapshots_held > 0 {
+                self.changes.push(Change::JournalPopped(undo.clone()));
+            }
+            match undo {
                 Undo::Storage {
+                    key,
+                    previous,
+                    previous_paid,
+                } => {
+                    let now = restore(&mut self.storage_changes, key, previous);
+                    let now_paid = restore(&mut self.paid_changes, key, previous_paid);
+                    self.note(|| Change::Storage {
+                        key,
+                        previous: now,
+                        previous_paid: now_paid,
+                    });
+                    self.storage_writes_rolled_back += 1;
+                }
+                Undo::Transient { key, previous } => {
+                    let now = restore(&mut self.transient_storage, key, previous);
+                    self.note(|| Change::Transient { key, previous: now });
+                }
+                Undo::Event if !keep_logs => {
+                    if let Some(entry) = self.events.pop() {
+                        self.note(|| Change::EventPopped(entry));
+                    }
+                }
+                Undo::L2ToL1Log if !keep_logs => {
+                    if let Some(entry) = self.l2_to_l1_logs.pop() {
+                        self.note(|| Change::L2ToL1LogPopped(entry));
+                    }
+                }
+                Undo::Event | Undo::L2ToL1Log => {}
+            }
+        }
+    }
+
+    /// Logs a change for the operator's rollbacks, if it holds a snapshot.
+    #[inline]
+    fn note(&mut self, change: impl FnOnce() -> Change) {
+        if self.snapshots_held > 0 {
+            self.changes.push(change());
+        }
+    }
+
+    /// Adds to the frames' journal (logged, so that an operator rollback can take it out).
+    #[inline]
+    fn journal(&mut self, undo: Undo) {
+        self.journal.push(undo);
+        self.note(|| Change::JournalPushed);
+    }
+
+    /// Marks a slot as read (warm from now on).
+    pub(crate) fn warm_for_read(&mut self, key: StorageKey) {
+        if self.read_storage_slots.insert(key) {
+            self.note(|| Change::SlotRead(key));
+        }
+    }
+
+    /// Marks a slot as written (warm for writes from now on).
+    pub(crate) fn warm_for_write(&mut self, key: StorageKey) {
+        if self.written_storage_slots.insert(key) {
+            self.note(|| Change::SlotWritten(key));
+        }
+    }
+
+    /// Records that a bytecode was decommitted to `page`.
+    pub(crate) fn mark_decommitted(&mut self, hash: [u8; 28], page: u32) {
+        let previous = self.decommitted_hashes.insert(hash, page);
+        if previous != Some(page) {
+            self.note(|| Change::Decommitted(hash, previous));
+        }
+    }
+
+    /// Starts logging changes for an operator rollback. The cost is that of the changes made
+    /// while the snapshot is held, not the size of the state. Every snapshot must end in
+    /// [`VmState::rollback`] or [`VmState::forget`] (until then, changes are logged).
+    pub fn snapshot(&mut self) -> WorldSnapshot {
+        self.snapshots_held += 1;
+        WorldSnapshot {
+            changes: self.changes.len(),
+            frame_marks: self.frame_marks.clone(),
+            pubdata_costs: self.pubdata_costs.len(),
+            refunds: self.refunds.len(),
+            storage_writes: self.storage_writes.len(),
+            storage_writes_rolled_back: self.storage_writes_rolled_back,
+        }
+    }
+
+    /// Undoes every change since `snapshot`, newest first.
+    pub fn rollback(&mut self, snapshot: WorldSnapshot) {
+        while self.changes.len() > snapshot.changes {
+            let Some(change) = self.changes.pop() else {
+                break;
+            };
+            match change {
+                Change::Storage {
                     key,
                     previous,
                     previous_paid,
                 } => {
                     restore(&mut self.storage_changes, key, previous);
                     restore(&mut self.paid_changes, key, previous_paid);
-                    self.storage_writes_rolled_back += 1;
                 }
-                Undo::Transient { key, previous } => {
+                Change::Transient { key, previous } => {
                     restore(&mut self.transient_storage, key, previous);
                 }
-                Undo::Event if !keep_logs => {
+                Change::EventPushed => {
                     self.events.pop();
                 }
-                Undo::L2ToL1Log if !keep_logs => {
+                Change::EventPopped(entry) => self.events.push(entry),
+                Change::L2ToL1LogPushed => {
                     self.l2_to_l1_logs.pop();
                 }
-                Undo::Event | Undo::L2ToL1Log => {}
+                Change::L2ToL1LogPopped(entry) => self.l2_to_l1_logs.push(entry),
+                Change::SlotRead(key) => {
+                    self.read_storage_slots.remove(&key);
+                }
+                Change::SlotWritten(key) => {
+                    self.written_storage_slots.remove(&key);
+                }
+                Change::Decommitted(hash, previous) => match previous {
+                    Some(page) => {
+                        self.decommitted_hashes.insert(hash, page);
+                    }
+                    None => {
+                        self.decommitted_hashes.remove(&hash);
+                    }
+                },
+                Change::JournalPushed => {
+                    self.journal.pop();
+                }
+                Change::JournalPopped(undo) => self.journal.push(undo),
             }
+        }
+        self.frame_marks = snapshot.frame_marks;
+        self.pubdata_costs.truncate(snapshot.pubdata_costs);
+        self.refunds.truncate(snapshot.refunds);
+        self.storage_writes.truncate(snapshot.storage_writes);
+        self.storage_writes_rolled_back = snapshot.storage_writes_rolled_back;
+        self.release();
+    }
+
+    /// Drops a snapshot without rolling back: its changes stay.
+    pub fn forget(&mut self, _snapshot: WorldSnapshot) {
+        self.release();
+    }
+
+    fn release(&mut self) {
+        self.snapshots_held = self.snapshots_held.saturating_sub(1);
+        if self.snapshots_held == 0 {
+            self.changes.clear();
         }
     }
 
@@ -142,7 +315,12 @@ impl VmState {
         self.storage_writes.push(key);
         let previous = self.storage_changes.insert(key, value);
         let previous_paid = self.paid_changes.insert(key, paid);
-        self.journal.push(Undo::Storage {
+        self.note(|| Change::Storage {
+            key,
+            previous,
+            previous_paid,
+        });
+        self.journal(Undo::Storage {
             key,
             previous,
             previous_paid,
@@ -155,7 +333,8 @@ impl VmState {
 
     pub(crate) fn write_transient(&mut self, key: StorageKey, value: U256) {
         let previous = self.transient_storage.insert(key, value);
-        self.journal.push(Undo::Transient { key, previous });
+        self.note(|| Change::Transient { key, previous });
+        self.journal(Undo::Transient { key, previous });
     }
 
     /// A new transaction starts with empty transient storage; the clearing itself can be
@@ -175,23 +354,26 @@ impl VmState {
 
     pub(crate) fn record_event(&mut self, entry: LogEntry) {
         self.events.push(entry);
-        self.journal.push(Undo::Event);
+        self.note(|| Change::EventPushed);
+        self.journal(Undo::Event);
     }
 
     pub(crate) fn record_l2_to_l1_log(&mut self, entry: LogEntry) {
         self.l2_to_l1_logs.push(entry);
-        self.journal.push(Undo::L2ToL1Log);
+        self.note(|| Change::L2ToL1LogPushed);
+        self.journal(Undo::L2ToL1Log);
     }
 }
 
-fn restore<V>(map: &mut FxHashMap<StorageKey, V>, key: StorageKey, previous: Option<V>) {
+/// Puts a slot back to `previous` (absent if `None`); returns what it held.
+fn restore<V>(
+    map: &mut FxHashMap<StorageKey, V>,
+    key: StorageKey,
+    previous: Option<V>,
+) -> Option<V> {
     match previous {
-        Some(v) => {
-            map.insert(key, v);
-        }
-        None => {
-            map.remove(&key);
-        }
+        Some(v) => map.insert(key, v),
+        None => map.remove(&key),
     }
 }
 
@@ -282,5 +464,121 @@ pub fn compressed_state_diff_len(initial: U256, new: U256) -> u32 {
     match shortest {
         Some(n) => 1 + n,
         None => 33,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Everything in the state of L2 changes, in a comparable order.
+    #[allow(clippy::type_complexity)]
+    fn contents(
+        w: &VmState,
+    ) -> (
+        Vec<(StorageKey, U256, Option<u32>)>,
+        Vec<(StorageKey, U256)>,
+        [Vec<LogEntry>; 2],
+        [Vec<StorageKey>; 2],
+        Vec<([u8; 28], u32)>,
+        (Vec<i32>, Vec<u32>, Vec<StorageKey>, u64),
+        (Vec<Undo>, Vec<usize>),
+    ) {
+        let sorted = |set: &FxHashSet<StorageKey>| {
+            let mut v: Vec<_> = set.iter().copied().collect();
+            v.sort();
+            v
+        };
+        let mut storage: Vec<_> = w
+            .storage_changes
+            .iter()
+            .map(|(k, v)| (*k, *v, w.paid_changes.get(k).copied()))
+            .collect();
+        storage.sort();
+        let mut transient: Vec<_> = w.transient_storage.iter().map(|(k, v)| (*k, *v)).collect();
+        transient.sort();
+        let mut decommitted: Vec<_> = w.decommitted_hashes.iter().map(|(h, p)| (*h, *p)).collect();
+        decommitted.sort();
+        (
+            storage,
+            transient,
+            [w.events.clone(), w.l2_to_l1_logs.clone()],
+            [
+                sorted(&w.read_storage_slots),
+                sorted(&w.written_storage_slots),
+            ],
+            decommitted,
+            (
+                w.pubdata_costs.clone(),
+                w.refunds.clone(),
+                w.storage_writes.clone(),
+                w.storage_writes_rolled_back,
+            ),
+            (w.journal.clone(), w.frame_marks.clone()),
+        )
+    }
+
+    /// `n` pseudo-random changes, frames opening and closing among them (closing frames
+    /// that began before the current snapshot too).
+    fn change(w: &mut VmState, rng: &mut u64, n: usize) {
+        for _ in 0..n {
+            *rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let r = *rng >> 33;
+            let key = StorageKey {
+                address: H160::from_low_u64_be(r % 3),
+                key: U256::from((r >> 2) % 5),
+            };
+            let value = U256::from(r >> 8 & 3);
+            let entry = LogEntry {
+                address: key.address,
+                key: key.key,
+                value,
+                is_first: r & 1 == 0,
+                tx_number: 0,
+                shard_id: 0,
+            };
+            match r % 13 {
+                0 | 1 => w.write_storage(key, value, (r >> 12) as u32 % 40),
+                2 => w.write_transient(key, value),
+                3 => w.record_event(entry),
+                4 => w.record_l2_to_l1_log(entry),
+                5 => w.warm_for_read(key),
+                6 => w.warm_for_write(key),
+                7 => w.mark_decommitted([(r >> 4) as u8 % 4; 28], (r >> 8) as u32 % 3),
+                8 => w.refunds.push(r as u32),
+                9 => w.pubdata_costs.push(r as i32),
+                10 => w.clear_transient(),
+                11 => w.start_frame(),
+                _ => w.finish_frame(r & 16 != 0),
+            }
+        }
+    }
+
+    #[test]
+    fn a_rollback_restores_what_a_copy_would_hold() {
+        for seed in 0..300u64 {
+            let mut rng = seed;
+            let mut w = VmState::default();
+            w.start_frame();
+            change(&mut w, &mut rng, 25);
+            let at_outer = contents(&w);
+            let outer = w.snapshot();
+            change(&mut w, &mut rng, 30);
+            let at_inner = contents(&w);
+            let inner = w.snapshot();
+            change(&mut w, &mut rng, 30);
+            if seed % 2 == 0 {
+                w.rollback(inner);
+                assert_eq!(contents(&w), at_inner, "seed {seed}: inner rollback");
+            } else {
+                w.forget(inner);
+            }
+            change(&mut w, &mut rng, 20);
+            w.rollback(outer);
+            assert_eq!(contents(&w), at_outer, "seed {seed}: outer rollback");
+            assert!(w.changes.is_empty(), "no snapshot held, nothing logged");
+        }
     }
 }

@@ -116,7 +116,7 @@ pub(super) fn execute(
             address: H160::from_low_u64_be(ACCOUNT_CODE_STORAGE_ADDRESS),
             key: address_word(&callee),
         };
-        vm.world.read_storage_slots.insert(key);
+        vm.world.warm_for_read(key);
         vm.world.read_storage(vm.storage.as_mut(), &key)
     };
     let hash_bytes = code_hash::bytes(&stored_hash);

@@ -57,7 +57,7 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) -> Result<
                 0
             };
             vm.world.refunds.push(refund);
-            vm.world.read_storage_slots.insert(key);
+            vm.world.warm_for_read(key);
             let value = vm.world.read_storage(vm.storage.as_mut(), &key);
             vm.write_dst0(ins, &ops, TaggedWord::integer(value));
         }
@@ -71,7 +71,7 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) -> Result<
                 0
             };
             vm.world.refunds.push(refund);
-            vm.world.read_storage_slots.insert(key);
+            vm.world.warm_for_read(key);
             let price = vm.storage.cost_of_writing_storage(&key, src1);
             #[cfg(feature = "fault-injection")]
             let price = if crate::faults::is_active(crate::faults::Fault::WritesCostNoPubdata) {
@@ -82,7 +82,7 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) -> Result<
             let paid = vm.world.paid_changes.get(&key).copied().unwrap_or(0);
             pubdata = price as i32 - paid as i32;
             vm.world.pubdata_costs.push(pubdata);
-            vm.world.written_storage_slots.insert(key);
+            vm.world.warm_for_write(key);
             vm.world.write_storage(key, src1, price);
         }
         // Transient storage is always warm; the price already says so.
@@ -196,9 +196,7 @@ impl Vm {
             .decommit(*hash)
             .ok_or(VmError::MissingBytecode(*hash))?;
         self.memory.fill(candidate, code);
-        self.world
-            .decommitted_hashes
-            .insert(normalized, candidate.0);
+        self.world.mark_decommitted(normalized, candidate.0);
         Ok((candidate, true))
     }
 }

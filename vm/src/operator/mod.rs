@@ -423,8 +423,8 @@ impl OperatorVm {
 
     /// Saves the VM and the operator's state (before pushing a transaction).
     pub fn make_snapshot(&mut self) {
-        self.snapshots
-            .push((self.vm.snapshot(), self.bootloader_state.clone()));
+        let vm = self.vm.snapshot();
+        self.snapshots.push((vm, self.bootloader_state.clone()));
     }
 
     /// Goes back to the latest snapshot, dropping it. False if there is none.
@@ -447,6 +447,8 @@ impl OperatorVm {
 
     /// Drops the latest snapshot without going back.
     pub fn pop_snapshot_no_rollback(&mut self) {
-        self.snapshots.pop();
+        if let Some((vm, _)) = self.snapshots.pop() {
+            self.vm.forget(vm);
+        }
     }
 }
