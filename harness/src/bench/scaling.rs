@@ -1,7 +1,8 @@
 //! `eradiff bench --scaling`: time against the size of a workload, on eravm and zk_evm.
 //!
 //! Each dimension grows one thing (program length, near call depth, far call depth, storage
-//! slots written, transactions in a batch) over four sizes; the table gives the time per
+//! slots written, transactions in a batch, fed all at once or one at a time with snapshots)
+//! over four sizes; the table gives the time per
 //! unit next to the total, so that a cost growing faster than linearly shows as a growing
 //! time per unit.
 
@@ -58,7 +59,26 @@ pub fn dimensions() -> Vec<Dimension> {
             sizes: [25, 100, 400, 1_600],
             build: |n| batch(n as usize),
         },
+        Dimension {
+            name: "transactions fed one at a time",
+            unit: "tx",
+            sizes: [25, 100, 400, 1_600],
+            build: fed_one_at_a_time,
+        },
     ]
+}
+
+/// The batch of `n` transactions fed as a state keeper feeds them: a snapshot before each,
+/// every fourth rolled back. Snapshots must cost what a transaction changes, not what the
+/// batch holds so far.
+fn fed_one_at_a_time(n: u64) -> crate::case::Case {
+    let mut case = batch(n as usize);
+    if let Some(b) = case.batch.as_mut() {
+        for (i, tx) in b.transactions.iter_mut().enumerate() {
+            tx.rollback = i % 4 == 3;
+        }
+    }
+    case
 }
 
 /// `n` instructions run once, top to bottom (`n - 1` additions, then the return).
