@@ -99,6 +99,30 @@ pub struct Memory {
     code_generation: u64,
     /// When tracing, every write in order.
     write_log: Option<Vec<(PageId, u32, TaggedWord)>>,
+    /// While the VM holds snapshots: how to undo every write since the oldest, so that a
+    /// snapshot costs what is written while it is held, not the size of memory.
+    undo: Vec<MemoryUndo>,
+    snapshots_held: u32,
+}
+
+/// How to undo one write.
+#[derive(Clone, Debug)]
+enum MemoryUndo {
+    /// The page did not exist.
+    PageCreated(PageId),
+    /// The word held `previous` and the page's length was `len`.
+    Word {
+        page: PageId,
+        index: u32,
+        previous: TaggedWord,
+        len: u32,
+    },
+}
+
+/// Where memory was when the VM took a snapshot (see [`Memory::snapshot`]).
+#[derive(Clone, Debug)]
+pub struct MemorySnapshot {
+    undo: usize,
 }
 
 impl Memory {
@@ -141,11 +165,78 @@ impl Memory {
 
     /// A write by the host (the operator), which the VM's write log does not record.
     pub fn write_from_host(&mut self, page: PageId, index: u32, word: TaggedWord) {
+        if self.snapshots_held > 0 {
+            self.log_before_write(page, index);
+        }
         let p = self.page_mut(page);
         let holds_code = p.holds_code;
         p.write(index, word);
         if holds_code {
             self.code_generation += 1;
+        }
+    }
+
+    #[inline(never)]
+    fn log_before_write(&mut self, page: PageId, index: u32) {
+        let undo = match self.page(page) {
+            None => MemoryUndo::PageCreated(page),
+            Some(p) => MemoryUndo::Word {
+                page,
+                index,
+                previous: p.read(index),
+                len: p.len,
+            },
+        };
+        self.undo.push(undo);
+    }
+
+    /// Starts logging writes, to undo them on [`Memory::rollback`]. Every snapshot must end
+    /// in a rollback or [`Memory::forget`] (until then, writes are logged).
+    pub fn snapshot(&mut self) -> MemorySnapshot {
+        self.snapshots_held += 1;
+        MemorySnapshot {
+            undo: self.undo.len(),
+        }
+    }
+
+    /// Undoes every write since `snapshot`, newest first. Pages created since are gone.
+    pub fn rollback(&mut self, snapshot: MemorySnapshot) {
+        while self.undo.len() > snapshot.undo {
+            match self.undo.pop() {
+                Some(MemoryUndo::PageCreated(page)) => self.remove_page(page),
+                Some(MemoryUndo::Word {
+                    page,
+                    index,
+                    previous,
+                    len,
+                }) => {
+                    let p = self.page_mut(page);
+                    p.write(index, previous);
+                    p.len = len;
+                }
+                None => break,
+            }
+        }
+        // Code pages may have changed back: decoded code must not be trusted.
+        self.code_generation += 1;
+        self.forget(snapshot);
+    }
+
+    /// Drops a snapshot without rolling back.
+    pub fn forget(&mut self, _snapshot: MemorySnapshot) {
+        self.snapshots_held = self.snapshots_held.saturating_sub(1);
+        if self.snapshots_held == 0 {
+            self.undo.clear();
+        }
+    }
+
+    fn remove_page(&mut self, page: PageId) {
+        if page.0 < DIRECT_PAGES {
+            if let Some(slot) = self.direct.get_mut(page.0 as usize) {
+                *slot = None;
+            }
+        } else {
+            self.far.remove(&page.0);
         }
     }
 
@@ -203,5 +294,67 @@ impl Memory {
             out.push(buf[(addr % 32) as usize]);
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every page's words that are not zero, and its length.
+    fn contents(m: &Memory) -> Vec<(u32, u32, Vec<(u32, TaggedWord)>)> {
+        let mut pages: Vec<_> = m
+            .direct
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| Some((i as u32, p.as_deref()?)))
+            .chain(m.far.iter().map(|(&i, p)| (i, p)))
+            .map(|(i, p)| (i, p.len, p.nonzero_words()))
+            .filter(|(_, len, words)| *len > 0 || !words.is_empty())
+            .collect();
+        pages.sort_by_key(|p| p.0);
+        pages
+    }
+
+    fn write(m: &mut Memory, rng: &mut u64, n: usize) {
+        for _ in 0..n {
+            *rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let r = *rng >> 24;
+            // Near and far pages, near and far chunks.
+            let page = [1, 2, 7, DIRECT_PAGES + 5][(r % 4) as usize];
+            let index = [3, 40, 5000, 1 << 20][(r >> 2) as usize % 4] + (r >> 4) as u32 % 8;
+            let word = TaggedWord {
+                value: primitive_types::U256::from(r >> 8 & 7),
+                is_pointer: r & 1 == 1,
+            };
+            m.write(PageId(page), index, word);
+        }
+    }
+
+    #[test]
+    fn a_rollback_restores_what_a_copy_would_hold() {
+        for seed in 0..200u64 {
+            let mut rng = seed;
+            let mut m = Memory::default();
+            write(&mut m, &mut rng, 10);
+            let at_outer = contents(&m);
+            let outer = m.snapshot();
+            write(&mut m, &mut rng, 20);
+            let at_inner = contents(&m);
+            let inner = m.snapshot();
+            write(&mut m, &mut rng, 20);
+            if seed % 2 == 0 {
+                m.rollback(inner);
+                assert_eq!(contents(&m), at_inner, "seed {seed}: inner rollback");
+            } else {
+                m.forget(inner);
+            }
+            write(&mut m, &mut rng, 10);
+            m.rollback(outer);
+            assert_eq!(contents(&m), at_outer, "seed {seed}: outer rollback");
+            assert!(m.undo.is_empty(), "no snapshot held, nothing logged");
+        }
     }
 }

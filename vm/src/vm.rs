@@ -7,7 +7,7 @@ use crate::decoder::{
 };
 use crate::fat_pointer::{erase_pointer_metadata, FatPointer};
 use crate::instructions::{Operands, StackSlot};
-use crate::memory::Memory;
+use crate::memory::{Memory, MemorySnapshot};
 use crate::opcode::{DstMode, Opcode, SrcMode};
 use crate::state::{CallStack, Flags, Frame, PageId, Registers, TaggedWord};
 use crate::world::{InMemoryStorage, Storage, VmState, WorldSnapshot};
@@ -125,7 +125,7 @@ pub struct VmSnapshot {
     registers: Registers,
     flags: Flags,
     stack: CallStack,
-    memory: Memory,
+    memory: MemorySnapshot,
     context_u128: u128,
     tx_number: u16,
     pending_panic: bool,
@@ -557,15 +557,15 @@ impl Vm {
     }
 
     /// Everything a run can change, to roll back to (the operator's external snapshots).
-    /// The state of L2 changes is not copied: it logs its changes from here on (see
-    /// [`VmState::snapshot`]), so every snapshot must end in [`Vm::rollback`] or
+    /// Memory and the state of L2 changes are not copied: they log their changes from here
+    /// on (see [`Memory::snapshot`], [`VmState::snapshot`]), so every snapshot must end in [`Vm::rollback`] or
     /// [`Vm::forget`]. The host storage is not included: the VM never writes it.
     pub fn snapshot(&mut self) -> VmSnapshot {
         VmSnapshot {
             registers: self.registers.clone(),
             flags: self.flags,
             stack: self.stack.clone(),
-            memory: self.memory.clone(),
+            memory: self.memory.snapshot(),
             context_u128: self.context_u128,
             tx_number: self.tx_number,
             pending_panic: self.pending_panic,
@@ -584,7 +584,7 @@ impl Vm {
         self.registers.mark_all_written();
         self.flags = snapshot.flags;
         self.stack = snapshot.stack;
-        self.memory = snapshot.memory;
+        self.memory.rollback(snapshot.memory);
         self.context_u128 = snapshot.context_u128;
         self.tx_number = snapshot.tx_number;
         self.pending_panic = snapshot.pending_panic;
@@ -603,6 +603,7 @@ impl Vm {
 
     /// Drops a snapshot without rolling back.
     pub fn forget(&mut self, snapshot: VmSnapshot) {
+        self.memory.forget(snapshot.memory);
         self.world.forget(snapshot.world);
     }
 
