@@ -181,7 +181,43 @@ pub struct BootloaderState {
     pub pubdata: Option<Vec<u8>>,
 }
 
+/// Where the bootloader state was at a snapshot. The state only grows, except that the
+/// last result learns its refund later: lengths and a copy of that one result restore it,
+/// so a snapshot does not copy the batch so far.
+#[derive(Clone, Debug)]
+pub struct BootloaderMark {
+    transactions: usize,
+    next_data_word: u32,
+    results: usize,
+    last_result: Option<TxResult>,
+    hooks: usize,
+    pubdata: Option<Vec<u8>>,
+}
+
 impl BootloaderState {
+    pub fn mark(&self) -> BootloaderMark {
+        BootloaderMark {
+            transactions: self.transactions,
+            next_data_word: self.next_data_word,
+            results: self.results.len(),
+            last_result: self.results.last().cloned(),
+            hooks: self.hooks.len(),
+            pubdata: self.pubdata.clone(),
+        }
+    }
+
+    /// Goes back to `mark`.
+    pub fn restore(&mut self, mark: BootloaderMark) {
+        self.transactions = mark.transactions;
+        self.next_data_word = mark.next_data_word;
+        self.results.truncate(mark.results);
+        if let (Some(last), Some(kept)) = (self.results.last_mut(), mark.last_result) {
+            *last = kept;
+        }
+        self.hooks.truncate(mark.hooks);
+        self.pubdata = mark.pubdata;
+    }
+
     /// Where `tx` goes in the bootloader's heap (word index and value: its description,
     /// then its data), counting it as pushed. Both operators place transactions this way.
     pub fn place_transaction(
@@ -226,7 +262,7 @@ impl BootloaderState {
 pub struct OperatorVm {
     pub vm: Vm,
     pub bootloader_state: BootloaderState,
-    snapshots: Vec<(VmSnapshot, BootloaderState)>,
+    snapshots: Vec<(VmSnapshot, BootloaderMark)>,
 }
 
 fn heap() -> PageId {
@@ -424,7 +460,8 @@ impl OperatorVm {
     /// Saves the VM and the operator's state (before pushing a transaction).
     pub fn make_snapshot(&mut self) {
         let vm = self.vm.snapshot();
-        self.snapshots.push((vm, self.bootloader_state.clone()));
+        let mark = self.bootloader_state.mark();
+        self.snapshots.push((vm, mark));
     }
 
     /// Goes back to the latest snapshot, dropping it. False if there is none.
@@ -438,7 +475,7 @@ impl OperatorVm {
                 if crate::faults::is_active(crate::faults::Fault::RollbackKeepsEvents) {
                     self.vm.world.events = events;
                 }
-                self.bootloader_state = state;
+                self.bootloader_state.restore(state);
                 true
             }
             None => false,
