@@ -61,7 +61,7 @@ mod bn254 {
     pub fn g1(u: &mut Unstructured) -> Result<[U256; 2]> {
         let prime = U256::from_str_radix(PRIME, 16).expect("prime");
         Ok(match pick(u, &[10, 2, 1, 1])? {
-            0 => g1_words(G1::one() * scalar(u)?),
+            0 => *u.choose(&G1_MULTIPLES)?,
             1 => [U256::zero(), U256::zero()],
             2 => [U256::one(), U256::from(3u64)],
             _ => [prime + U256::one(), U256::from(2u64)],
@@ -81,9 +81,42 @@ mod bn254 {
         }
     }
 
+    /// The `i`-th of a fixed list of scalars that look random.
+    fn listed_scalar(i: u64) -> Fr {
+        let mut b = [0u8; 32];
+        for (j, chunk) in b.chunks_mut(8).enumerate() {
+            let x = (i * 4 + j as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            chunk.copy_from_slice(&(x ^ x >> 29).to_be_bytes());
+        }
+        b[0] &= 0x1f;
+        Fr::from_slice(&b).unwrap_or_else(|_| Fr::one())
+    }
+
+    /// Multiples of the generators (G2 ones with their scalars), made once per process: a
+    /// scalar multiplication costs more than running a whole case, so cases pick from these.
+    static G1_MULTIPLES: std::sync::LazyLock<Vec<[U256; 2]>> = std::sync::LazyLock::new(|| {
+        (1..=64)
+            .map(|i| g1_words(G1::one() * listed_scalar(i)))
+            .collect()
+    });
+    static G2_MULTIPLES: std::sync::LazyLock<Vec<(Fr, [U256; 4])>> =
+        std::sync::LazyLock::new(|| {
+            (100..132)
+                .map(|i| {
+                    let k = listed_scalar(i);
+                    (k, g2_words(G2::one() * k))
+                })
+                .collect()
+        });
+
+    /// A multiple of the G2 generator, with its scalar.
+    fn g2_multiple(u: &mut Unstructured) -> Result<(Fr, [U256; 4])> {
+        Ok(*u.choose(&G2_MULTIPLES)?)
+    }
+
     pub fn g2(u: &mut Unstructured) -> Result<[U256; 4]> {
         Ok(match pick(u, &[10, 2, 1])? {
-            0 => g2_words(G2::one() * scalar(u)?),
+            0 => g2_multiple(u)?.1,
             1 => [U256::zero(); 4],
             _ => [
                 U256::one(),
@@ -100,9 +133,10 @@ mod bn254 {
         let n: u64 = match pick(u, &[1, 4, 3, 2])? {
             0 => 0,
             1 => {
-                let (a, b) = (scalar(u)?, scalar(u)?);
+                let a = scalar(u)?;
+                let (b, bq) = g2_multiple(u)?;
                 words.extend(g1_words(G1::one() * a));
-                words.extend(g2_words(G2::one() * b));
+                words.extend(bq);
                 words.extend(g1_words(-(G1::one() * (a * b))));
                 words.extend(g2_words(G2::one()));
                 2
