@@ -79,12 +79,15 @@ pub fn bytecode_hash(code: &[Word], constructing: bool) -> U256 {
     U256::from_big_endian(&hash)
 }
 
-/// The bootloader's balance slot in the base token contract.
+/// The bootloader's balance slot in the base token contract (hashed once: hosts ask often).
 pub fn bootloader_balance_key() -> U256 {
-    use sha3::{Digest as _, Keccak256};
-    let mut preimage = [0u8; 64];
-    preimage[30..32].copy_from_slice(&eravm::BOOTLOADER_ADDRESS.to_be_bytes());
-    U256::from_big_endian(&Keccak256::digest(preimage))
+    static KEY: std::sync::LazyLock<U256> = std::sync::LazyLock::new(|| {
+        use sha3::{Digest as _, Keccak256};
+        let mut preimage = [0u8; 64];
+        preimage[30..32].copy_from_slice(&eravm::BOOTLOADER_ADDRESS.to_be_bytes());
+        U256::from_big_endian(&Keccak256::digest(preimage))
+    });
+    *KEY
 }
 
 /// Everything a host needs, resolved once from a [`World`].
