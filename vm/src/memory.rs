@@ -49,6 +49,17 @@ impl Page {
     pub fn write(&mut self, index: u32, word: TaggedWord) {
         self.len = self.len.max(index.saturating_add(1));
         let c = index / CHUNK_WORDS as u32;
+        // The common case first: a chunk that is there already.
+        if let Some(Some(chunk)) = self.direct.get_mut(c as usize) {
+            chunk[index as usize % CHUNK_WORDS] = word;
+        } else {
+            self.write_new_chunk(c, index, word);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn write_new_chunk(&mut self, c: u32, index: u32, word: TaggedWord) {
         let new_chunk = || Box::new([TaggedWord::ZERO; CHUNK_WORDS]);
         let chunk = if c < DIRECT_CHUNKS {
             let c = c as usize;
@@ -121,6 +132,19 @@ impl Memory {
 
     #[inline]
     fn page_mut(&mut self, page: PageId) -> &mut Page {
+        // Not `if let` on the fast path: that borrow would outlive the branch.
+        if !matches!(self.direct.get(page.0 as usize), Some(Some(_))) {
+            return self.new_page_mut(page);
+        }
+        match self.direct.get_mut(page.0 as usize) {
+            Some(Some(p)) => p,
+            _ => unreachable!("checked above"),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn new_page_mut(&mut self, page: PageId) -> &mut Page {
         if page.0 < DIRECT_PAGES {
             let i = page.0 as usize;
             if i >= self.direct.len() {
@@ -132,6 +156,7 @@ impl Memory {
         }
     }
 
+    #[inline]
     pub fn write(&mut self, page: PageId, index: u32, word: TaggedWord) {
         if let Some(log) = self.write_log.as_mut() {
             log.push((page, index, word));
@@ -140,11 +165,11 @@ impl Memory {
     }
 
     /// A write by the host (the operator), which the VM's write log does not record.
+    #[inline]
     pub fn write_from_host(&mut self, page: PageId, index: u32, word: TaggedWord) {
         let p = self.page_mut(page);
-        let holds_code = p.holds_code;
         p.write(index, word);
-        if holds_code {
+        if p.holds_code {
             self.code_generation += 1;
         }
     }
