@@ -135,8 +135,17 @@ pub struct Flags {
 impl Flags {
     /// The flags as a 3-bit index: lt_of, eq, gt from the lowest bit.
     #[inline(always)]
-    pub fn bits(&self) -> u8 {
+    pub const fn bits(&self) -> u8 {
         self.lt_of as u8 | (self.eq as u8) << 1 | (self.gt as u8) << 2
+    }
+
+    /// The flags from their 3-bit index (see [`Flags::bits`]).
+    pub const fn from_bits(bits: u8) -> Flags {
+        Flags {
+            lt_of: bits & 1 != 0,
+            eq: bits & 2 != 0,
+            gt: bits & 4 != 0,
+        }
     }
 
     pub fn holds(&self, condition: crate::opcode::Condition) -> bool {

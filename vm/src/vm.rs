@@ -5,7 +5,7 @@ use primitive_types::{H160, U256};
 use crate::decoder::{
     Instruction, Predecoded, GUARD_INVALID, GUARD_KERNEL_ONLY, GUARD_NOT_IN_STATIC,
 };
-use crate::fat_pointer::{erase_pointer_metadata, FatPointer};
+use crate::fat_pointer::FatPointer;
 use crate::instructions::{Operands, StackSlot};
 use crate::memory::Memory;
 use crate::opcode::{DstMode, Opcode, SrcMode};
@@ -123,7 +123,7 @@ impl Default for ChainSettings {
 #[derive(Clone, Debug)]
 pub struct VmSnapshot {
     registers: Registers,
-    flags: Flags,
+    flags: u8,
     stack: CallStack,
     memory: Memory,
     context_u128: u128,
@@ -140,7 +140,8 @@ pub struct VmSnapshot {
 /// An EraVM instance.
 pub struct Vm {
     pub(crate) registers: Registers,
-    pub(crate) flags: Flags,
+    /// The flags as [`Flags::bits`]: the condition check indexes a mask with them.
+    pub(crate) flags: u8,
     pub(crate) stack: CallStack,
     pub(crate) memory: Memory,
     /// The context register far calls read (distinct from each frame's own context value).
@@ -149,7 +150,6 @@ pub struct Vm {
     /// Set by an instruction that fails mid-way: the next cycle runs `ret.panic` instead.
     pub(crate) pending_panic: bool,
     pub(crate) pubdata_revert_counter: i32,
-    pub(crate) dst1_written: bool,
     /// Base page of the next far call.
     pub(crate) memory_page_counter: u32,
     pub(crate) world: VmState,
@@ -231,14 +231,13 @@ impl Vm {
         world.start_frame();
         Vm {
             registers: Registers::from_array(bootloader.registers),
-            flags: Flags::default(),
+            flags: 0,
             stack,
             memory,
             context_u128: 0,
             tx_number: 0,
             pending_panic: false,
             pubdata_revert_counter: 0,
-            dst1_written: false,
             memory_page_counter: FIRST_FAR_CALL_BASE_PAGE,
             world,
             storage,
@@ -261,14 +260,19 @@ impl Vm {
 
     /// Runs until the bootloader frame ends or `max_cycles` cycles have run.
     pub fn run(&mut self, max_cycles: Option<u64>) -> Result<Outcome, VmError> {
+        let max_cycles = max_cycles.unwrap_or(u64::MAX);
         loop {
             if let Some((exit, return_data)) = self.exit {
                 return Ok(Outcome::Finished { exit, return_data });
             }
-            if max_cycles.is_some_and(|max| self.cycles >= max) {
+            if self.cycles >= max_cycles {
                 return Ok(Outcome::CycleLimit);
             }
-            self.step()?;
+            // The bootloader's return sets the exit, so this never holds here in practice;
+            // it is what `step` checks first.
+            if !self.stack.has_ended() {
+                self.cycle()?;
+            }
         }
     }
 
@@ -278,15 +282,54 @@ impl Vm {
         if self.stack.has_ended() {
             return Ok(Status::Ended);
         }
-        let fetched = if self.pending_panic {
-            self.pending_panic = false;
-            self.panic
+        self.cycle()?;
+        Ok(if self.stack.has_ended() {
+            Status::Ended
         } else {
-            self.fetch()
-        };
+            Status::Running
+        })
+    }
+
+    /// One cycle of a frame that has not ended.
+    #[inline(always)]
+    fn cycle(&mut self) -> Result<(), VmError> {
+        if self.pending_panic {
+            return self.cycle_replaced(self.panic, true);
+        }
+        let current = self.fetch();
+        let full = self.stack.is_full();
         let frame = &mut self.stack.current;
 
         // Checks before execution. The price is charged even if the instruction then faults.
+        let (ergs, out_of_ergs) = frame.ergs.overflowing_sub(current.price);
+        let guards = current.guards;
+        let faulted = out_of_ergs
+            || (guards != 0
+                && (guards & GUARD_INVALID != 0
+                    || (guards & GUARD_KERNEL_ONLY != 0 && !frame.is_kernel)
+                    || (guards & GUARD_NOT_IN_STATIC != 0 && frame.is_static)))
+            || full;
+        if faulted || current.condition_mask >> self.flags & 1 == 0 {
+            return self.cycle_replaced(current, false);
+        }
+        frame.ergs = ergs;
+        self.last_instruction = current.ins;
+        self.last_variant = current.variant;
+        (current.handler)(self, &current)?;
+        self.cycles += 1;
+        Ok(())
+    }
+
+    /// The rarer cycles, out of the hot loop: a pending panic runs `ret.panic` (priced as
+    /// it), a fault runs it instead of the instruction, a false condition runs `nop`.
+    #[cold]
+    #[inline(never)]
+    fn cycle_replaced(&mut self, fetched: Predecoded, pending: bool) -> Result<(), VmError> {
+        if pending {
+            self.pending_panic = false;
+        }
+        let full = self.stack.is_full();
+        let frame = &mut self.stack.current;
         let (ergs, out_of_ergs) = frame.ergs.overflowing_sub(fetched.price);
         frame.ergs = if out_of_ergs { 0 } else { ergs };
         let guards = fetched.guards;
@@ -295,22 +338,18 @@ impl Vm {
                 && (guards & GUARD_INVALID != 0
                     || (guards & GUARD_KERNEL_ONLY != 0 && !frame.is_kernel)
                     || (guards & GUARD_NOT_IN_STATIC != 0 && frame.is_static)))
-            || self.stack.is_full();
+            || full;
         let mut current = fetched;
         if faulted {
             current.replace_with(&self.panic);
-        } else if current.condition_mask >> self.flags.bits() & 1 == 0 {
+        } else if current.condition_mask >> self.flags & 1 == 0 {
             current.replace_with(&self.nop);
         }
         self.last_instruction = current.ins;
         self.last_variant = current.variant;
         (current.handler)(self, &current)?;
         self.cycles += 1;
-        Ok(if self.stack.has_ended() {
-            Status::Ended
-        } else {
-            Status::Running
-        })
+        Ok(())
     }
 
     /// A heap write by the bootloader (at any near-call depth) to the hook slot raises a
@@ -371,41 +410,6 @@ impl Vm {
                 }
             };
             self.current_code = (page, code);
-        }
-    }
-
-    /// Resolves the source and destination operands, moving SP for push and pop modes.
-    #[inline(always)]
-    pub(crate) fn address_operands(&mut self, ins: &Instruction, swap: bool) -> Operands {
-        let new_pc = self.stack.current.pc.wrapping_add(1);
-        let mut src1 = self.registers.get(ins.src1);
-        let (mut src0, dst0_slot) =
-            if ins.src0_mode == SrcMode::Reg && ins.dst0_mode == DstMode::Reg {
-                (self.registers.get(ins.src0), None)
-            } else {
-                self.address_memory_operands(ins)
-            };
-        let frame = &self.stack.current;
-        if swap {
-            std::mem::swap(&mut src0, &mut src1);
-        }
-        // Outside the kernel, a pointer reaching an instruction that takes integers loses its
-        // page and start and its tag.
-        if !frame.is_kernel && (src0.is_pointer || src1.is_pointer) {
-            if src0.is_pointer && !ins.opcode.accepts_pointer_in_src0() {
-                erase_pointer_metadata(&mut src0.value);
-                src0.is_pointer = false;
-            }
-            if src1.is_pointer {
-                erase_pointer_metadata(&mut src1.value);
-                src1.is_pointer = false;
-            }
-        }
-        Operands {
-            src0,
-            src1,
-            dst0_slot,
-            new_pc,
         }
     }
 
@@ -477,11 +481,6 @@ impl Vm {
         frame.pc = frame.pc.wrapping_add(1);
     }
 
-    pub(crate) fn write_dst1(&mut self, ins: &Instruction, word: TaggedWord) {
-        self.dst1_written = true;
-        self.registers.set(ins.dst1, word);
-    }
-
     pub(crate) fn set_exit(&mut self, exit: ExitKind, return_data: FatPointer) {
         self.exit = Some((exit, return_data));
     }
@@ -497,7 +496,7 @@ impl Vm {
         self.registers.take_written()
     }
     pub fn flags(&self) -> Flags {
-        self.flags
+        Flags::from_bits(self.flags)
     }
     /// The current frame; after the end, the formal frame below the bootloader.
     pub fn current_frame(&self) -> &Frame {

@@ -41,7 +41,8 @@ fn add_or_sub_done<const MODE: u8>(
             lt_of: overflow,
             eq,
             gt: !eq && !overflow,
-        };
+        }
+        .bits();
     }
     write_result::<MODE>(vm, &d.ins, slot, result);
     clear_dst1(vm, &d.ins);
@@ -58,7 +59,8 @@ pub(super) fn mul<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmE
             lt_of: overflow,
             eq,
             gt: !overflow && !eq,
-        };
+        }
+        .bits();
     }
     write_result::<MODE>(vm, &d.ins, slot, low);
     vm.registers.set_integer(d.ins.dst1, high);
@@ -86,7 +88,7 @@ pub(super) fn div<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmE
         (quotient, remainder, flags)
     };
     if d.set_flags {
-        vm.flags = flags;
+        vm.flags = flags.bits();
     }
     write_result::<MODE>(vm, &d.ins, slot, quotient);
     vm.registers.set_integer(d.ins.dst1, remainder);

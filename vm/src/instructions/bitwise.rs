@@ -40,7 +40,8 @@ fn done<const MODE: u8>(vm: &mut Vm, d: &Predecoded, slot: Option<u16>, result: 
             lt_of: false,
             eq: result.is_zero(),
             gt: false,
-        };
+        }
+        .bits();
     }
     write_result::<MODE>(vm, &d.ins, slot, result);
     clear_dst1(vm, &d.ins);

@@ -1,10 +1,11 @@
 //! The instructions, one module per opcode family. Each takes the resolved operands and
 //! changes the VM; faults found during execution set a pending panic for the next cycle.
 //!
-//! Every instruction is decoded once into a [`Handler`]. The simple families (arithmetic,
-//! bitwise, jump, nop) have handlers specialised by addressing mode, so that the common
-//! register and immediate forms read their operands without the general addressing path;
-//! every other family goes through [`generic`], which resolves [`Operands`] first.
+//! Every instruction is decoded once into a [`Handler`], specialised by addressing mode so
+//! that the common register and immediate forms read their operands without the general
+//! addressing path. The simple families (arithmetic, bitwise, jump, nop) read only what they
+//! need; near calls, returns and heap accesses have handlers of their own; the rest go
+//! through [`generic`], which resolves [`Operands`] first and dispatches by family.
 
 mod arith;
 mod bitwise;
@@ -59,7 +60,10 @@ pub(crate) fn handler_for(ins: &Instruction) -> Handler {
         Opcode::Xor | Opcode::And | Opcode::Or => by_mode!(bitwise::logic),
         Opcode::Shl | Opcode::Shr | Opcode::Rol | Opcode::Ror => by_mode!(bitwise::shift),
         Opcode::Jump => by_mode!(jump::jump),
-        _ => generic,
+        Opcode::NearCall => near_call::near_call,
+        Opcode::RetOk | Opcode::RetRevert | Opcode::RetPanic => ret::ret,
+        _ if ins.opcode.family() == Family::HeapAccess => by_mode!(heap::access),
+        _ => by_mode!(generic),
     }
 }
 
@@ -122,19 +126,49 @@ fn nop<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
     Ok(())
 }
 
-/// Every other instruction: operands resolved in full, then the family's `execute`.
-pub(crate) fn generic(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+/// The operands of an instruction that reads them all, for addressing mode `MODE`. Outside
+/// the kernel, a pointer reaching an instruction that takes integers loses its page and start
+/// and its tag; `src0` keeps them if `pointer_src0` (the families that take pointers).
+#[inline(always)]
+pub(crate) fn operands<const MODE: u8>(
+    vm: &mut Vm,
+    d: &Predecoded,
+    pointer_src0: bool,
+) -> Operands {
     let ins = &d.ins;
-    let ops = vm.address_operands(ins, d.swap);
-    if ins.opcode == Opcode::HeapWrite {
-        vm.check_for_hook(&ops);
+    let new_pc = vm.stack.current.pc.wrapping_add(1);
+    let (src0, dst0_slot) = match MODE {
+        REG_REG => (vm.registers.get(ins.src0), None),
+        IMM_REG => (TaggedWord::integer(U256::from(ins.imm0)), None),
+        _ => vm.address_memory_operands(ins),
+    };
+    let src1 = vm.registers.get(ins.src1);
+    let (mut src0, mut src1) = if d.swap { (src1, src0) } else { (src0, src1) };
+    if (src0.is_pointer || src1.is_pointer) && !vm.stack.current.is_kernel {
+        if src0.is_pointer && !pointer_src0 {
+            erase_pointer_metadata(&mut src0.value);
+            src0.is_pointer = false;
+        }
+        if src1.is_pointer {
+            erase_pointer_metadata(&mut src1.value);
+            src1.is_pointer = false;
+        }
     }
+    Operands {
+        src0,
+        src1,
+        dst0_slot,
+        new_pc,
+    }
+}
+
+/// Every other instruction: operands resolved in full, then the family's `execute`.
+pub(crate) fn generic<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+    let ins = &d.ins;
+    let ops = operands::<MODE>(vm, d, ins.opcode.accepts_pointer_in_src0());
     let is_kernel = vm.stack.current.is_kernel;
-    vm.dst1_written = false;
     execute(vm, ins, &ops, is_kernel)?;
-    if !vm.dst1_written {
-        clear_dst1(vm, ins);
-    }
+    clear_dst1(vm, ins);
     Ok(())
 }
 
@@ -170,12 +204,12 @@ pub(crate) fn execute(
         | Family::Div
         | Family::Binop
         | Family::Shift
-        | Family::Jump => unreachable!("{} has a handler of its own", ins.opcode),
+        | Family::Jump
+        | Family::NearCall
+        | Family::Ret
+        | Family::HeapAccess => unreachable!("{} has a handler of its own", ins.opcode),
         Family::Ptr => ptr::execute(vm, ins, ops),
         Family::Context => context::execute(vm, ins, ops, is_kernel),
-        Family::NearCall => near_call::execute(vm, ins, ops),
-        Family::Ret => ret::execute(vm, ins, ops),
-        Family::HeapAccess => heap::execute(vm, ins, ops),
         Family::Log => log::execute(vm, ins, ops)?,
         Family::FarCall => far_call::execute(vm, ins, ops, is_kernel)?,
         // The invalid opcode never executes: the checks before execution turn it into a panic.

@@ -1,11 +1,11 @@
 //! `ret.ok`, `ret.revert`, `ret.panic`: leaving a near frame or a far frame.
 
-use super::Operands;
-use crate::decoder::Instruction;
+use super::clear_dst1;
+use crate::decoder::Predecoded;
 use crate::fat_pointer::FatPointer;
 use crate::opcode::Opcode;
 use crate::state::{Flags, Frame, TaggedWord};
-use crate::vm::{ExitKind, Vm};
+use crate::vm::{ExitKind, Vm, VmError};
 
 /// Where a far return takes its return data from (byte 28 of the ABI word).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,8 +26,19 @@ impl ReturnDataSource {
     }
 }
 
-pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) {
-    vm.flags = Flags::default();
+/// Its only operand is a register (no addressing modes), read only by a far return; a
+/// return accepts a pointer there, so the tag is never erased.
+pub(super) fn ret(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+    let ins = &d.ins;
+    execute(vm, d);
+    clear_dst1(vm, ins);
+    Ok(())
+}
+
+#[inline(always)]
+fn execute(vm: &mut Vm, d: &Predecoded) {
+    let ins = &d.ins;
+    vm.flags = 0;
     let mut kind = match ins.opcode {
         Opcode::RetOk => ExitKind::Ok,
         Opcode::RetRevert => ExitKind::Revert,
@@ -40,7 +51,8 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) {
     let return_data = if frame.is_local {
         None
     } else {
-        let (returned, ergs_left, still_kind) = far_return_data(frame, ops.src0, kind, ergs);
+        let (returned, ergs_left, still_kind) =
+            far_return_data(frame, vm.registers.get(ins.src0), kind, ergs);
         ergs = ergs_left;
         kind = still_kind;
         Some(returned)
@@ -81,7 +93,12 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) {
         next.aux_heap_bound = finished.aux_heap_bound;
     }
     if kind == ExitKind::Panic {
-        vm.flags.lt_of = true;
+        vm.flags = Flags {
+            lt_of: true,
+            eq: false,
+            gt: false,
+        }
+        .bits();
     }
 }
 
