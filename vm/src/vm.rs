@@ -6,7 +6,7 @@ use crate::decoder::{
     Instruction, Predecoded, GUARD_INVALID, GUARD_KERNEL_ONLY, GUARD_NOT_IN_STATIC,
 };
 use crate::fat_pointer::FatPointer;
-use crate::instructions::{Operands, StackSlot};
+use crate::instructions::{dst_mode_of, src_mode_of, Operands};
 use crate::memory::Memory;
 use crate::opcode::{DstMode, Opcode, SrcMode};
 use crate::state::{CallStack, Flags, Frame, PageId, Registers, TaggedWord};
@@ -413,31 +413,42 @@ impl Vm {
         }
     }
 
-    /// The first source and the destination slot when either is in memory.
-    #[inline(never)]
-    pub(crate) fn address_memory_operands(
+    /// The first source and the destination slot of addressing mode `MODE` (see
+    /// [`crate::instructions::mode`]), moving SP for push and pop modes. A nop addresses its
+    /// operands (and so moves SP) but reads nothing: it passes `read` false.
+    #[inline(always)]
+    pub(crate) fn address<const MODE: u8>(
         &mut self,
         ins: &Instruction,
+        read: bool,
     ) -> (TaggedWord, Option<u16>) {
+        let src_mode = src_mode_of(MODE);
+        let dst_mode = dst_mode_of(MODE);
+        match (src_mode, dst_mode) {
+            (SrcMode::Reg, DstMode::Reg) => return (self.registers.get(ins.src0), None),
+            (SrcMode::Imm, DstMode::Reg) => {
+                return (TaggedWord::integer(U256::from(ins.imm0)), None)
+            }
+            _ => {}
+        }
         let frame = &mut self.stack.current;
         let stack_page = frame.base_page.stack();
+        let code_page = frame.code_page;
         let mut sp = frame.sp;
 
-        let src_reg = self.registers.get(ins.src0);
-        let src_addr = (src_reg.value.0[0] as u16).wrapping_add(ins.imm0);
-        let src_slot = match ins.src0_mode {
+        let src_addr = (self.registers.value(ins.src0).0[0] as u16).wrapping_add(ins.imm0);
+        let src_slot = match src_mode {
             SrcMode::Reg | SrcMode::Imm => None,
             SrcMode::StackPop => {
                 sp = sp.wrapping_sub(src_addr);
-                Some(StackSlot::Stack(sp))
+                Some(sp)
             }
-            SrcMode::StackRelative => Some(StackSlot::Stack(sp.wrapping_sub(src_addr))),
-            SrcMode::StackAbsolute => Some(StackSlot::Stack(src_addr)),
-            SrcMode::CodePage => Some(StackSlot::Code(src_addr)),
+            SrcMode::StackRelative => Some(sp.wrapping_sub(src_addr)),
+            SrcMode::StackAbsolute | SrcMode::CodePage => Some(src_addr),
         };
 
         let dst_addr = (self.registers.value(ins.dst0).0[0] as u16).wrapping_add(ins.imm1);
-        let dst0_slot = match ins.dst0_mode {
+        let dst0_slot = match dst_mode {
             DstMode::Reg => None,
             DstMode::StackPush => {
                 let slot = sp;
@@ -449,15 +460,14 @@ impl Vm {
         };
         frame.sp = sp;
 
-        let src0 = match (ins.src0_mode, src_slot) {
-            (SrcMode::Reg, _) => src_reg,
+        let src0 = match (src_mode, src_slot) {
+            (SrcMode::Reg, _) => self.registers.get(ins.src0),
             (SrcMode::Imm, _) => TaggedWord::integer(U256::from(ins.imm0)),
-            // A nop addresses its operands (and so moves SP) but reads nothing.
-            _ if ins.opcode == Opcode::Nop => TaggedWord::ZERO,
-            (_, Some(StackSlot::Stack(i))) => self.memory.read(stack_page, i as u32),
-            (_, Some(StackSlot::Code(i))) => {
-                TaggedWord::integer(self.memory.read(frame.code_page, i as u32).value)
+            _ if !read => TaggedWord::ZERO,
+            (SrcMode::CodePage, Some(i)) => {
+                TaggedWord::integer(self.memory.read(code_page, i as u32).value)
             }
+            (_, Some(i)) => self.memory.read(stack_page, i as u32),
             (_, None) => TaggedWord::ZERO,
         };
         (src0, dst0_slot)

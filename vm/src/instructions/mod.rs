@@ -29,25 +29,63 @@ use crate::vm::{Vm, VmError};
 /// Runs one decoded instruction (after the checks before execution passed).
 pub(crate) type Handler = fn(&mut Vm, &Predecoded) -> Result<(), VmError>;
 
-/// How a specialised handler finds its operands: `src0` and `dst0` both registers, `src0`
-/// an immediate and `dst0` a register, or anything else (through the general path).
-pub(crate) const REG_REG: u8 = 0;
-pub(crate) const IMM_REG: u8 = 1;
-pub(crate) const ANY: u8 = 2;
+/// An addressing mode as a const generic: the source mode times 4 plus the destination
+/// mode (their declaration orders), so that a handler addresses its operands with no
+/// branch on the modes.
+pub(crate) const fn mode(src: SrcMode, dst: DstMode) -> u8 {
+    (src as u8) << 2 | dst as u8
+}
+
+pub(crate) const fn src_mode_of(mode: u8) -> SrcMode {
+    match mode >> 2 {
+        0 => SrcMode::Reg,
+        1 => SrcMode::StackPop,
+        2 => SrcMode::StackRelative,
+        3 => SrcMode::StackAbsolute,
+        4 => SrcMode::Imm,
+        _ => SrcMode::CodePage,
+    }
+}
+
+pub(crate) const fn dst_mode_of(mode: u8) -> DstMode {
+    match mode & 3 {
+        0 => DstMode::Reg,
+        1 => DstMode::StackPush,
+        2 => DstMode::StackRelative,
+        _ => DstMode::StackAbsolute,
+    }
+}
 
 /// The handler an instruction is decoded into.
 pub(crate) fn handler_for(ins: &Instruction) -> Handler {
-    let mode = match (ins.src0_mode, ins.dst0_mode) {
-        (SrcMode::Reg, DstMode::Reg) => REG_REG,
-        (SrcMode::Imm, DstMode::Reg) => IMM_REG,
-        _ => ANY,
-    };
+    let mode = mode(ins.src0_mode, ins.dst0_mode);
+    // Every source mode with every destination mode.
     macro_rules! by_mode {
+        ($module:ident :: $handler:ident) => {{
+            use $module::$handler as h;
+            by_mode!(@arms h; 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22)
+        }};
+        ($handler:ident) => {
+            by_mode!(@arms $handler; 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22)
+        };
+        (@arms $h:ident; $($m:literal)*) => {
+            match mode {
+                $($m => $h::<$m> as Handler,)*
+                _ => $h::<23>,
+            }
+        };
+    }
+    // Every source mode, the destination a register (the opcodes whose variants have no
+    // other).
+    macro_rules! by_src_mode {
         ($($handler:ident)::+) => {
             match mode {
-                REG_REG => $($handler)::+::<REG_REG> as Handler,
-                IMM_REG => $($handler)::+::<IMM_REG>,
-                _ => $($handler)::+::<ANY>,
+                0 => $($handler)::+::<0> as Handler,
+                4 => $($handler)::+::<4>,
+                8 => $($handler)::+::<8>,
+                12 => $($handler)::+::<12>,
+                16 => $($handler)::+::<16>,
+                _ => $($handler)::+::<20>,
             }
         };
     }
@@ -59,11 +97,13 @@ pub(crate) fn handler_for(ins: &Instruction) -> Handler {
         Opcode::Div => by_mode!(arith::div),
         Opcode::Xor | Opcode::And | Opcode::Or => by_mode!(bitwise::logic),
         Opcode::Shl | Opcode::Shr | Opcode::Rol | Opcode::Ror => by_mode!(bitwise::shift),
-        Opcode::Jump => by_mode!(jump::jump),
+        Opcode::Jump => by_src_mode!(jump::jump),
         Opcode::NearCall => near_call::near_call,
         Opcode::RetOk | Opcode::RetRevert | Opcode::RetPanic => ret::ret,
-        _ if ins.opcode.family() == Family::HeapAccess => by_mode!(heap::access),
-        _ => by_mode!(generic),
+        _ if ins.opcode.family() == Family::HeapAccess => by_src_mode!(heap::access),
+        _ if ins.opcode.family() == Family::Ptr => by_mode!(generic),
+        // The rest (context, log, far call) take register operands only.
+        _ => by_src_mode!(generic),
     }
 }
 
@@ -73,11 +113,7 @@ pub(crate) fn handler_for(ins: &Instruction) -> Handler {
 #[inline(always)]
 pub(crate) fn sources<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> (U256, U256, Option<u16>) {
     let ins = &d.ins;
-    let (src0, dst0_slot) = match MODE {
-        REG_REG => (vm.registers.get(ins.src0), None),
-        IMM_REG => (TaggedWord::integer(U256::from(ins.imm0)), None),
-        _ => vm.address_memory_operands(ins),
-    };
+    let (src0, dst0_slot) = vm.address::<MODE>(ins, true);
     let src1 = vm.registers.get(ins.src1);
     let (mut a, mut b) = if d.swap { (src1, src0) } else { (src0, src1) };
     if (a.is_pointer || b.is_pointer) && !vm.stack.current.is_kernel {
@@ -99,13 +135,13 @@ pub(crate) fn write_result<const MODE: u8>(
     dst0_slot: Option<u16>,
     value: U256,
 ) {
-    match (MODE, dst0_slot) {
-        (ANY, Some(slot)) => {
+    match (dst_mode_of(MODE), dst0_slot) {
+        (DstMode::Reg, _) | (_, None) => vm.registers.set_integer(ins.dst0, value),
+        (_, Some(slot)) => {
             let page = vm.stack.current.base_page.stack();
             vm.memory
                 .write(page, slot as u32, TaggedWord::integer(value));
         }
-        _ => vm.registers.set_integer(ins.dst0, value),
     }
 }
 
@@ -117,9 +153,7 @@ pub(crate) fn clear_dst1(vm: &mut Vm, ins: &Instruction) {
 
 /// `nop`: moves PC, and SP if its operands address the stack (it reads nothing).
 fn nop<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
-    if MODE == ANY {
-        vm.address_memory_operands(&d.ins);
-    }
+    vm.address::<MODE>(&d.ins, false);
     let frame = &mut vm.stack.current;
     frame.pc = frame.pc.wrapping_add(1);
     clear_dst1(vm, &d.ins);
@@ -137,11 +171,7 @@ pub(crate) fn operands<const MODE: u8>(
 ) -> Operands {
     let ins = &d.ins;
     let new_pc = vm.stack.current.pc.wrapping_add(1);
-    let (src0, dst0_slot) = match MODE {
-        REG_REG => (vm.registers.get(ins.src0), None),
-        IMM_REG => (TaggedWord::integer(U256::from(ins.imm0)), None),
-        _ => vm.address_memory_operands(ins),
-    };
+    let (src0, dst0_slot) = vm.address::<MODE>(ins, true);
     let src1 = vm.registers.get(ins.src1);
     let (mut src0, mut src1) = if d.swap { (src1, src0) } else { (src0, src1) };
     if (src0.is_pointer || src1.is_pointer) && !vm.stack.current.is_kernel {
@@ -170,13 +200,6 @@ pub(crate) fn generic<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(),
     execute(vm, ins, &ops, is_kernel)?;
     clear_dst1(vm, ins);
     Ok(())
-}
-
-/// Where a memory operand lives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum StackSlot {
-    Stack(u16),
-    Code(u16),
 }
 
 /// The operands of one instruction, resolved before it runs.
