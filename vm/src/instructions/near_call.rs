@@ -21,7 +21,7 @@ pub(super) fn near_call(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
     };
     caller.ergs = available - passed;
     caller.pc = caller.pc.wrapping_add(1);
-    let callee = vm.stack.push_copy_of_current();
+    let callee = vm.stack.push_near();
     callee.pc = ins.imm0;
     callee.exception_handler = ins.imm1;
     callee.ergs = passed;

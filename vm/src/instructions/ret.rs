@@ -4,7 +4,7 @@ use super::clear_dst1;
 use crate::decoder::Predecoded;
 use crate::fat_pointer::FatPointer;
 use crate::opcode::Opcode;
-use crate::state::{Flags, Frame, TaggedWord};
+use crate::state::{Finished, Flags, Frame, TaggedWord};
 use crate::vm::{ExitKind, Vm, VmError};
 
 /// Where a far return takes its return data from (byte 28 of the ABI word).
@@ -29,14 +29,24 @@ impl ReturnDataSource {
 /// Its only operand is a register (no addressing modes), read only by a far return; a
 /// return accepts a pointer there, so the tag is never erased.
 pub(super) fn ret(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
-    let ins = &d.ins;
-    execute(vm, d);
-    clear_dst1(vm, ins);
+    // Near returns are the common case: kept free of the far return's work.
+    if vm.stack.current.is_local {
+        execute::<true>(vm, d);
+    } else {
+        far_ret(vm, d);
+    }
+    clear_dst1(vm, &d.ins);
     Ok(())
 }
 
+#[inline(never)]
+fn far_ret(vm: &mut Vm, d: &Predecoded) {
+    execute::<false>(vm, d);
+}
+
+/// `LOCAL`: the current frame is a near frame.
 #[inline(always)]
-fn execute(vm: &mut Vm, d: &Predecoded) {
+fn execute<const LOCAL: bool>(vm: &mut Vm, d: &Predecoded) {
     let ins = &d.ins;
     vm.flags = 0;
     let mut kind = match ins.opcode {
@@ -48,7 +58,7 @@ fn execute(vm: &mut Vm, d: &Predecoded) {
     let mut ergs = frame.ergs;
 
     // A far return validates and prices the return data slice first.
-    let return_data = if frame.is_local {
+    let return_data = if LOCAL {
         None
     } else {
         let (returned, ergs_left, still_kind) =
@@ -178,7 +188,8 @@ fn far_return_data(
 impl Vm {
     /// Pops the current frame, settling its pubdata with the caller. `None` if no frame is
     /// left to pop.
-    pub(crate) fn finish_frame(&mut self, rolled_back: bool) -> Option<Frame> {
+    #[inline(always)]
+    pub(crate) fn finish_frame(&mut self, rolled_back: bool) -> Option<Finished> {
         let finished = self.stack.pop()?;
         self.world.finish_frame(rolled_back);
         let caller = &mut self.stack.current;
