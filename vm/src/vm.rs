@@ -268,11 +268,9 @@ impl Vm {
             if self.cycles >= max_cycles {
                 return Ok(Outcome::CycleLimit);
             }
-            // The bootloader's return sets the exit, so this never holds here in practice;
-            // it is what `step` checks first.
-            if !self.stack.has_ended() {
-                self.cycle()?;
-            }
+            // No has_ended check: the stack ends only by the bootloader's return, which
+            // sets the exit (and snapshots keep both together).
+            self.cycle()?;
         }
     }
 
