@@ -28,16 +28,21 @@ pub struct Page {
 }
 
 impl Page {
-    #[inline]
+    #[inline(always)]
     fn chunk(&self, chunk: u32) -> Option<&Chunk> {
         if chunk < DIRECT_CHUNKS {
             self.direct.get(chunk as usize)?.as_ref()
         } else {
-            self.far.get(&chunk)
+            self.far_chunk(chunk)
         }
     }
 
-    #[inline]
+    #[inline(never)]
+    fn far_chunk(&self, chunk: u32) -> Option<&Chunk> {
+        self.far.get(&chunk)
+    }
+
+    #[inline(always)]
     pub fn read(&self, index: u32) -> TaggedWord {
         match self.chunk(index / CHUNK_WORDS as u32) {
             Some(chunk) => chunk[index as usize % CHUNK_WORDS],
@@ -113,7 +118,7 @@ pub struct Memory {
 }
 
 impl Memory {
-    #[inline]
+    #[inline(always)]
     pub fn read(&self, page: PageId, index: u32) -> TaggedWord {
         match self.page(page) {
             Some(p) => p.read(index),
@@ -121,13 +126,18 @@ impl Memory {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn page(&self, page: PageId) -> Option<&Page> {
         if page.0 < DIRECT_PAGES {
             self.direct.get(page.0 as usize)?.as_deref()
         } else {
-            self.far.get(&page.0)
+            self.far_page(page)
         }
+    }
+
+    #[inline(never)]
+    fn far_page(&self, page: PageId) -> Option<&Page> {
+        self.far.get(&page.0)
     }
 
     #[inline]
