@@ -352,6 +352,7 @@ impl Vm {
 
     /// A heap write by the bootloader (at any near-call depth) to the hook slot raises a
     /// hook; its parameters are read before the write.
+    #[inline(never)]
     pub(crate) fn check_for_hook(&mut self, ops: &Operands) {
         if self.stack.current.base_page == BOOTLOADER_BASE_PAGE
             && ops.src0.value.0[0] as u32 == crate::operator::layout::HOOK * 32
@@ -473,6 +474,7 @@ impl Vm {
 
     /// Writes the first destination: a stack slot if the instruction addressed one, else
     /// the dst0 register.
+    #[inline]
     pub(crate) fn write_dst0(&mut self, ins: &Instruction, ops: &Operands, word: TaggedWord) {
         match ops.dst0_slot {
             Some(slot) => {

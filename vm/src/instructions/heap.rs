@@ -8,12 +8,17 @@ use primitive_types::U256;
 use super::{clear_dst1, operands, Operands};
 use crate::decoder::{Instruction, Predecoded};
 use crate::fat_pointer::FatPointer;
-use crate::opcode::Opcode;
 use crate::state::{PageId, TaggedWord};
-use crate::vm::{Vm, VmError, STATIC_MEMORY_PAGE};
+use crate::vm::{Vm, VmError, BOOTLOADER_BASE_PAGE, STATIC_MEMORY_PAGE};
 
 /// The largest heap offset a 32-byte access may start at.
 const MAX_HEAP_OFFSET: u32 = u32::MAX - 32;
+
+/// What an access reaches, as a const generic of its handler.
+const HEAP: u8 = 0;
+const AUX_HEAP: u8 = 1;
+const STATIC: u8 = 2;
+const POINTER: u8 = 3;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Target {
@@ -23,14 +28,47 @@ enum Target {
     Pointer,
 }
 
+/// The handler of each heap access opcode, by source mode (a register or an immediate).
+pub(super) fn heap_read<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+    access::<MODE, HEAP, false>(vm, d)
+}
+pub(super) fn heap_write<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+    access::<MODE, HEAP, true>(vm, d)
+}
+pub(super) fn aux_heap_read<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+    access::<MODE, AUX_HEAP, false>(vm, d)
+}
+pub(super) fn aux_heap_write<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+    access::<MODE, AUX_HEAP, true>(vm, d)
+}
+pub(super) fn static_read<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+    access::<MODE, STATIC, false>(vm, d)
+}
+pub(super) fn static_write<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+    access::<MODE, STATIC, true>(vm, d)
+}
+pub(super) fn pointer_read<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+    access::<MODE, POINTER, false>(vm, d)
+}
+
 /// Heap accesses take a register or an immediate as the address (and a pointer there).
-pub(super) fn access<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+#[inline(always)]
+fn access<const MODE: u8, const TARGET: u8, const WRITE: bool>(
+    vm: &mut Vm,
+    d: &Predecoded,
+) -> Result<(), VmError> {
     let ins = &d.ins;
     let ops = operands::<MODE>(vm, d, true);
-    if ins.opcode == Opcode::HeapWrite {
+    if TARGET == HEAP && WRITE && vm.stack.current.base_page == BOOTLOADER_BASE_PAGE {
         vm.check_for_hook(&ops);
     }
-    if !execute(vm, ins, &ops) {
+    let target = match TARGET {
+        HEAP => Target::Heap,
+        AUX_HEAP => Target::AuxHeap,
+        STATIC => Target::Static,
+        _ => Target::Pointer,
+    };
+    if !execute(vm, ins, &ops, target, WRITE) {
         clear_dst1(vm, ins);
     }
     Ok(())
@@ -38,18 +76,8 @@ pub(super) fn access<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), 
 
 /// Returns whether dst1 was written (the advanced pointer of a read with increment).
 #[inline(always)]
-fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) -> bool {
+fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands, target: Target, is_write: bool) -> bool {
     vm.stack.current.pc = ops.new_pc;
-    let (target, is_write) = match ins.opcode {
-        Opcode::HeapRead => (Target::Heap, false),
-        Opcode::HeapWrite => (Target::Heap, true),
-        Opcode::AuxHeapRead => (Target::AuxHeap, false),
-        Opcode::AuxHeapWrite => (Target::AuxHeap, true),
-        Opcode::StaticMemoryRead => (Target::Static, false),
-        Opcode::StaticMemoryWrite => (Target::Static, true),
-        Opcode::FatPointerRead => (Target::Pointer, false),
-        _ => unreachable!("not a heap access"),
-    };
     let address = ops.src0;
     let mut pointer = FatPointer::from_u256(&address.value);
     let mut fault = false;
@@ -196,7 +224,7 @@ fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) -> bool {
 #[inline(always)]
 fn read_across(first: &U256, second: &U256, shift: usize) -> U256 {
     let bytes = join(first, second);
-    U256::from_big_endian(&bytes[shift..shift + 32])
+    from_be(&bytes[shift..shift + 32])
 }
 
 /// Two consecutive words with their 32 bytes from byte `shift` (below 32) replaced by
@@ -205,10 +233,19 @@ fn read_across(first: &U256, second: &U256, shift: usize) -> U256 {
 fn write_across(first: &U256, second: &U256, shift: usize, value: &U256) -> (U256, U256) {
     let mut bytes = join(first, second);
     value.to_big_endian(&mut bytes[shift..shift + 32]);
-    (
-        U256::from_big_endian(&bytes[..32]),
-        U256::from_big_endian(&bytes[32..]),
-    )
+    (from_be(&bytes[..32]), from_be(&bytes[32..]))
+}
+
+/// A word from 32 big-endian bytes (`U256::from_big_endian` pads and loops; this is a
+/// handful of loads).
+#[inline(always)]
+fn from_be(bytes: &[u8]) -> U256 {
+    let limb = |i: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&bytes[24 - 8 * i..32 - 8 * i]);
+        u64::from_be_bytes(b)
+    };
+    U256([limb(0), limb(1), limb(2), limb(3)])
 }
 
 #[inline(always)]
