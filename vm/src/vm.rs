@@ -169,8 +169,9 @@ pub struct Vm {
     /// A hook raised by the last cycle, until the operator takes it.
     hook: Option<crate::operator::HookCall>,
     cycles: u64,
-    last_instruction: Instruction,
-    last_variant: u16,
+    /// What the last cycle executed (after replacements), kept whole: one 32-byte copy is
+    /// cheaper than picking out the instruction and its variant.
+    last: Predecoded,
     /// What faults and false conditions run instead, decoded once.
     panic: Predecoded,
     nop: Predecoded,
@@ -250,10 +251,9 @@ impl Vm {
             code_generation: u64::MAX,
             current_code: (u32::MAX, std::rc::Rc::from(Vec::new())),
             cycles: 0,
-            last_instruction: Instruction::nop(),
+            last: Predecoded::nop(),
             panic: Predecoded::panic(),
             nop: Predecoded::nop(),
-            last_variant: crate::decoder::NOP_VARIANT_INDEX,
             exit: None,
         }
     }
@@ -311,9 +311,8 @@ impl Vm {
             return self.cycle_replaced(current, false);
         }
         frame.ergs = ergs;
-        self.last_instruction = current.ins;
-        self.last_variant = current.variant;
-        (current.handler)(self, &current)?;
+        self.last = current;
+        (current.handler)(self, &current).map_err(|e| *e)?;
         self.cycles += 1;
         Ok(())
     }
@@ -343,9 +342,8 @@ impl Vm {
         } else if current.condition_mask >> self.flags & 1 == 0 {
             current.replace_with(&self.nop);
         }
-        self.last_instruction = current.ins;
-        self.last_variant = current.variant;
-        (current.handler)(self, &current)?;
+        self.last = current;
+        (current.handler)(self, &current).map_err(|e| *e)?;
         self.cycles += 1;
         Ok(())
     }
@@ -558,7 +556,7 @@ impl Vm {
     }
     /// The instruction the last cycle executed, after faults and false conditions replaced it.
     pub fn last_instruction(&self) -> &Instruction {
-        &self.last_instruction
+        &self.last.ins
     }
     /// The hook the bootloader raised, if one was raised since the last call.
     pub fn take_hook(&mut self) -> Option<crate::operator::HookCall> {
@@ -610,7 +608,7 @@ impl Vm {
 
     /// The variant-table index of the instruction the last cycle executed.
     pub fn last_variant_index(&self) -> u16 {
-        self.last_variant
+        self.last.variant
     }
     pub fn exit(&self) -> Option<(ExitKind, FatPointer)> {
         self.exit

@@ -5,11 +5,11 @@
 
 use primitive_types::U256;
 
-use super::{clear_dst1, operands, Operands};
+use super::{clear_dst1, operands, HandlerResult, Operands};
 use crate::decoder::{Instruction, Predecoded};
 use crate::fat_pointer::FatPointer;
 use crate::state::{PageId, TaggedWord};
-use crate::vm::{Vm, VmError, BOOTLOADER_BASE_PAGE, STATIC_MEMORY_PAGE};
+use crate::vm::{Vm, BOOTLOADER_BASE_PAGE, STATIC_MEMORY_PAGE};
 
 /// The largest heap offset a 32-byte access may start at.
 const MAX_HEAP_OFFSET: u32 = u32::MAX - 32;
@@ -29,25 +29,25 @@ enum Target {
 }
 
 /// The handler of each heap access opcode, by source mode (a register or an immediate).
-pub(super) fn heap_read<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+pub(super) fn heap_read<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
     access::<MODE, HEAP, false>(vm, d)
 }
-pub(super) fn heap_write<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+pub(super) fn heap_write<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
     access::<MODE, HEAP, true>(vm, d)
 }
-pub(super) fn aux_heap_read<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+pub(super) fn aux_heap_read<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
     access::<MODE, AUX_HEAP, false>(vm, d)
 }
-pub(super) fn aux_heap_write<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+pub(super) fn aux_heap_write<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
     access::<MODE, AUX_HEAP, true>(vm, d)
 }
-pub(super) fn static_read<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+pub(super) fn static_read<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
     access::<MODE, STATIC, false>(vm, d)
 }
-pub(super) fn static_write<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+pub(super) fn static_write<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
     access::<MODE, STATIC, true>(vm, d)
 }
-pub(super) fn pointer_read<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+pub(super) fn pointer_read<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
     access::<MODE, POINTER, false>(vm, d)
 }
 
@@ -56,7 +56,7 @@ pub(super) fn pointer_read<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Resul
 fn access<const MODE: u8, const TARGET: u8, const WRITE: bool>(
     vm: &mut Vm,
     d: &Predecoded,
-) -> Result<(), VmError> {
+) -> HandlerResult {
     let ins = &d.ins;
     let ops = operands::<MODE>(vm, d, true);
     if TARGET == HEAP && WRITE && vm.stack.current.base_page == BOOTLOADER_BASE_PAGE {

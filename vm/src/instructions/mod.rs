@@ -27,7 +27,10 @@ use crate::state::TaggedWord;
 use crate::vm::{Vm, VmError};
 
 /// Runs one decoded instruction (after the checks before execution passed).
-pub(crate) type Handler = fn(&mut Vm, &Predecoded) -> Result<(), VmError>;
+pub(crate) type Handler = fn(&mut Vm, &Predecoded) -> HandlerResult;
+
+/// Boxed, the rare error leaves the common `Ok` a null pointer returned in a register.
+pub(crate) type HandlerResult = Result<(), Box<VmError>>;
 
 /// An addressing mode as a const generic: the source mode times 4 plus the destination
 /// mode (their declaration orders), so that a handler addresses its operands with no
@@ -158,7 +161,7 @@ pub(crate) fn clear_dst1(vm: &mut Vm, ins: &Instruction) {
 }
 
 /// `nop`: moves PC, and SP if its operands address the stack (it reads nothing).
-fn nop<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+fn nop<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
     vm.address::<MODE>(&d.ins, false);
     let frame = &mut vm.stack.current;
     frame.pc = frame.pc.wrapping_add(1);
@@ -199,7 +202,7 @@ pub(crate) fn operands<const MODE: u8>(
 }
 
 /// Every other instruction: operands resolved in full, then the family's `execute`.
-pub(crate) fn generic<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+pub(crate) fn generic<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
     let ins = &d.ins;
     let ops = operands::<MODE>(vm, d, ins.opcode.accepts_pointer_in_src0());
     let is_kernel = vm.stack.current.is_kernel;

@@ -1,11 +1,11 @@
 //! `near_call`: a call inside the same contract, with its own ergs and exception handler.
 
-use super::clear_dst1;
+use super::{clear_dst1, HandlerResult};
 use crate::decoder::Predecoded;
-use crate::vm::{Vm, VmError};
+use crate::vm::Vm;
 
 /// Its only operand is a register (no addressing modes), read directly.
-pub(super) fn near_call(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+pub(super) fn near_call(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
     let ins = &d.ins;
     vm.flags = 0;
     // The low 32 bits of the operand say how many ergs to pass; 0 (or more than there

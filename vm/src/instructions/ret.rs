@@ -1,11 +1,11 @@
 //! `ret.ok`, `ret.revert`, `ret.panic`: leaving a near frame or a far frame.
 
-use super::clear_dst1;
+use super::{clear_dst1, HandlerResult};
 use crate::decoder::Predecoded;
 use crate::fat_pointer::FatPointer;
 use crate::opcode::Opcode;
 use crate::state::{Finished, Flags, Frame, TaggedWord};
-use crate::vm::{ExitKind, Vm, VmError};
+use crate::vm::{ExitKind, Vm};
 
 /// Where a far return takes its return data from (byte 28 of the ABI word).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,7 +28,7 @@ impl ReturnDataSource {
 
 /// Its only operand is a register (no addressing modes), read only by a far return; a
 /// return accepts a pointer there, so the tag is never erased.
-pub(super) fn ret(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+pub(super) fn ret(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
     // Near returns are the common case: kept free of the far return's work.
     if vm.stack.current.is_local {
         execute::<true>(vm, d);
