@@ -1,11 +1,11 @@
 //! The instructions, one module per opcode family. Each takes the resolved operands and
 //! changes the VM; faults found during execution set a pending panic for the next cycle.
 //!
-//! Every instruction is decoded once into a [`Handler`], specialised by addressing mode so
-//! that the common register and immediate forms read their operands without the general
-//! addressing path. The simple families (arithmetic, bitwise, jump, nop) read only what they
-//! need; near calls, returns and heap accesses have handlers of their own; the rest go
-//! through [`generic`], which resolves [`Operands`] first and dispatches by family.
+//! Every instruction is decoded once into a [`Handler`], specialised by addressing mode (see
+//! [`mode`]) so that it reads its operands with no branch on the modes. The simple families
+//! (arithmetic, bitwise, jump, nop) read only what they need; near calls, returns and each
+//! heap access opcode have handlers of their own; the rest go through [`generic`], which
+//! resolves [`Operands`] first and dispatches by family.
 
 mod arith;
 mod bitwise;
