@@ -28,16 +28,21 @@ pub struct Page {
 }
 
 impl Page {
-    #[inline]
+    #[inline(always)]
     fn chunk(&self, chunk: u32) -> Option<&Chunk> {
         if chunk < DIRECT_CHUNKS {
             self.direct.get(chunk as usize)?.as_ref()
         } else {
-            self.far.get(&chunk)
+            self.far_chunk(chunk)
         }
     }
 
-    #[inline]
+    #[inline(never)]
+    fn far_chunk(&self, chunk: u32) -> Option<&Chunk> {
+        self.far.get(&chunk)
+    }
+
+    #[inline(always)]
     pub fn read(&self, index: u32) -> TaggedWord {
         match self.chunk(index / CHUNK_WORDS as u32) {
             Some(chunk) => chunk[index as usize % CHUNK_WORDS],
@@ -49,6 +54,17 @@ impl Page {
     pub fn write(&mut self, index: u32, word: TaggedWord) {
         self.len = self.len.max(index.saturating_add(1));
         let c = index / CHUNK_WORDS as u32;
+        // The common case first: a chunk that is there already.
+        if let Some(Some(chunk)) = self.direct.get_mut(c as usize) {
+            chunk[index as usize % CHUNK_WORDS] = word;
+        } else {
+            self.write_new_chunk(c, index, word);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn write_new_chunk(&mut self, c: u32, index: u32, word: TaggedWord) {
         let new_chunk = || Box::new([TaggedWord::ZERO; CHUNK_WORDS]);
         let chunk = if c < DIRECT_CHUNKS {
             let c = c as usize;
@@ -126,7 +142,7 @@ pub struct MemorySnapshot {
 }
 
 impl Memory {
-    #[inline]
+    #[inline(always)]
     pub fn read(&self, page: PageId, index: u32) -> TaggedWord {
         match self.page(page) {
             Some(p) => p.read(index),
@@ -134,17 +150,35 @@ impl Memory {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn page(&self, page: PageId) -> Option<&Page> {
         if page.0 < DIRECT_PAGES {
             self.direct.get(page.0 as usize)?.as_deref()
         } else {
-            self.far.get(&page.0)
+            self.far_page(page)
         }
+    }
+
+    #[inline(never)]
+    fn far_page(&self, page: PageId) -> Option<&Page> {
+        self.far.get(&page.0)
     }
 
     #[inline]
     fn page_mut(&mut self, page: PageId) -> &mut Page {
+        // Not `if let` on the fast path: that borrow would outlive the branch.
+        if !matches!(self.direct.get(page.0 as usize), Some(Some(_))) {
+            return self.new_page_mut(page);
+        }
+        match self.direct.get_mut(page.0 as usize) {
+            Some(Some(p)) => p,
+            _ => unreachable!("checked above"),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn new_page_mut(&mut self, page: PageId) -> &mut Page {
         if page.0 < DIRECT_PAGES {
             let i = page.0 as usize;
             if i >= self.direct.len() {
@@ -156,6 +190,7 @@ impl Memory {
         }
     }
 
+    #[inline]
     pub fn write(&mut self, page: PageId, index: u32, word: TaggedWord) {
         if let Some(log) = self.write_log.as_mut() {
             log.push((page, index, word));
@@ -164,14 +199,14 @@ impl Memory {
     }
 
     /// A write by the host (the operator), which the VM's write log does not record.
+    #[inline]
     pub fn write_from_host(&mut self, page: PageId, index: u32, word: TaggedWord) {
         if self.snapshots_held > 0 {
             self.log_before_write(page, index);
         }
         let p = self.page_mut(page);
-        let holds_code = p.holds_code;
         p.write(index, word);
-        if holds_code {
+        if p.holds_code {
             self.code_generation += 1;
         }
     }

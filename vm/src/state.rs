@@ -135,8 +135,17 @@ pub struct Flags {
 impl Flags {
     /// The flags as a 3-bit index: lt_of, eq, gt from the lowest bit.
     #[inline(always)]
-    pub fn bits(&self) -> u8 {
+    pub const fn bits(&self) -> u8 {
         self.lt_of as u8 | (self.eq as u8) << 1 | (self.gt as u8) << 2
+    }
+
+    /// The flags from their 3-bit index (see [`Flags::bits`]).
+    pub const fn from_bits(bits: u8) -> Flags {
+        Flags {
+            lt_of: bits & 1 != 0,
+            eq: bits & 2 != 0,
+            gt: bits & 4 != 0,
+        }
     }
 
     pub fn holds(&self, condition: crate::opcode::Condition) -> bool {
@@ -237,11 +246,42 @@ pub fn is_kernel_address(address: &H160) -> bool {
     address.as_bytes()[..18].iter().all(|&b| b == 0)
 }
 
+/// What a near call saves of its caller. Everything else in the frame is shared with the
+/// callee and no instruction changes it before the callee returns (heap bounds are handed
+/// back from the callee), so a near call pushes this much instead of a whole frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct NearCaller {
+    pc: u16,
+    sp: u16,
+    exception_handler: u16,
+    is_local: bool,
+    ergs: u32,
+    total_pubdata_spent: i32,
+}
+
+/// An entry below the current frame: a whole far frame, or the caller's part of a near one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Saved {
+    Far(Frame),
+    Near(NearCaller),
+}
+
+/// What a return needs to know of the frame it finished.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Finished {
+    pub is_local: bool,
+    pub exception_handler: u16,
+    pub heap_bound: u32,
+    pub aux_heap_bound: u32,
+    pub total_pubdata_spent: i32,
+    pub stipend: u32,
+}
+
 /// The call stack: the current frame and the frames below it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallStack {
     pub current: Frame,
-    pub below: Vec<Frame>,
+    below: Vec<Saved>,
 }
 
 impl CallStack {
@@ -252,36 +292,70 @@ impl CallStack {
         }
     }
 
+    #[inline(always)]
     pub fn depth(&self) -> usize {
         self.below.len()
     }
 
+    #[inline(always)]
     pub fn is_full(&self) -> bool {
         self.depth() == MAX_CALL_DEPTH
     }
 
     /// Execution has ended once the formal frame below the bootloader is current.
+    #[inline(always)]
     pub fn has_ended(&self) -> bool {
         self.below.is_empty()
     }
 
-    /// A near call: the current frame is saved below and stays current, to be changed in
-    /// place into the callee's (one copy of the frame instead of building and swapping).
+    /// A near call: the caller's own part of the current frame is saved below, and the
+    /// current frame is changed in place into the callee's.
     #[inline]
-    pub fn push_copy_of_current(&mut self) -> &mut Frame {
-        self.below.push(self.current);
+    pub fn push_near(&mut self) -> &mut Frame {
+        let f = &self.current;
+        self.below.push(Saved::Near(NearCaller {
+            pc: f.pc,
+            sp: f.sp,
+            exception_handler: f.exception_handler,
+            is_local: f.is_local,
+            ergs: f.ergs,
+            total_pubdata_spent: f.total_pubdata_spent,
+        }));
         &mut self.current
     }
 
+    /// A far call: `frame` becomes current.
     pub fn push(&mut self, frame: Frame) {
         let previous = std::mem::replace(&mut self.current, frame);
-        self.below.push(previous);
+        self.below.push(Saved::Far(previous));
     }
 
     /// Pops the current frame; `None` if only the formal bottom frame is left.
-    pub fn pop(&mut self) -> Option<Frame> {
-        let previous = self.below.pop()?;
-        Some(std::mem::replace(&mut self.current, previous))
+    #[inline]
+    pub(crate) fn pop(&mut self) -> Option<Finished> {
+        let f = &self.current;
+        let finished = Finished {
+            is_local: f.is_local,
+            exception_handler: f.exception_handler,
+            heap_bound: f.heap_bound,
+            aux_heap_bound: f.aux_heap_bound,
+            total_pubdata_spent: f.total_pubdata_spent,
+            stipend: f.stipend,
+        };
+        match self.below.last()? {
+            Saved::Near(caller) => {
+                let f = &mut self.current;
+                f.pc = caller.pc;
+                f.sp = caller.sp;
+                f.exception_handler = caller.exception_handler;
+                f.is_local = caller.is_local;
+                f.ergs = caller.ergs;
+                f.total_pubdata_spent = caller.total_pubdata_spent;
+            }
+            Saved::Far(frame) => self.current = *frame,
+        }
+        self.below.truncate(self.below.len() - 1);
+        Some(finished)
     }
 }
 

@@ -5,8 +5,8 @@ use primitive_types::{H160, U256};
 use crate::decoder::{
     Instruction, Predecoded, GUARD_INVALID, GUARD_KERNEL_ONLY, GUARD_NOT_IN_STATIC,
 };
-use crate::fat_pointer::{erase_pointer_metadata, FatPointer};
-use crate::instructions::{Operands, StackSlot};
+use crate::fat_pointer::FatPointer;
+use crate::instructions::{dst_mode_of, src_mode_of, Operands};
 use crate::memory::{Memory, MemorySnapshot};
 use crate::opcode::{DstMode, Opcode, SrcMode};
 use crate::state::{CallStack, Flags, Frame, PageId, Registers, TaggedWord};
@@ -123,7 +123,7 @@ impl Default for ChainSettings {
 #[derive(Clone, Debug)]
 pub struct VmSnapshot {
     registers: Registers,
-    flags: Flags,
+    flags: u8,
     stack: CallStack,
     memory: MemorySnapshot,
     context_u128: u128,
@@ -140,7 +140,8 @@ pub struct VmSnapshot {
 /// An EraVM instance.
 pub struct Vm {
     pub(crate) registers: Registers,
-    pub(crate) flags: Flags,
+    /// The flags as [`Flags::bits`]: the condition check indexes a mask with them.
+    pub(crate) flags: u8,
     pub(crate) stack: CallStack,
     pub(crate) memory: Memory,
     /// The context register far calls read (distinct from each frame's own context value).
@@ -149,7 +150,6 @@ pub struct Vm {
     /// Set by an instruction that fails mid-way: the next cycle runs `ret.panic` instead.
     pub(crate) pending_panic: bool,
     pub(crate) pubdata_revert_counter: i32,
-    pub(crate) dst1_written: bool,
     /// Base page of the next far call.
     pub(crate) memory_page_counter: u32,
     pub(crate) world: VmState,
@@ -169,8 +169,9 @@ pub struct Vm {
     /// A hook raised by the last cycle, until the operator takes it.
     hook: Option<crate::operator::HookCall>,
     cycles: u64,
-    last_instruction: Instruction,
-    last_variant: u16,
+    /// What the last cycle executed (after replacements), kept whole: one 32-byte copy is
+    /// cheaper than picking out the instruction and its variant.
+    last: Predecoded,
     /// What faults and false conditions run instead, decoded once.
     panic: Predecoded,
     nop: Predecoded,
@@ -231,14 +232,13 @@ impl Vm {
         world.start_frame();
         Vm {
             registers: Registers::from_array(bootloader.registers),
-            flags: Flags::default(),
+            flags: 0,
             stack,
             memory,
             context_u128: 0,
             tx_number: 0,
             pending_panic: false,
             pubdata_revert_counter: 0,
-            dst1_written: false,
             memory_page_counter: FIRST_FAR_CALL_BASE_PAGE,
             world,
             storage,
@@ -251,24 +251,26 @@ impl Vm {
             code_generation: u64::MAX,
             current_code: (u32::MAX, std::rc::Rc::from(Vec::new())),
             cycles: 0,
-            last_instruction: Instruction::nop(),
+            last: Predecoded::nop(),
             panic: Predecoded::panic(),
             nop: Predecoded::nop(),
-            last_variant: crate::decoder::NOP_VARIANT_INDEX,
             exit: None,
         }
     }
 
     /// Runs until the bootloader frame ends or `max_cycles` cycles have run.
     pub fn run(&mut self, max_cycles: Option<u64>) -> Result<Outcome, VmError> {
+        let max_cycles = max_cycles.unwrap_or(u64::MAX);
         loop {
             if let Some((exit, return_data)) = self.exit {
                 return Ok(Outcome::Finished { exit, return_data });
             }
-            if max_cycles.is_some_and(|max| self.cycles >= max) {
+            if self.cycles >= max_cycles {
                 return Ok(Outcome::CycleLimit);
             }
-            self.step()?;
+            // No has_ended check: the stack ends only by the bootloader's return, which
+            // sets the exit (and snapshots keep both together).
+            self.cycle()?;
         }
     }
 
@@ -278,15 +280,53 @@ impl Vm {
         if self.stack.has_ended() {
             return Ok(Status::Ended);
         }
-        let fetched = if self.pending_panic {
-            self.pending_panic = false;
-            self.panic
+        self.cycle()?;
+        Ok(if self.stack.has_ended() {
+            Status::Ended
         } else {
-            self.fetch()
-        };
+            Status::Running
+        })
+    }
+
+    /// One cycle of a frame that has not ended.
+    #[inline(always)]
+    fn cycle(&mut self) -> Result<(), VmError> {
+        if self.pending_panic {
+            return self.cycle_replaced(self.panic, true);
+        }
+        let current = self.fetch();
+        let full = self.stack.is_full();
         let frame = &mut self.stack.current;
 
         // Checks before execution. The price is charged even if the instruction then faults.
+        let (ergs, out_of_ergs) = frame.ergs.overflowing_sub(current.price);
+        let guards = current.guards;
+        let faulted = out_of_ergs
+            || (guards != 0
+                && (guards & GUARD_INVALID != 0
+                    || (guards & GUARD_KERNEL_ONLY != 0 && !frame.is_kernel)
+                    || (guards & GUARD_NOT_IN_STATIC != 0 && frame.is_static)))
+            || full;
+        if faulted || current.condition_mask >> self.flags & 1 == 0 {
+            return self.cycle_replaced(current, false);
+        }
+        frame.ergs = ergs;
+        self.last = current;
+        (current.handler)(self, &current).map_err(|e| *e)?;
+        self.cycles += 1;
+        Ok(())
+    }
+
+    /// The rarer cycles, out of the hot loop: a pending panic runs `ret.panic` (priced as
+    /// it), a fault runs it instead of the instruction, a false condition runs `nop`.
+    #[cold]
+    #[inline(never)]
+    fn cycle_replaced(&mut self, fetched: Predecoded, pending: bool) -> Result<(), VmError> {
+        if pending {
+            self.pending_panic = false;
+        }
+        let full = self.stack.is_full();
+        let frame = &mut self.stack.current;
         let (ergs, out_of_ergs) = frame.ergs.overflowing_sub(fetched.price);
         frame.ergs = if out_of_ergs { 0 } else { ergs };
         let guards = fetched.guards;
@@ -295,26 +335,22 @@ impl Vm {
                 && (guards & GUARD_INVALID != 0
                     || (guards & GUARD_KERNEL_ONLY != 0 && !frame.is_kernel)
                     || (guards & GUARD_NOT_IN_STATIC != 0 && frame.is_static)))
-            || self.stack.is_full();
+            || full;
         let mut current = fetched;
         if faulted {
             current.replace_with(&self.panic);
-        } else if current.condition_mask >> self.flags.bits() & 1 == 0 {
+        } else if current.condition_mask >> self.flags & 1 == 0 {
             current.replace_with(&self.nop);
         }
-        self.last_instruction = current.ins;
-        self.last_variant = current.variant;
-        (current.handler)(self, &current)?;
+        self.last = current;
+        (current.handler)(self, &current).map_err(|e| *e)?;
         self.cycles += 1;
-        Ok(if self.stack.has_ended() {
-            Status::Ended
-        } else {
-            Status::Running
-        })
+        Ok(())
     }
 
     /// A heap write by the bootloader (at any near-call depth) to the hook slot raises a
     /// hook; its parameters are read before the write.
+    #[inline(never)]
     pub(crate) fn check_for_hook(&mut self, ops: &Operands) {
         if self.stack.current.base_page == BOOTLOADER_BASE_PAGE
             && ops.src0.value.0[0] as u32 == crate::operator::layout::HOOK * 32
@@ -374,66 +410,42 @@ impl Vm {
         }
     }
 
-    /// Resolves the source and destination operands, moving SP for push and pop modes.
+    /// The first source and the destination slot of addressing mode `MODE` (see
+    /// [`crate::instructions::mode`]), moving SP for push and pop modes. A nop addresses its
+    /// operands (and so moves SP) but reads nothing: it passes `read` false.
     #[inline(always)]
-    pub(crate) fn address_operands(&mut self, ins: &Instruction, swap: bool) -> Operands {
-        let new_pc = self.stack.current.pc.wrapping_add(1);
-        let mut src1 = self.registers.get(ins.src1);
-        let (mut src0, dst0_slot) =
-            if ins.src0_mode == SrcMode::Reg && ins.dst0_mode == DstMode::Reg {
-                (self.registers.get(ins.src0), None)
-            } else {
-                self.address_memory_operands(ins)
-            };
-        let frame = &self.stack.current;
-        if swap {
-            std::mem::swap(&mut src0, &mut src1);
-        }
-        // Outside the kernel, a pointer reaching an instruction that takes integers loses its
-        // page and start and its tag.
-        if !frame.is_kernel && (src0.is_pointer || src1.is_pointer) {
-            if src0.is_pointer && !ins.opcode.accepts_pointer_in_src0() {
-                erase_pointer_metadata(&mut src0.value);
-                src0.is_pointer = false;
-            }
-            if src1.is_pointer {
-                erase_pointer_metadata(&mut src1.value);
-                src1.is_pointer = false;
-            }
-        }
-        Operands {
-            src0,
-            src1,
-            dst0_slot,
-            new_pc,
-        }
-    }
-
-    /// The first source and the destination slot when either is in memory.
-    #[inline(never)]
-    pub(crate) fn address_memory_operands(
+    pub(crate) fn address<const MODE: u8>(
         &mut self,
         ins: &Instruction,
+        read: bool,
     ) -> (TaggedWord, Option<u16>) {
+        let src_mode = src_mode_of(MODE);
+        let dst_mode = dst_mode_of(MODE);
+        match (src_mode, dst_mode) {
+            (SrcMode::Reg, DstMode::Reg) => return (self.registers.get(ins.src0), None),
+            (SrcMode::Imm, DstMode::Reg) => {
+                return (TaggedWord::integer(U256::from(ins.imm0)), None)
+            }
+            _ => {}
+        }
         let frame = &mut self.stack.current;
         let stack_page = frame.base_page.stack();
+        let code_page = frame.code_page;
         let mut sp = frame.sp;
 
-        let src_reg = self.registers.get(ins.src0);
-        let src_addr = (src_reg.value.0[0] as u16).wrapping_add(ins.imm0);
-        let src_slot = match ins.src0_mode {
+        let src_addr = (self.registers.value(ins.src0).0[0] as u16).wrapping_add(ins.imm0);
+        let src_slot = match src_mode {
             SrcMode::Reg | SrcMode::Imm => None,
             SrcMode::StackPop => {
                 sp = sp.wrapping_sub(src_addr);
-                Some(StackSlot::Stack(sp))
+                Some(sp)
             }
-            SrcMode::StackRelative => Some(StackSlot::Stack(sp.wrapping_sub(src_addr))),
-            SrcMode::StackAbsolute => Some(StackSlot::Stack(src_addr)),
-            SrcMode::CodePage => Some(StackSlot::Code(src_addr)),
+            SrcMode::StackRelative => Some(sp.wrapping_sub(src_addr)),
+            SrcMode::StackAbsolute | SrcMode::CodePage => Some(src_addr),
         };
 
         let dst_addr = (self.registers.value(ins.dst0).0[0] as u16).wrapping_add(ins.imm1);
-        let dst0_slot = match ins.dst0_mode {
+        let dst0_slot = match dst_mode {
             DstMode::Reg => None,
             DstMode::StackPush => {
                 let slot = sp;
@@ -445,15 +457,14 @@ impl Vm {
         };
         frame.sp = sp;
 
-        let src0 = match (ins.src0_mode, src_slot) {
-            (SrcMode::Reg, _) => src_reg,
+        let src0 = match (src_mode, src_slot) {
+            (SrcMode::Reg, _) => self.registers.get(ins.src0),
             (SrcMode::Imm, _) => TaggedWord::integer(U256::from(ins.imm0)),
-            // A nop addresses its operands (and so moves SP) but reads nothing.
-            _ if ins.opcode == Opcode::Nop => TaggedWord::ZERO,
-            (_, Some(StackSlot::Stack(i))) => self.memory.read(stack_page, i as u32),
-            (_, Some(StackSlot::Code(i))) => {
-                TaggedWord::integer(self.memory.read(frame.code_page, i as u32).value)
+            _ if !read => TaggedWord::ZERO,
+            (SrcMode::CodePage, Some(i)) => {
+                TaggedWord::integer(self.memory.read(code_page, i as u32).value)
             }
+            (_, Some(i)) => self.memory.read(stack_page, i as u32),
             (_, None) => TaggedWord::ZERO,
         };
         (src0, dst0_slot)
@@ -461,6 +472,7 @@ impl Vm {
 
     /// Writes the first destination: a stack slot if the instruction addressed one, else
     /// the dst0 register.
+    #[inline]
     pub(crate) fn write_dst0(&mut self, ins: &Instruction, ops: &Operands, word: TaggedWord) {
         match ops.dst0_slot {
             Some(slot) => {
@@ -475,11 +487,6 @@ impl Vm {
     pub(crate) fn advance_pc(&mut self) {
         let frame = &mut self.stack.current;
         frame.pc = frame.pc.wrapping_add(1);
-    }
-
-    pub(crate) fn write_dst1(&mut self, ins: &Instruction, word: TaggedWord) {
-        self.dst1_written = true;
-        self.registers.set(ins.dst1, word);
     }
 
     pub(crate) fn set_exit(&mut self, exit: ExitKind, return_data: FatPointer) {
@@ -497,7 +504,7 @@ impl Vm {
         self.registers.take_written()
     }
     pub fn flags(&self) -> Flags {
-        self.flags
+        Flags::from_bits(self.flags)
     }
     /// The current frame; after the end, the formal frame below the bootloader.
     pub fn current_frame(&self) -> &Frame {
@@ -549,7 +556,7 @@ impl Vm {
     }
     /// The instruction the last cycle executed, after faults and false conditions replaced it.
     pub fn last_instruction(&self) -> &Instruction {
-        &self.last_instruction
+        &self.last.ins
     }
     /// The hook the bootloader raised, if one was raised since the last call.
     pub fn take_hook(&mut self) -> Option<crate::operator::HookCall> {
@@ -609,7 +616,7 @@ impl Vm {
 
     /// The variant-table index of the instruction the last cycle executed.
     pub fn last_variant_index(&self) -> u16 {
-        self.last_variant
+        self.last.variant
     }
     pub fn exit(&self) -> Option<(ExitKind, FatPointer)> {
         self.exit

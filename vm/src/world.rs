@@ -132,16 +132,23 @@ pub struct WorldSnapshot {
 }
 
 impl VmState {
+    #[inline]
     pub(crate) fn start_frame(&mut self) {
         self.frame_marks.push(self.journal.len());
     }
 
     /// Closes the current frame; on `rollback` undoes everything it changed, newest first.
+    #[inline]
     pub(crate) fn finish_frame(&mut self, rollback: bool) {
         let mark = self.frame_marks.pop().unwrap_or(0);
-        if !rollback {
-            return;
+        // Nothing to undo is the common case (every near return that does not revert).
+        if rollback && self.journal.len() > mark {
+            self.roll_back_to(mark);
         }
+    }
+
+    #[inline(never)]
+    fn roll_back_to(&mut self, mark: usize) {
         #[cfg(feature = "fault-injection")]
         let keep_logs = crate::faults::is_active(crate::faults::Fault::EventsSurviveRevert);
         #[cfg(not(feature = "fault-injection"))]

@@ -2,12 +2,12 @@
 
 use primitive_types::U256;
 
-use super::{clear_dst1, sources, write_result};
+use super::{clear_dst1, sources, write_result, HandlerResult};
 use crate::decoder::Predecoded;
 use crate::state::Flags;
-use crate::vm::{Vm, VmError};
+use crate::vm::Vm;
 
-pub(super) fn add<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+pub(super) fn add<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
     let (a, b, slot) = sources::<MODE>(vm, d);
     let (result, overflow) = a.overflowing_add(b);
     #[cfg(feature = "fault-injection")]
@@ -20,7 +20,7 @@ pub(super) fn add<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmE
     Ok(())
 }
 
-pub(super) fn sub<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+pub(super) fn sub<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
     let (a, b, slot) = sources::<MODE>(vm, d);
     let (result, overflow) = a.overflowing_sub(b);
     add_or_sub_done::<MODE>(vm, d, slot, result, overflow);
@@ -41,14 +41,15 @@ fn add_or_sub_done<const MODE: u8>(
             lt_of: overflow,
             eq,
             gt: !eq && !overflow,
-        };
+        }
+        .bits();
     }
     write_result::<MODE>(vm, &d.ins, slot, result);
     clear_dst1(vm, &d.ins);
     vm.advance_pc();
 }
 
-pub(super) fn mul<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+pub(super) fn mul<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
     let (a, b, slot) = sources::<MODE>(vm, d);
     let (low, high) = full_mul(&a, &b);
     if d.set_flags {
@@ -58,7 +59,8 @@ pub(super) fn mul<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmE
             lt_of: overflow,
             eq,
             gt: !overflow && !eq,
-        };
+        }
+        .bits();
     }
     write_result::<MODE>(vm, &d.ins, slot, low);
     vm.registers.set_integer(d.ins.dst1, high);
@@ -66,7 +68,7 @@ pub(super) fn mul<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmE
     Ok(())
 }
 
-pub(super) fn div<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+pub(super) fn div<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
     let (a, b, slot) = sources::<MODE>(vm, d);
     let (quotient, remainder, flags) = if b.is_zero() {
         // Division by zero gives zeros and sets only the overflow flag.
@@ -86,7 +88,7 @@ pub(super) fn div<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmE
         (quotient, remainder, flags)
     };
     if d.set_flags {
-        vm.flags = flags;
+        vm.flags = flags.bits();
     }
     write_result::<MODE>(vm, &d.ins, slot, quotient);
     vm.registers.set_integer(d.ins.dst1, remainder);

@@ -2,13 +2,13 @@
 
 use primitive_types::U256;
 
-use super::{clear_dst1, sources, write_result};
+use super::{clear_dst1, sources, write_result, HandlerResult};
 use crate::decoder::Predecoded;
 use crate::opcode::Opcode;
 use crate::state::Flags;
-use crate::vm::{Vm, VmError};
+use crate::vm::Vm;
 
-pub(super) fn logic<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+pub(super) fn logic<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
     let (a, b, slot) = sources::<MODE>(vm, d);
     let result = match d.ins.opcode {
         Opcode::Xor => a ^ b,
@@ -19,7 +19,7 @@ pub(super) fn logic<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), V
     Ok(())
 }
 
-pub(super) fn shift<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+pub(super) fn shift<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
     let (a, b, slot) = sources::<MODE>(vm, d);
     // Shifts take the amount from the low byte of the second operand, so 256 is 0.
     let shift = (b.0[0] as u8) as usize;
@@ -40,7 +40,8 @@ fn done<const MODE: u8>(vm: &mut Vm, d: &Predecoded, slot: Option<u16>, result: 
             lt_of: false,
             eq: result.is_zero(),
             gt: false,
-        };
+        }
+        .bits();
     }
     write_result::<MODE>(vm, &d.ins, slot, result);
     clear_dst1(vm, &d.ins);

@@ -13,7 +13,7 @@ use crate::code_hash::{self, AT_REST, BEING_CONSTRUCTED, ERAVM_VERSION, EVM_BLOB
 use crate::decoder::Instruction;
 use crate::fat_pointer::FatPointer;
 use crate::opcode::Opcode;
-use crate::state::{is_kernel_address, Flags, Frame, PageId, TaggedWord};
+use crate::state::{is_kernel_address, Frame, PageId, TaggedWord};
 use crate::vm::{Vm, VmError};
 use crate::world::StorageKey;
 
@@ -84,7 +84,7 @@ pub(super) fn execute(
     ops: &Operands,
     is_kernel: bool,
 ) -> Result<(), VmError> {
-    vm.flags = Flags::default();
+    vm.flags = 0;
     let is_static_call = ins.modifiers[0];
     let shard_from_abi = ins.modifiers[1];
     let callee = address_of(&ops.src1.value);

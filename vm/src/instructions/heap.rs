@@ -5,15 +5,20 @@
 
 use primitive_types::U256;
 
-use super::Operands;
-use crate::decoder::Instruction;
+use super::{clear_dst1, operands, HandlerResult, Operands};
+use crate::decoder::{Instruction, Predecoded};
 use crate::fat_pointer::FatPointer;
-use crate::opcode::Opcode;
 use crate::state::{PageId, TaggedWord};
-use crate::vm::{Vm, STATIC_MEMORY_PAGE};
+use crate::vm::{Vm, BOOTLOADER_BASE_PAGE, STATIC_MEMORY_PAGE};
 
 /// The largest heap offset a 32-byte access may start at.
 const MAX_HEAP_OFFSET: u32 = u32::MAX - 32;
+
+/// What an access reaches, as a const generic of its handler.
+const HEAP: u8 = 0;
+const AUX_HEAP: u8 = 1;
+const STATIC: u8 = 2;
+const POINTER: u8 = 3;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Target {
@@ -23,18 +28,56 @@ enum Target {
     Pointer,
 }
 
-pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) {
-    vm.stack.current.pc = ops.new_pc;
-    let (target, is_write) = match ins.opcode {
-        Opcode::HeapRead => (Target::Heap, false),
-        Opcode::HeapWrite => (Target::Heap, true),
-        Opcode::AuxHeapRead => (Target::AuxHeap, false),
-        Opcode::AuxHeapWrite => (Target::AuxHeap, true),
-        Opcode::StaticMemoryRead => (Target::Static, false),
-        Opcode::StaticMemoryWrite => (Target::Static, true),
-        Opcode::FatPointerRead => (Target::Pointer, false),
-        _ => unreachable!("not a heap access"),
+/// The handler of each heap access opcode, by source mode (a register or an immediate).
+pub(super) fn heap_read<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
+    access::<MODE, HEAP, false>(vm, d)
+}
+pub(super) fn heap_write<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
+    access::<MODE, HEAP, true>(vm, d)
+}
+pub(super) fn aux_heap_read<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
+    access::<MODE, AUX_HEAP, false>(vm, d)
+}
+pub(super) fn aux_heap_write<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
+    access::<MODE, AUX_HEAP, true>(vm, d)
+}
+pub(super) fn static_read<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
+    access::<MODE, STATIC, false>(vm, d)
+}
+pub(super) fn static_write<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
+    access::<MODE, STATIC, true>(vm, d)
+}
+pub(super) fn pointer_read<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
+    access::<MODE, POINTER, false>(vm, d)
+}
+
+/// Heap accesses take a register or an immediate as the address (and a pointer there).
+#[inline(always)]
+fn access<const MODE: u8, const TARGET: u8, const WRITE: bool>(
+    vm: &mut Vm,
+    d: &Predecoded,
+) -> HandlerResult {
+    let ins = &d.ins;
+    let ops = operands::<MODE>(vm, d, true);
+    if TARGET == HEAP && WRITE && vm.stack.current.base_page == BOOTLOADER_BASE_PAGE {
+        vm.check_for_hook(&ops);
+    }
+    let target = match TARGET {
+        HEAP => Target::Heap,
+        AUX_HEAP => Target::AuxHeap,
+        STATIC => Target::Static,
+        _ => Target::Pointer,
     };
+    if !execute(vm, ins, &ops, target, WRITE) {
+        clear_dst1(vm, ins);
+    }
+    Ok(())
+}
+
+/// Returns whether dst1 was written (the advanced pointer of a read with increment).
+#[inline(always)]
+fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands, target: Target, is_write: bool) -> bool {
+    vm.stack.current.pc = ops.new_pc;
     let address = ops.src0;
     let mut pointer = FatPointer::from_u256(&address.value);
     let mut fault = false;
@@ -108,7 +151,6 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) {
     let page = PageId(pointer.page);
     let word0 = start / 32;
     let shift = start % 32;
-    let bits = (shift * 8) as usize;
     let read = |vm: &Vm, index: u32| -> U256 {
         if skip_access {
             U256::zero()
@@ -123,7 +165,7 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) {
         let mut value = if shift == 0 {
             read(vm, word0)
         } else {
-            (read(vm, word0) << bits) | (read(vm, word0 + 1) >> (256 - bits))
+            read_across(&read(vm, word0), &read(vm, word0 + 1), shift as usize)
         };
         if target == Target::Pointer {
             // Bytes past the end of the slice read as zero.
@@ -138,18 +180,19 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) {
         }
         if fault {
             vm.pending_panic = true;
-            return;
+            return false;
         }
-        vm.write_dst0(ins, &ops, TaggedWord::integer(value));
+        vm.write_dst0(ins, ops, TaggedWord::integer(value));
         if ins.first_modifier() {
             let advanced = with_offset(&address.value, end);
-            vm.write_dst1(
-                ins,
+            vm.registers.set(
+                ins.dst1,
                 TaggedWord {
                     value: advanced,
                     is_pointer: address.is_pointer,
                 },
             );
+            return true;
         }
     } else {
         let value = ops.src1.value;
@@ -158,9 +201,7 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) {
                 vm.memory.write(page, word0, TaggedWord::integer(value));
             } else {
                 let (first, second) = (read(vm, word0), read(vm, word0 + 1));
-                let kept_bits = 256 - bits;
-                let new_first = ((first >> kept_bits) << kept_bits) | (value >> bits);
-                let new_second = ((second << bits) >> bits) | (value << kept_bits);
+                let (new_first, new_second) = write_across(&first, &second, shift as usize, &value);
                 vm.memory.write(page, word0, TaggedWord::integer(new_first));
                 vm.memory
                     .write(page, word0 + 1, TaggedWord::integer(new_second));
@@ -168,13 +209,51 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) {
         }
         if fault {
             vm.pending_panic = true;
-            return;
+            return false;
         }
         if ins.first_modifier() {
             let advanced = with_offset(&address.value, end);
-            vm.write_dst0(ins, &ops, TaggedWord::integer(advanced));
+            vm.write_dst0(ins, ops, TaggedWord::integer(advanced));
         }
     }
+    false
+}
+
+/// The 32 bytes from byte `shift` (below 32) of two consecutive big-endian words. Done on
+/// bytes: cheaper than the 256-bit shifts, which loop over limbs.
+#[inline(always)]
+fn read_across(first: &U256, second: &U256, shift: usize) -> U256 {
+    let bytes = join(first, second);
+    from_be(&bytes[shift..shift + 32])
+}
+
+/// Two consecutive words with their 32 bytes from byte `shift` (below 32) replaced by
+/// `value`.
+#[inline(always)]
+fn write_across(first: &U256, second: &U256, shift: usize, value: &U256) -> (U256, U256) {
+    let mut bytes = join(first, second);
+    value.to_big_endian(&mut bytes[shift..shift + 32]);
+    (from_be(&bytes[..32]), from_be(&bytes[32..]))
+}
+
+/// A word from 32 big-endian bytes (`U256::from_big_endian` pads and loops; this is a
+/// handful of loads).
+#[inline(always)]
+fn from_be(bytes: &[u8]) -> U256 {
+    let limb = |i: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&bytes[24 - 8 * i..32 - 8 * i]);
+        u64::from_be_bytes(b)
+    };
+    U256([limb(0), limb(1), limb(2), limb(3)])
+}
+
+#[inline(always)]
+fn join(first: &U256, second: &U256) -> [u8; 64] {
+    let mut bytes = [0u8; 64];
+    first.to_big_endian(&mut bytes[..32]);
+    second.to_big_endian(&mut bytes[32..]);
+    bytes
 }
 
 /// The operand with its low 32 bits (the offset) replaced.

@@ -2,11 +2,11 @@
 
 use primitive_types::U256;
 
-use super::{clear_dst1, sources, write_result};
+use super::{clear_dst1, sources, write_result, HandlerResult};
 use crate::decoder::Predecoded;
-use crate::vm::{Vm, VmError};
+use crate::vm::Vm;
 
-pub(super) fn jump<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+pub(super) fn jump<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
     let (target, _, slot) = sources::<MODE>(vm, d);
     let frame = &mut vm.stack.current;
     let return_address = frame.pc.wrapping_add(1);

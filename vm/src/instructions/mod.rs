@@ -1,10 +1,11 @@
 //! The instructions, one module per opcode family. Each takes the resolved operands and
 //! changes the VM; faults found during execution set a pending panic for the next cycle.
 //!
-//! Every instruction is decoded once into a [`Handler`]. The simple families (arithmetic,
-//! bitwise, jump, nop) have handlers specialised by addressing mode, so that the common
-//! register and immediate forms read their operands without the general addressing path;
-//! every other family goes through [`generic`], which resolves [`Operands`] first.
+//! Every instruction is decoded once into a [`Handler`], specialised by addressing mode (see
+//! [`mode`]) so that it reads its operands with no branch on the modes. The simple families
+//! (arithmetic, bitwise, jump, nop) read only what they need; near calls, returns and each
+//! heap access opcode have handlers of their own; the rest go through [`generic`], which
+//! resolves [`Operands`] first and dispatches by family.
 
 mod arith;
 mod bitwise;
@@ -26,27 +27,68 @@ use crate::state::TaggedWord;
 use crate::vm::{Vm, VmError};
 
 /// Runs one decoded instruction (after the checks before execution passed).
-pub(crate) type Handler = fn(&mut Vm, &Predecoded) -> Result<(), VmError>;
+pub(crate) type Handler = fn(&mut Vm, &Predecoded) -> HandlerResult;
 
-/// How a specialised handler finds its operands: `src0` and `dst0` both registers, `src0`
-/// an immediate and `dst0` a register, or anything else (through the general path).
-pub(crate) const REG_REG: u8 = 0;
-pub(crate) const IMM_REG: u8 = 1;
-pub(crate) const ANY: u8 = 2;
+/// Boxed, the rare error leaves the common `Ok` a null pointer returned in a register.
+pub(crate) type HandlerResult = Result<(), Box<VmError>>;
+
+/// An addressing mode as a const generic: the source mode times 4 plus the destination
+/// mode (their declaration orders), so that a handler addresses its operands with no
+/// branch on the modes.
+pub(crate) const fn mode(src: SrcMode, dst: DstMode) -> u8 {
+    (src as u8) << 2 | dst as u8
+}
+
+pub(crate) const fn src_mode_of(mode: u8) -> SrcMode {
+    match mode >> 2 {
+        0 => SrcMode::Reg,
+        1 => SrcMode::StackPop,
+        2 => SrcMode::StackRelative,
+        3 => SrcMode::StackAbsolute,
+        4 => SrcMode::Imm,
+        _ => SrcMode::CodePage,
+    }
+}
+
+pub(crate) const fn dst_mode_of(mode: u8) -> DstMode {
+    match mode & 3 {
+        0 => DstMode::Reg,
+        1 => DstMode::StackPush,
+        2 => DstMode::StackRelative,
+        _ => DstMode::StackAbsolute,
+    }
+}
 
 /// The handler an instruction is decoded into.
 pub(crate) fn handler_for(ins: &Instruction) -> Handler {
-    let mode = match (ins.src0_mode, ins.dst0_mode) {
-        (SrcMode::Reg, DstMode::Reg) => REG_REG,
-        (SrcMode::Imm, DstMode::Reg) => IMM_REG,
-        _ => ANY,
-    };
+    let mode = mode(ins.src0_mode, ins.dst0_mode);
+    // Every source mode with every destination mode.
     macro_rules! by_mode {
+        ($module:ident :: $handler:ident) => {{
+            use $module::$handler as h;
+            by_mode!(@arms h; 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22)
+        }};
+        ($handler:ident) => {
+            by_mode!(@arms $handler; 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22)
+        };
+        (@arms $h:ident; $($m:literal)*) => {
+            match mode {
+                $($m => $h::<$m> as Handler,)*
+                _ => $h::<23>,
+            }
+        };
+    }
+    // Every source mode, the destination a register (the opcodes whose variants have no
+    // other).
+    macro_rules! by_src_mode {
         ($($handler:ident)::+) => {
             match mode {
-                REG_REG => $($handler)::+::<REG_REG> as Handler,
-                IMM_REG => $($handler)::+::<IMM_REG>,
-                _ => $($handler)::+::<ANY>,
+                0 => $($handler)::+::<0> as Handler,
+                4 => $($handler)::+::<4>,
+                8 => $($handler)::+::<8>,
+                12 => $($handler)::+::<12>,
+                16 => $($handler)::+::<16>,
+                _ => $($handler)::+::<20>,
             }
         };
     }
@@ -58,8 +100,19 @@ pub(crate) fn handler_for(ins: &Instruction) -> Handler {
         Opcode::Div => by_mode!(arith::div),
         Opcode::Xor | Opcode::And | Opcode::Or => by_mode!(bitwise::logic),
         Opcode::Shl | Opcode::Shr | Opcode::Rol | Opcode::Ror => by_mode!(bitwise::shift),
-        Opcode::Jump => by_mode!(jump::jump),
-        _ => generic,
+        Opcode::Jump => by_src_mode!(jump::jump),
+        Opcode::NearCall => near_call::near_call,
+        Opcode::RetOk | Opcode::RetRevert | Opcode::RetPanic => ret::ret,
+        Opcode::HeapRead => by_src_mode!(heap::heap_read),
+        Opcode::HeapWrite => by_src_mode!(heap::heap_write),
+        Opcode::AuxHeapRead => by_src_mode!(heap::aux_heap_read),
+        Opcode::AuxHeapWrite => by_src_mode!(heap::aux_heap_write),
+        Opcode::StaticMemoryRead => by_src_mode!(heap::static_read),
+        Opcode::StaticMemoryWrite => by_src_mode!(heap::static_write),
+        Opcode::FatPointerRead => by_src_mode!(heap::pointer_read),
+        _ if ins.opcode.family() == Family::Ptr => by_mode!(generic),
+        // The rest (context, log, far call) take register operands only.
+        _ => by_src_mode!(generic),
     }
 }
 
@@ -69,11 +122,7 @@ pub(crate) fn handler_for(ins: &Instruction) -> Handler {
 #[inline(always)]
 pub(crate) fn sources<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> (U256, U256, Option<u16>) {
     let ins = &d.ins;
-    let (src0, dst0_slot) = match MODE {
-        REG_REG => (vm.registers.get(ins.src0), None),
-        IMM_REG => (TaggedWord::integer(U256::from(ins.imm0)), None),
-        _ => vm.address_memory_operands(ins),
-    };
+    let (src0, dst0_slot) = vm.address::<MODE>(ins, true);
     let src1 = vm.registers.get(ins.src1);
     let (mut a, mut b) = if d.swap { (src1, src0) } else { (src0, src1) };
     if (a.is_pointer || b.is_pointer) && !vm.stack.current.is_kernel {
@@ -95,13 +144,13 @@ pub(crate) fn write_result<const MODE: u8>(
     dst0_slot: Option<u16>,
     value: U256,
 ) {
-    match (MODE, dst0_slot) {
-        (ANY, Some(slot)) => {
+    match (dst_mode_of(MODE), dst0_slot) {
+        (DstMode::Reg, _) | (_, None) => vm.registers.set_integer(ins.dst0, value),
+        (_, Some(slot)) => {
             let page = vm.stack.current.base_page.stack();
             vm.memory
                 .write(page, slot as u32, TaggedWord::integer(value));
         }
-        _ => vm.registers.set_integer(ins.dst0, value),
     }
 }
 
@@ -112,37 +161,54 @@ pub(crate) fn clear_dst1(vm: &mut Vm, ins: &Instruction) {
 }
 
 /// `nop`: moves PC, and SP if its operands address the stack (it reads nothing).
-fn nop<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
-    if MODE == ANY {
-        vm.address_memory_operands(&d.ins);
-    }
+fn nop<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
+    vm.address::<MODE>(&d.ins, false);
     let frame = &mut vm.stack.current;
     frame.pc = frame.pc.wrapping_add(1);
     clear_dst1(vm, &d.ins);
     Ok(())
 }
 
-/// Every other instruction: operands resolved in full, then the family's `execute`.
-pub(crate) fn generic(vm: &mut Vm, d: &Predecoded) -> Result<(), VmError> {
+/// The operands of an instruction that reads them all, for addressing mode `MODE`. Outside
+/// the kernel, a pointer reaching an instruction that takes integers loses its page and start
+/// and its tag; `src0` keeps them if `pointer_src0` (the families that take pointers).
+#[inline(always)]
+pub(crate) fn operands<const MODE: u8>(
+    vm: &mut Vm,
+    d: &Predecoded,
+    pointer_src0: bool,
+) -> Operands {
     let ins = &d.ins;
-    let ops = vm.address_operands(ins, d.swap);
-    if ins.opcode == Opcode::HeapWrite {
-        vm.check_for_hook(&ops);
+    let new_pc = vm.stack.current.pc.wrapping_add(1);
+    let (src0, dst0_slot) = vm.address::<MODE>(ins, true);
+    let src1 = vm.registers.get(ins.src1);
+    let (mut src0, mut src1) = if d.swap { (src1, src0) } else { (src0, src1) };
+    if (src0.is_pointer || src1.is_pointer) && !vm.stack.current.is_kernel {
+        if src0.is_pointer && !pointer_src0 {
+            erase_pointer_metadata(&mut src0.value);
+            src0.is_pointer = false;
+        }
+        if src1.is_pointer {
+            erase_pointer_metadata(&mut src1.value);
+            src1.is_pointer = false;
+        }
     }
-    let is_kernel = vm.stack.current.is_kernel;
-    vm.dst1_written = false;
-    execute(vm, ins, &ops, is_kernel)?;
-    if !vm.dst1_written {
-        clear_dst1(vm, ins);
+    Operands {
+        src0,
+        src1,
+        dst0_slot,
+        new_pc,
     }
-    Ok(())
 }
 
-/// Where a memory operand lives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum StackSlot {
-    Stack(u16),
-    Code(u16),
+/// Every other instruction: operands resolved in full, then the family's `execute`.
+pub(crate) fn generic<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
+    let ins = &d.ins;
+    let ops = operands::<MODE>(vm, d, ins.opcode.accepts_pointer_in_src0());
+    let is_kernel = vm.stack.current.is_kernel;
+    execute(vm, ins, &ops, is_kernel)?;
+    clear_dst1(vm, ins);
+    Ok(())
 }
 
 /// The operands of one instruction, resolved before it runs.
@@ -170,12 +236,12 @@ pub(crate) fn execute(
         | Family::Div
         | Family::Binop
         | Family::Shift
-        | Family::Jump => unreachable!("{} has a handler of its own", ins.opcode),
+        | Family::Jump
+        | Family::NearCall
+        | Family::Ret
+        | Family::HeapAccess => unreachable!("{} has a handler of its own", ins.opcode),
         Family::Ptr => ptr::execute(vm, ins, ops),
         Family::Context => context::execute(vm, ins, ops, is_kernel),
-        Family::NearCall => near_call::execute(vm, ins, ops),
-        Family::Ret => ret::execute(vm, ins, ops),
-        Family::HeapAccess => heap::execute(vm, ins, ops),
         Family::Log => log::execute(vm, ins, ops)?,
         Family::FarCall => far_call::execute(vm, ins, ops, is_kernel)?,
         // The invalid opcode never executes: the checks before execution turn it into a panic.

@@ -1,10 +1,10 @@
 //! `ret.ok`, `ret.revert`, `ret.panic`: leaving a near frame or a far frame.
 
-use super::Operands;
-use crate::decoder::Instruction;
+use super::{clear_dst1, HandlerResult};
+use crate::decoder::Predecoded;
 use crate::fat_pointer::FatPointer;
 use crate::opcode::Opcode;
-use crate::state::{Flags, Frame, TaggedWord};
+use crate::state::{Finished, Flags, Frame, TaggedWord};
 use crate::vm::{ExitKind, Vm};
 
 /// Where a far return takes its return data from (byte 28 of the ABI word).
@@ -26,8 +26,29 @@ impl ReturnDataSource {
     }
 }
 
-pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) {
-    vm.flags = Flags::default();
+/// Its only operand is a register (no addressing modes), read only by a far return; a
+/// return accepts a pointer there, so the tag is never erased.
+pub(super) fn ret(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
+    // Near returns are the common case: kept free of the far return's work.
+    if vm.stack.current.is_local {
+        execute::<true>(vm, d);
+    } else {
+        far_ret(vm, d);
+    }
+    clear_dst1(vm, &d.ins);
+    Ok(())
+}
+
+#[inline(never)]
+fn far_ret(vm: &mut Vm, d: &Predecoded) {
+    execute::<false>(vm, d);
+}
+
+/// `LOCAL`: the current frame is a near frame.
+#[inline(always)]
+fn execute<const LOCAL: bool>(vm: &mut Vm, d: &Predecoded) {
+    let ins = &d.ins;
+    vm.flags = 0;
     let mut kind = match ins.opcode {
         Opcode::RetOk => ExitKind::Ok,
         Opcode::RetRevert => ExitKind::Revert,
@@ -37,10 +58,11 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) {
     let mut ergs = frame.ergs;
 
     // A far return validates and prices the return data slice first.
-    let return_data = if frame.is_local {
+    let return_data = if LOCAL {
         None
     } else {
-        let (returned, ergs_left, still_kind) = far_return_data(frame, ops.src0, kind, ergs);
+        let (returned, ergs_left, still_kind) =
+            far_return_data(frame, vm.registers.get(ins.src0), kind, ergs);
         ergs = ergs_left;
         kind = still_kind;
         Some(returned)
@@ -81,7 +103,12 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) {
         next.aux_heap_bound = finished.aux_heap_bound;
     }
     if kind == ExitKind::Panic {
-        vm.flags.lt_of = true;
+        vm.flags = Flags {
+            lt_of: true,
+            eq: false,
+            gt: false,
+        }
+        .bits();
     }
 }
 
@@ -161,7 +188,8 @@ fn far_return_data(
 impl Vm {
     /// Pops the current frame, settling its pubdata with the caller. `None` if no frame is
     /// left to pop.
-    pub(crate) fn finish_frame(&mut self, rolled_back: bool) -> Option<Frame> {
+    #[inline(always)]
+    pub(crate) fn finish_frame(&mut self, rolled_back: bool) -> Option<Finished> {
         let finished = self.stack.pop()?;
         self.world.finish_frame(rolled_back);
         let caller = &mut self.stack.current;
