@@ -167,13 +167,12 @@ impl Memory {
     #[inline]
     fn page_mut(&mut self, page: PageId) -> &mut Page {
         // Not `if let` on the fast path: that borrow would outlive the branch.
-        if !matches!(self.direct.get(page.0 as usize), Some(Some(_))) {
-            return self.new_page_mut(page);
+        let i = page.0 as usize;
+        if matches!(self.direct.get(i), Some(Some(_))) {
+            // The page is there: this only returns it.
+            return self.direct[i].get_or_insert_with(Default::default);
         }
-        match self.direct.get_mut(page.0 as usize) {
-            Some(Some(p)) => p,
-            _ => unreachable!("checked above"),
-        }
+        self.new_page_mut(page)
     }
 
     #[cold]

@@ -154,7 +154,9 @@ impl VmState {
         #[cfg(not(feature = "fault-injection"))]
         let keep_logs = false;
         while self.journal.len() > mark {
-            let undo = self.journal.pop().expect("journal is longer than the mark");
+            let Some(undo) = self.journal.pop() else {
+                break;
+            };
             if self.snapshots_held > 0 {
                 self.changes.push(Change::JournalPopped(undo.clone()));
             }
