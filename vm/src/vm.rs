@@ -148,7 +148,12 @@ pub struct Vm {
     pub(crate) context_u128: u128,
     pub(crate) tx_number: u16,
     /// Set by an instruction that fails mid-way: the next cycle runs `ret.panic` instead.
+    /// Set it with [`Vm::set_pending_panic`], which also tells [`Vm::run`] to look.
     pub(crate) pending_panic: bool,
+    /// [`Vm::run`] runs cycles without looking for an exit, a pending panic or a full stack
+    /// while `cycles` is below this; whatever raises one of them sets it to 0, so that the
+    /// hot loop has one check instead of four.
+    stop_at: u64,
     pub(crate) pubdata_revert_counter: i32,
     /// Base page of the next far call.
     pub(crate) memory_page_counter: u32,
@@ -238,6 +243,7 @@ impl Vm {
             context_u128: 0,
             tx_number: 0,
             pending_panic: false,
+            stop_at: 0,
             pubdata_revert_counter: 0,
             memory_page_counter: FIRST_FAR_CALL_BASE_PAGE,
             world,
@@ -270,7 +276,16 @@ impl Vm {
             }
             // No has_ended check: the stack ends only by the bootloader's return, which
             // sets the exit (and snapshots keep both together).
-            self.cycle()?;
+            self.stop_at = if self.pending_panic || self.stack.is_full() {
+                0
+            } else {
+                max_cycles
+            };
+            self.cycle::<true>()?;
+            // The common case: nothing above can have changed until `stop_at` is lowered.
+            while self.cycles < self.stop_at {
+                self.cycle::<false>()?;
+            }
         }
     }
 
@@ -280,7 +295,7 @@ impl Vm {
         if self.stack.has_ended() {
             return Ok(Status::Ended);
         }
-        self.cycle()?;
+        self.cycle::<true>()?;
         Ok(if self.stack.has_ended() {
             Status::Ended
         } else {
@@ -288,14 +303,15 @@ impl Vm {
         })
     }
 
-    /// One cycle of a frame that has not ended.
+    /// One cycle of a frame that has not ended. Without `CHECKED`, the caller knows that no
+    /// panic is pending and the stack is not full.
     #[inline(always)]
-    fn cycle(&mut self) -> Result<(), VmError> {
-        if self.pending_panic {
+    fn cycle<const CHECKED: bool>(&mut self) -> Result<(), VmError> {
+        if CHECKED && self.pending_panic {
             return self.cycle_replaced(self.panic, true);
         }
         let current = self.fetch();
-        let full = self.stack.is_full();
+        let full = CHECKED && self.stack.is_full();
         let frame = &mut self.stack.current;
 
         // Checks before execution. The price is charged even if the instruction then faults.
@@ -491,6 +507,21 @@ impl Vm {
 
     pub(crate) fn set_exit(&mut self, exit: ExitKind, return_data: FatPointer) {
         self.exit = Some((exit, return_data));
+        self.stop_at = 0;
+    }
+
+    /// An instruction failed mid-way: the next cycle runs `ret.panic` instead.
+    pub(crate) fn set_pending_panic(&mut self) {
+        self.pending_panic = true;
+        self.stop_at = 0;
+    }
+
+    /// After a call pushed a frame: every instruction faults while the stack is full.
+    #[inline(always)]
+    pub(crate) fn note_push(&mut self) {
+        if self.stack.is_full() {
+            self.stop_at = 0;
+        }
     }
 
     // ---- Read access for embedders, tracers and differential testing ----

@@ -232,7 +232,7 @@ pub(super) fn execute(
 
     // Decommit: free if this hash was loaded before.
     let code_page = if fault {
-        vm.pending_panic = true;
+        vm.set_pending_panic();
         PageId(0)
     } else {
         let normalized = code_hash::normalized(&code_hash);
@@ -249,7 +249,7 @@ pub(super) fn execute(
             ergs -= cost;
             vm.decommit_into(&code_hash, new_base)?.0
         } else {
-            vm.pending_panic = true;
+            vm.set_pending_panic();
             PageId(0)
         }
     };
@@ -311,6 +311,7 @@ pub(super) fn execute(
     vm.context_u128 = 0;
     vm.world.start_frame();
     vm.stack.push(callee_frame);
+    vm.note_push();
     vm.far_depth += 1;
 
     // The callee's registers: calldata pointer, call flags, and for system calls r3..r12

@@ -179,7 +179,7 @@ fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands, target: Target, is_wr
             }
         }
         if fault {
-            vm.pending_panic = true;
+            vm.set_pending_panic();
             return false;
         }
         vm.write_dst0(ins, ops, TaggedWord::integer(value));
@@ -208,7 +208,7 @@ fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands, target: Target, is_wr
             }
         }
         if fault {
-            vm.pending_panic = true;
+            vm.set_pending_panic();
             return false;
         }
         if ins.first_modifier() {

@@ -27,6 +27,7 @@ pub(super) fn near_call(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
     callee.ergs = passed;
     callee.is_local = true;
     callee.total_pubdata_spent = 0;
+    vm.note_push();
     vm.world.start_frame();
     clear_dst1(vm, ins);
     Ok(())

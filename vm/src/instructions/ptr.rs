@@ -16,14 +16,14 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) {
     vm.stack.current.pc = ops.new_pc;
     let (ptr, arg) = (ops.src0, ops.src1);
     if !ptr.is_pointer || arg.is_pointer {
-        vm.pending_panic = true;
+        vm.set_pending_panic();
         return;
     }
     let pointer = FatPointer::from_u256(&ptr.value);
     let result = match ins.opcode {
         Opcode::PtrAdd | Opcode::PtrSub => {
             if arg.value >= MAX_OFFSET_DELTA {
-                vm.pending_panic = true;
+                vm.set_pending_panic();
                 return;
             }
             let delta = arg.value.0[0] as u32;
@@ -33,7 +33,7 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) {
                 pointer.offset.checked_sub(delta)
             };
             let Some(offset) = moved else {
-                vm.pending_panic = true;
+                vm.set_pending_panic();
                 return;
             };
             FatPointer { offset, ..pointer }.into_word_keeping_high_bits(&ptr.value)
@@ -41,7 +41,7 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) {
         Opcode::PtrPack => {
             // The high half comes from the second operand, whose low half must be empty.
             if arg.value.low_u128() != 0 {
-                vm.pending_panic = true;
+                vm.set_pending_panic();
                 return;
             }
             U256([
@@ -53,7 +53,7 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) {
         }
         Opcode::PtrShrink => {
             let Some(length) = pointer.length.checked_sub(arg.value.0[0] as u32) else {
-                vm.pending_panic = true;
+                vm.set_pending_panic();
                 return;
             };
             FatPointer { length, ..pointer }.into_word_keeping_high_bits(&ptr.value)
