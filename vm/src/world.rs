@@ -74,12 +74,11 @@ pub struct VmState {
     pub events: Vec<LogEntry>,
     /// Pubdata cost of each storage write, in order (reverted writes included).
     pub pubdata_costs: Vec<i32>,
-    /// What the current value of each written slot was priced at.
-    pub paid_changes: FxHashMap<StorageKey, u32>,
     /// The ergs refund granted for each storage access, in order.
     pub refunds: Vec<u32>,
-    pub read_storage_slots: FxHashSet<StorageKey>,
-    pub written_storage_slots: FxHashSet<StorageKey>,
+    /// Every slot the run touched: warm for reads, for writes, and what its current value
+    /// was priced at (one entry, so that a storage access looks the slot up once).
+    pub slot_access: FxHashMap<StorageKey, SlotAccess>,
     /// Normalised hash (bytes 4..32) of every decommitted bytecode, and the page it went to.
     pub decommitted_hashes: FxHashMap<[u8; 28], u32>,
     /// Every storage write, in order (rolled back ones too).
@@ -94,6 +93,17 @@ pub struct VmState {
     changes: Vec<Change>,
     /// Snapshots held; changes are logged only while this is not zero.
     snapshots_held: u32,
+}
+
+/// What a run did to one slot. Warmth stays when a frame reverts; the price paid does not.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SlotAccess {
+    /// Read (or written) before: further accesses are warm.
+    pub read: bool,
+    /// Written before: further writes are warm.
+    pub written: bool,
+    /// The pubdata the slot's current value was priced at, once written.
+    pub paid: Option<u32>,
 }
 
 /// One change to the state of L2 changes, as an operator rollback undoes it.
@@ -167,7 +177,7 @@ impl VmState {
                     previous_paid,
                 } => {
                     let now = restore(&mut self.storage_changes, key, previous);
-                    let now_paid = restore(&mut self.paid_changes, key, previous_paid);
+                    let now_paid = self.set_paid(key, previous_paid);
                     self.note(|| Change::Storage {
                         key,
                         previous: now,
@@ -209,17 +219,35 @@ impl VmState {
         self.note(|| Change::JournalPushed);
     }
 
-    /// Marks a slot as read (warm from now on).
-    pub(crate) fn warm_for_read(&mut self, key: StorageKey) {
-        if self.read_storage_slots.insert(key) {
-            self.note(|| Change::SlotRead(key));
-        }
+    /// What the run did to a slot so far.
+    #[inline]
+    pub fn access(&self, key: &StorageKey) -> SlotAccess {
+        self.slot_access.get(key).copied().unwrap_or_default()
     }
 
-    /// Marks a slot as written (warm for writes from now on).
-    pub(crate) fn warm_for_write(&mut self, key: StorageKey) {
-        if self.written_storage_slots.insert(key) {
-            self.note(|| Change::SlotWritten(key));
+    /// Marks a slot as read; returns whether it was warm already.
+    pub(crate) fn warm_for_read(&mut self, key: StorageKey) -> bool {
+        let access = self.slot_access.entry(key).or_default();
+        let was_warm = std::mem::replace(&mut access.read, true);
+        if !was_warm {
+            self.note(|| Change::SlotRead(key));
+        }
+        was_warm
+    }
+
+    /// Sets what a slot's current value was priced at; returns what it was.
+    fn set_paid(&mut self, key: StorageKey, paid: Option<u32>) -> Option<u32> {
+        let access = self.slot_access.entry(key).or_default();
+        let previous = std::mem::replace(&mut access.paid, paid);
+        self.forget_if_untouched(key);
+        previous
+    }
+
+    /// Drops a slot's entry once nothing is left in it (after a rollback), so that the map
+    /// holds what a run did, not what it undid.
+    fn forget_if_untouched(&mut self, key: StorageKey) {
+        if self.slot_access.get(&key) == Some(&SlotAccess::default()) {
+            self.slot_access.remove(&key);
         }
     }
 
@@ -259,7 +287,7 @@ impl VmState {
                     previous_paid,
                 } => {
                     restore(&mut self.storage_changes, key, previous);
-                    restore(&mut self.paid_changes, key, previous_paid);
+                    self.set_paid(key, previous_paid);
                 }
                 Change::Transient { key, previous } => {
                     restore(&mut self.transient_storage, key, previous);
@@ -273,10 +301,16 @@ impl VmState {
                 }
                 Change::L2ToL1LogPopped(entry) => self.l2_to_l1_logs.push(entry),
                 Change::SlotRead(key) => {
-                    self.read_storage_slots.remove(&key);
+                    if let Some(access) = self.slot_access.get_mut(&key) {
+                        access.read = false;
+                    }
+                    self.forget_if_untouched(key);
                 }
                 Change::SlotWritten(key) => {
-                    self.written_storage_slots.remove(&key);
+                    if let Some(access) = self.slot_access.get_mut(&key) {
+                        access.written = false;
+                    }
+                    self.forget_if_untouched(key);
                 }
                 Change::Decommitted(hash, previous) => match previous {
                     Some(page) => {
@@ -320,10 +354,20 @@ impl VmState {
         }
     }
 
+    /// Writes a slot priced at `paid`, marking it read and written (warm from now on).
     pub(crate) fn write_storage(&mut self, key: StorageKey, value: U256, paid: u32) {
         self.storage_writes.push(key);
         let previous = self.storage_changes.insert(key, value);
-        let previous_paid = self.paid_changes.insert(key, paid);
+        let access = self.slot_access.entry(key).or_default();
+        let previous_paid = access.paid.replace(paid);
+        let was_read = std::mem::replace(&mut access.read, true);
+        let was_written = std::mem::replace(&mut access.written, true);
+        if !was_read {
+            self.note(|| Change::SlotRead(key));
+        }
+        if !was_written {
+            self.note(|| Change::SlotWritten(key));
+        }
         self.note(|| Change::Storage {
             key,
             previous,
@@ -501,7 +545,7 @@ mod tests {
         let mut storage: Vec<_> = w
             .storage_changes
             .iter()
-            .map(|(k, v)| (*k, *v, w.paid_changes.get(k).copied()))
+            .map(|(k, v)| (*k, *v, w.access(k).paid))
             .collect();
         storage.sort();
         let mut transient: Vec<_> = w.transient_storage.iter().map(|(k, v)| (*k, *v)).collect();
@@ -513,8 +557,20 @@ mod tests {
             transient,
             [w.events.clone(), w.l2_to_l1_logs.clone()],
             [
-                sorted(&w.read_storage_slots),
-                sorted(&w.written_storage_slots),
+                sorted(
+                    &w.slot_access
+                        .iter()
+                        .filter(|(_, a)| a.read)
+                        .map(|(k, _)| *k)
+                        .collect(),
+                ),
+                sorted(
+                    &w.slot_access
+                        .iter()
+                        .filter(|(_, a)| a.written)
+                        .map(|(k, _)| *k)
+                        .collect(),
+                ),
             ],
             decommitted,
             (
@@ -553,8 +609,13 @@ mod tests {
                 2 => w.write_transient(key, value),
                 3 => w.record_event(entry),
                 4 => w.record_l2_to_l1_log(entry),
-                5 => w.warm_for_read(key),
-                6 => w.warm_for_write(key),
+                5 => {
+                    w.warm_for_read(key);
+                }
+                6 => {
+                    let paid = w.access(&key).paid.unwrap_or(0);
+                    w.write_storage(key, value, paid + 1);
+                }
                 7 => w.mark_decommitted([(r >> 4) as u8 % 4; 28], (r >> 8) as u32 % 3),
                 8 => w.refunds.push(r as u32),
                 9 => w.pubdata_costs.push(r as i32),

@@ -51,27 +51,23 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) -> Result<
     match ins.opcode {
         Opcode::StorageRead => {
             let free = vm.storage.is_free_storage_slot(&key);
-            refund = if free || vm.world.read_storage_slots.contains(&key) {
-                WARM_READ_REFUND
-            } else {
-                0
-            };
+            let warm = vm.world.warm_for_read(key);
+            refund = if free || warm { WARM_READ_REFUND } else { 0 };
             vm.world.refunds.push(refund);
-            vm.world.warm_for_read(key);
             let value = vm.world.read_storage(vm.storage.as_mut(), &key);
             vm.write_dst0(ins, &ops, TaggedWord::integer(value));
         }
         Opcode::StorageWrite => {
             let free = vm.storage.is_free_storage_slot(&key);
-            refund = if free || vm.world.written_storage_slots.contains(&key) {
+            let access = vm.world.access(&key);
+            refund = if free || access.written {
                 WARM_WRITE_REFUND
-            } else if vm.world.read_storage_slots.contains(&key) {
+            } else if access.read {
                 WRITE_AFTER_READ_REFUND
             } else {
                 0
             };
             vm.world.refunds.push(refund);
-            vm.world.warm_for_read(key);
             let price = vm.storage.cost_of_writing_storage(&key, src1);
             #[cfg(feature = "fault-injection")]
             let price = if crate::faults::is_active(crate::faults::Fault::WritesCostNoPubdata) {
@@ -79,10 +75,9 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) -> Result<
             } else {
                 price
             };
-            let paid = vm.world.paid_changes.get(&key).copied().unwrap_or(0);
+            let paid = access.paid.unwrap_or(0);
             pubdata = price as i32 - paid as i32;
             vm.world.pubdata_costs.push(pubdata);
-            vm.world.warm_for_write(key);
             vm.world.write_storage(key, src1, price);
         }
         // Transient storage is always warm; the price already says so.
