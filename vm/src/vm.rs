@@ -316,13 +316,7 @@ impl Vm {
 
         // Checks before execution. The price is charged even if the instruction then faults.
         let (ergs, out_of_ergs) = frame.ergs.overflowing_sub(current.price);
-        let guards = current.guards;
-        let faulted = out_of_ergs
-            || (guards != 0
-                && (guards & GUARD_INVALID != 0
-                    || (guards & GUARD_KERNEL_ONLY != 0 && !frame.is_kernel)
-                    || (guards & GUARD_NOT_IN_STATIC != 0 && frame.is_static)))
-            || full;
+        let faulted = out_of_ergs || full || violates_guards(frame, current.guards);
         if faulted || current.condition_mask >> self.flags & 1 == 0 {
             return self.cycle_replaced(current, false);
         }
@@ -345,13 +339,7 @@ impl Vm {
         let frame = &mut self.stack.current;
         let (ergs, out_of_ergs) = frame.ergs.overflowing_sub(fetched.price);
         frame.ergs = if out_of_ergs { 0 } else { ergs };
-        let guards = fetched.guards;
-        let faulted = out_of_ergs
-            || (guards != 0
-                && (guards & GUARD_INVALID != 0
-                    || (guards & GUARD_KERNEL_ONLY != 0 && !frame.is_kernel)
-                    || (guards & GUARD_NOT_IN_STATIC != 0 && frame.is_static)))
-            || full;
+        let faulted = out_of_ergs || full || violates_guards(frame, fetched.guards);
         let mut current = fetched;
         if faulted {
             current.replace_with(&self.panic);
@@ -652,4 +640,14 @@ impl Vm {
     pub fn exit(&self) -> Option<(ExitKind, FatPointer)> {
         self.exit
     }
+}
+
+/// Whether an instruction's checks before execution fail in `frame`: an invalid opcode, a
+/// kernel-only one outside the kernel, or a state-changing one in a static frame.
+#[inline(always)]
+fn violates_guards(frame: &Frame, guards: u8) -> bool {
+    guards != 0
+        && (guards & GUARD_INVALID != 0
+            || (guards & GUARD_KERNEL_ONLY != 0 && !frame.is_kernel)
+            || (guards & GUARD_NOT_IN_STATIC != 0 && frame.is_static))
 }
