@@ -136,7 +136,8 @@ enum MemoryUndo {
 }
 
 /// Where memory was when the VM took a snapshot (see [`Memory::snapshot`]).
-#[derive(Clone, Debug)]
+/// Not `Clone`: a snapshot is rolled back to, or forgotten, once.
+#[derive(Debug)]
 pub struct MemorySnapshot {
     undo: usize,
 }

@@ -120,7 +120,8 @@ impl Default for ChainSettings {
 }
 
 /// Everything [`Vm::snapshot`] saves.
-#[derive(Clone, Debug)]
+/// Not `Clone`: a snapshot is rolled back to, or forgotten, once.
+#[derive(Debug)]
 pub struct VmSnapshot {
     registers: Registers,
     flags: u8,

@@ -131,7 +131,8 @@ enum Change {
 
 /// Where the state of L2 changes was when the operator took a snapshot: positions in its
 /// logs, not copies (see [`VmState::snapshot`]).
-#[derive(Clone, Debug)]
+/// Not `Clone`: a snapshot is rolled back to, or forgotten, once.
+#[derive(Debug)]
 pub struct WorldSnapshot {
     changes: usize,
     frame_marks: Vec<usize>,
