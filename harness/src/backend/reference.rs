@@ -569,7 +569,7 @@ pub fn run_bare(case: &Case) -> u64 {
     let mut vm = build(case, &world);
     let mut cycles = 0u64;
     let Some(batch) = &case.batch else {
-        let mut t = NoTracer;
+        let mut t = HookTracer::<false>::default();
         while !vm.execution_has_ended() && cycles < case.max_cycles {
             if vm.cycle(&mut t).is_err() {
                 break;
@@ -590,7 +590,7 @@ pub fn run_bare(case: &Case) -> u64 {
     let Ok(mut feeder) = started else {
         return 0;
     };
-    let mut t = HookTracer::default();
+    let mut t = HookTracer::<true>::default();
     while !vm.execution_has_ended() && cycles < case.max_cycles {
         if vm.cycle(&mut t).is_err() {
             break;
@@ -617,14 +617,15 @@ pub fn run_bare(case: &Case) -> u64 {
     cycles
 }
 
-/// Notices the hooks the bootloader raises, and nothing else.
+/// Notices the hooks the bootloader raises (with `WATCH`), and nothing else; without it, a
+/// tracer zk_evm never calls.
 #[derive(Debug, Default)]
-struct HookTracer {
+struct HookTracer<const WATCH: bool> {
     hook: Option<RaisedHook>,
 }
 
-impl Tracer for HookTracer {
-    const CALL_BEFORE_EXECUTION: bool = true;
+impl<const WATCH: bool> Tracer for HookTracer<WATCH> {
+    const CALL_BEFORE_EXECUTION: bool = WATCH;
     type SupportedMemory = ReferenceMemory;
     fn before_decoding(&mut self, _: VmLocalStateData<'_>, _: &ReferenceMemory) {}
     fn after_decoding(
@@ -640,36 +641,9 @@ impl Tracer for HookTracer {
         data: BeforeExecutionData,
         memory: &ReferenceMemory,
     ) {
-        self.hook = hook_about_to_be_raised(&state, &data, memory);
-    }
-    fn after_execution(
-        &mut self,
-        _: VmLocalStateData<'_>,
-        _: AfterExecutionData,
-        _: &ReferenceMemory,
-    ) {
-    }
-}
-
-#[derive(Debug)]
-struct NoTracer;
-
-impl Tracer for NoTracer {
-    type SupportedMemory = ReferenceMemory;
-    fn before_decoding(&mut self, _: VmLocalStateData<'_>, _: &ReferenceMemory) {}
-    fn after_decoding(
-        &mut self,
-        _: VmLocalStateData<'_>,
-        _: AfterDecodingData,
-        _: &ReferenceMemory,
-    ) {
-    }
-    fn before_execution(
-        &mut self,
-        _: VmLocalStateData<'_>,
-        _: BeforeExecutionData,
-        _: &ReferenceMemory,
-    ) {
+        if WATCH {
+            self.hook = hook_about_to_be_raised(&state, &data, memory);
+        }
     }
     fn after_execution(
         &mut self,
