@@ -332,47 +332,43 @@ impl History {
         *digest = (digest.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95);
     }
 
-    /// Folds in one cycle: the PC, the flags (lt, eq, gt), and r1..r15 given as the limbs
-    /// of r(i+1) by `value(i)` and the pointer tags as bit i of `pointers`. Only the
-    /// registers in `candidates` (bit i: r(i+1)) can have changed: a backend that knows
-    /// which registers the cycle wrote names them, any other passes all (`ALL_REGISTERS`).
+    /// Folds in one cycle: the PC, the flags (lt, eq, gt), and the registers in
+    /// `candidates` (bit i: r(i+1)), given as the limbs of r(i+1) by `value(i)` and its
+    /// pointer tag by `pointer(i)`. Only those registers can have changed: a backend that
+    /// knows which registers the cycle wrote names them, any other passes all
+    /// (`ALL_REGISTERS`). A register is folded in when its value or tag changed.
     #[inline]
     pub fn cycle(
         &mut self,
         pc: u16,
         flags: [bool; 3],
         value: impl Fn(usize) -> [u64; 4],
-        pointers: u16,
+        pointer: impl Fn(usize) -> bool,
         candidates: u16,
     ) {
         let d = &mut self.digest;
         let flag_bits = (flags[0] as u64) << 16 | (flags[1] as u64) << 17 | (flags[2] as u64) << 18;
         Self::mix(d, pc as u64 | flag_bits);
-        let changed_tags = pointers ^ self.pointers;
-        self.pointers = pointers;
-        let mut candidates = (candidates | changed_tags) & ALL_REGISTERS;
+        let mut candidates = candidates & ALL_REGISTERS;
         while candidates != 0 {
             let i = candidates.trailing_zeros() as usize;
             candidates &= candidates - 1;
             let before = &mut self.values[i];
             let now = value(i);
-            if now != *before || changed_tags >> i & 1 != 0 {
-                Self::mix(d, i as u64 | ((pointers >> i & 1) as u64) << 8);
+            let tag = pointer(i);
+            if now != *before || tag != (self.pointers >> i & 1 != 0) {
+                Self::mix(d, i as u64 | (tag as u64) << 8);
                 for limb in now {
                     Self::mix(d, limb);
                 }
                 *before = now;
+                self.pointers = self.pointers & !(1 << i) | (tag as u16) << i;
             }
         }
     }
 
     pub fn digest(&self) -> u64 {
         self.digest
-    }
-
-    /// The pointer tags as last folded in (bit i: r(i+1)).
-    pub fn pointers(&self) -> u16 {
-        self.pointers
     }
 }
 

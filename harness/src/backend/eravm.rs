@@ -94,7 +94,7 @@ impl Backend for EraVm {
                 op.vm.current_frame().pc,
                 [f.lt_of, f.eq, f.gt],
                 |i| regs.value(i as u8 + 1).0,
-                regs.pointer_mask() >> 1,
+                |i| regs.pointer_mask() >> (i + 1) & 1 != 0,
                 written,
             );
             if let Some(steps) = steps.as_mut() {

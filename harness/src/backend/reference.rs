@@ -301,19 +301,11 @@ fn run_observed(case: &Case, trace: bool, every_register: bool) -> Result<Run, B
         }
         let f = &vm.local_state.flags;
         let regs = &vm.local_state.registers;
-        // Tags of registers the cycle did not write are as they were.
         let written = if std::mem::take(&mut operator_acted) {
             ALL_REGISTERS
         } else {
             tracer.written
         };
-        let mut pointers = history.pointers() & !written;
-        let mut w = written;
-        while w != 0 {
-            let i = w.trailing_zeros() as usize;
-            w &= w - 1;
-            pointers |= (regs[i].is_pointer as u16) << i;
-        }
         history.cycle(
             vm.local_state.callstack.current.pc,
             [
@@ -322,7 +314,7 @@ fn run_observed(case: &Case, trace: bool, every_register: bool) -> Result<Run, B
                 f.greater_than_flag,
             ],
             |i| regs[i].value.0,
-            pointers,
+            |i| regs[i].is_pointer,
             written,
         );
         if let Some(steps) = steps.as_mut() {
