@@ -62,7 +62,7 @@ struct Snapshot {
     events: super::reference_host::JournaledEvents,
     decommitter: super::reference_host::WorldDecommitter,
     dst1_was_updated: bool,
-    state: BootloaderState,
+    state: eravm::operator::BootloaderMark,
     cycles: u64,
 }
 
@@ -103,7 +103,7 @@ impl ReferenceOperator {
             events: vm.event_sink.clone(),
             decommitter: vm.decommittment_processor.clone(),
             dst1_was_updated: vm.dst1_was_updated_this_cycle,
-            state: self.state.clone(),
+            state: self.state.mark(),
             cycles,
         });
     }
@@ -120,7 +120,7 @@ impl ReferenceOperator {
         vm.event_sink = s.events;
         vm.decommittment_processor = s.decommitter;
         vm.dst1_was_updated_this_cycle = s.dst1_was_updated;
-        self.state = s.state;
+        self.state.restore(s.state);
         Some(s.cycles)
     }
 

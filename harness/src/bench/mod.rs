@@ -7,9 +7,9 @@
 //! tracer. Batch workloads run through the operators (eravm's `OperatorVm`, our reference
 //! operator on zk_evm). The table gives EraVM instructions (cycles) per second and the
 //! ratios. `--fuzz` also times each fuzz target: generating and checking cases as `eradiff
-//! fuzz` does, against the same cases on zk_evm alone and on eravm alone. `--one` runs one workload once on one VM, for
-//! instruction counting under valgrind (`ci/bench-counts.sh`); `--scaling` times workloads
-//! against their size.
+//! fuzz` does, against the same cases on zk_evm alone and on eravm alone. `--one` runs one
+//! workload once on one VM, for instruction counting under valgrind (`ci/bench-counts.sh`);
+//! `--scaling` times workloads against their size.
 
 use std::time::{Duration, Instant};
 

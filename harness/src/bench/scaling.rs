@@ -2,9 +2,8 @@
 //!
 //! Each dimension grows one thing (program length, near call depth, far call depth, storage
 //! slots written, transactions in a batch, fed all at once or one at a time with snapshots)
-//! over four sizes; the table gives the time per
-//! unit next to the total, so that a cost growing faster than linearly shows as a growing
-//! time per unit.
+//! over four sizes; the table gives the time per unit next to the total, so that a cost
+//! growing faster than linearly shows as a growing time per unit.
 
 use std::time::Duration;
 

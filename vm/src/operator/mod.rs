@@ -184,7 +184,7 @@ pub struct BootloaderState {
 /// Where the bootloader state was at a snapshot. The state only grows, except that the
 /// last result learns its refund later: lengths and a copy of that one result restore it,
 /// so a snapshot does not copy the batch so far.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct BootloaderMark {
     transactions: usize,
     next_data_word: u32,
@@ -195,6 +195,7 @@ pub struct BootloaderMark {
 }
 
 impl BootloaderState {
+    /// Where the state is now, to [`BootloaderState::restore`] it later.
     pub fn mark(&self) -> BootloaderMark {
         BootloaderMark {
             transactions: self.transactions,
