@@ -14,9 +14,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::backend::{EraVm, ZkEvm};
+use crate::backend::EraVm;
 use crate::case::Case;
-use crate::differential::{check, explain, Verdict};
+use crate::differential::{reference_at_fault, Declined, Finding, Judge, Verdict};
 use crate::generator::{generate_seeded_for, Settings};
 use crate::known::KnownDivergences;
 use crate::observe::RunStats;
@@ -32,6 +32,8 @@ pub enum Budget {
 }
 
 pub struct CampaignConfig {
+    /// The backends every case runs on.
+    pub judge: Judge<'static>,
     pub target: Target,
     pub seed: u64,
     pub budget: Budget,
@@ -74,25 +76,45 @@ pub struct Summary {
     pub crashes: u64,
     /// Totals of what agreeing runs exercised (on eravm).
     pub stats: RunStats,
+    /// The backends every case ran on.
+    pub backends: String,
+    /// Per pair of backends (`eravm=zk_evm`): cases where both ran and agreed, and where
+    /// they disagreed.
+    pub agreement: BTreeMap<String, [u64; 2]>,
+    /// Cases a backend declined (it cannot host them), by backend and reason: never findings.
+    pub declined: BTreeMap<String, u64>,
 }
 
 impl Summary {
     /// Findings not on the known-divergence list.
+    /// Findings against eravm (eravm is the odd one out, or there is no majority, or eravm
+    /// crashed) that are not on the known-divergence list: what makes the exit status 1.
     pub fn unexplained(&self) -> impl Iterator<Item = &FindingGroup> {
-        self.groups.iter().filter(|g| g.known.is_none())
+        self.groups
+            .iter()
+            .filter(|g| g.known.is_none() && reference_at_fault(&g.signature).is_none())
+    }
+
+    /// Findings in a reference: one of zk_evm and vm2 disagrees with the others, or crashed.
+    pub fn in_references(&self) -> impl Iterator<Item = &FindingGroup> {
+        self.groups
+            .iter()
+            .filter(|g| reference_at_fault(&g.signature).is_some())
     }
 }
 
 /// The campaign's findings folder.
 struct Findings {
+    judge: Judge<'static>,
     dir: PathBuf,
     groups: BTreeMap<String, FindingGroup>,
 }
 
 impl Findings {
-    fn new(dir: &Path) -> io::Result<Findings> {
+    fn new(judge: Judge<'static>, dir: &Path) -> io::Result<Findings> {
         fs::create_dir_all(dir.join("incoming"))?;
         Ok(Findings {
+            judge,
             dir: dir.to_path_buf(),
             groups: BTreeMap::new(),
         })
@@ -103,7 +125,7 @@ impl Findings {
         &mut self,
         case: &Case,
         iteration: u64,
-        finding: crate::differential::Finding,
+        finding: Finding,
         known: &KnownDivergences,
     ) -> io::Result<bool> {
         let json = case.to_json();
@@ -111,7 +133,7 @@ impl Findings {
         let incoming = self.dir.join("incoming").join(format!("{hash}.json"));
         fs::write(&incoming, &json)?;
 
-        let explanation = explain(case, &EraVm, &ZkEvm, finding);
+        let explanation = self.judge.explain(case, finding);
         if let Some(group) = self.groups.get_mut(&explanation.signature) {
             group.count += 1;
             fs::remove_file(&incoming)?;
@@ -131,11 +153,11 @@ impl Findings {
         )?;
         // Shrink it now, while the campaign knows its signature; the report shows the
         // smallest case.
-        if let Some(m) = crate::minimize::minimize(case, MINIMIZE_BUDGET) {
+        if let Some(m) = crate::minimize::minimize(&self.judge, case, MINIMIZE_BUDGET) {
             let min_path = group_dir.join("minimized.json");
             fs::write(&min_path, m.case.to_json())?;
-            if let Verdict::Disagree(f) = check(&m.case, &EraVm, &ZkEvm) {
-                let e = explain(&m.case, &EraVm, &ZkEvm, f);
+            if let Verdict::Disagree(f) = self.judge.check(&m.case) {
+                let e = self.judge.explain(&m.case, f);
                 let mut text = finding_markdown(&m.case, &e, Some(&min_path.display().to_string()));
                 text.push_str(&format!(
                     "\nMinimised from {} to {} instructions; the case as found is `{}`.\n",
@@ -161,6 +183,56 @@ impl Findings {
     }
 }
 
+/// Who agreed with whom over a campaign, and what each backend declined.
+struct Tally {
+    names: Vec<&'static str>,
+    agreement: BTreeMap<String, [u64; 2]>,
+    declined: BTreeMap<String, u64>,
+}
+
+impl Tally {
+    fn new(judge: Judge<'_>) -> Tally {
+        Tally {
+            names: judge.backends().iter().map(|b| b.name()).collect(),
+            agreement: BTreeMap::new(),
+            declined: BTreeMap::new(),
+        }
+    }
+
+    fn count(&mut self, verdict: &Verdict, declined: &[Declined]) {
+        for d in declined {
+            let reason = crate::differential::normalise(&d.reason);
+            *self
+                .declined
+                .entry(format!("{}: {reason}", d.backend))
+                .or_default() += 1;
+        }
+        let ran: Vec<&str> = self
+            .names
+            .iter()
+            .copied()
+            .filter(|n| !declined.iter().any(|d| d.backend == *n))
+            .collect();
+        let same_group = |a: &str, b: &str| match verdict {
+            Verdict::Agree(_) => Some(true),
+            Verdict::Disagree(Finding::Divergence { groups, .. }) => Some(
+                groups
+                    .iter()
+                    .any(|g| g.iter().any(|x| x == a) && g.iter().any(|x| x == b)),
+            ),
+            _ => None,
+        };
+        for (i, a) in ran.iter().enumerate() {
+            for b in &ran[i + 1..] {
+                if let Some(agree) = same_group(a, b) {
+                    let entry = self.agreement.entry(format!("{a}={b}")).or_default();
+                    entry[usize::from(!agree)] += 1;
+                }
+            }
+        }
+    }
+}
+
 /// A file-name-safe form of a signature.
 pub fn slug(signature: &str) -> String {
     let mut s: String = signature
@@ -179,7 +251,7 @@ pub fn slug(signature: &str) -> String {
 
 /// Runs a campaign to its budget.
 pub fn run(config: &CampaignConfig, known: &KnownDivergences) -> io::Result<Summary> {
-    let mut findings = Findings::new(&config.out)?;
+    let mut findings = Findings::new(config.judge, &config.out)?;
     let progress = if config.show_progress {
         let bar = match config.budget {
             Budget::Iterations(n) => ProgressBar::new(n),
@@ -204,6 +276,7 @@ pub fn run(config: &CampaignConfig, known: &KnownDivergences) -> io::Result<Summ
     let mut stats = RunStats::default();
     let mut new_findings = 0u64;
     let mut crashes = 0u64;
+    let mut tally = Tally::new(config.judge);
     loop {
         match config.budget {
             Budget::Iterations(n) if executions >= n => break,
@@ -211,7 +284,12 @@ pub fn run(config: &CampaignConfig, known: &KnownDivergences) -> io::Result<Summ
             _ => {}
         }
         let case = generate_seeded_for(config.target, config.seed, executions, &config.settings);
-        match check(&case, &EraVm, &ZkEvm) {
+        let (verdict, declined) = config.judge.check_counted(&case);
+        tally.count(&verdict, &declined);
+        match verdict {
+            Verdict::Unsupported(why) => {
+                *ends.entry(format!("unsupported: {why}")).or_default() += 1;
+            }
             Verdict::Agree(run) => {
                 for (i, &c) in run.variant_counts.iter().enumerate() {
                     counts[i] += c as u64;
@@ -232,7 +310,7 @@ pub fn run(config: &CampaignConfig, known: &KnownDivergences) -> io::Result<Summ
                 }
             }
             Verdict::Disagree(finding) => {
-                if matches!(finding, crate::differential::Finding::Crash { .. }) {
+                if matches!(finding, Finding::Crash { .. }) {
                     crashes += 1;
                 }
                 *ends.entry("disagreement".into()).or_default() += 1;
@@ -277,10 +355,16 @@ pub fn run(config: &CampaignConfig, known: &KnownDivergences) -> io::Result<Summ
         ends,
         variant_counts,
         mode_counts,
-        new_divergences: groups.iter().filter(|g| g.known.is_none()).count() as u64,
+        new_divergences: groups
+            .iter()
+            .filter(|g| g.known.is_none() && reference_at_fault(&g.signature).is_none())
+            .count() as u64,
         crashes,
         groups,
         stats,
+        backends: config.judge.names(),
+        agreement: tally.agreement,
+        declined: tally.declined,
     };
     let _ = fs::remove_dir(config.out.join("incoming"));
     fs::write(
@@ -391,6 +475,16 @@ pub fn print_summary(summary: &Summary) {
         summary.seed,
         summary.target
     );
+    println!("\nbackends: {}; agreement per pair (agree / disagree):", summary.backends);
+    for (pair, [agree, disagree]) in &summary.agreement {
+        println!("  {pair:<16} {agree:>10} / {disagree}");
+    }
+    if !summary.declined.is_empty() {
+        println!("\ncases a backend declined (never findings):");
+        for (why, n) in &summary.declined {
+            println!("  {n:>10}  {why}");
+        }
+    }
     println!("\nruns ended:");
     for (end, n) in &summary.ends {
         println!("  {end:<14} {n:>10}");
@@ -464,9 +558,11 @@ pub fn print_summary(summary: &Summary) {
         println!("  {mode:<40} {n:>12}");
     }
     println!(
-        "\nfindings: {} signatures, {} new (not on the known list), {} crashes",
+        "\nfindings: {} signatures, {} new against eravm (not on the known list), {} in a \
+         reference (zk_evm or vm2 the odd one out, or crashed), {} crashes",
         summary.groups.len(),
         summary.new_divergences,
+        summary.in_references().count(),
         summary.crashes
     );
     for g in &summary.groups {
@@ -485,9 +581,15 @@ pub fn print_summary(summary: &Summary) {
 /// Files loose case files (from `cargo fuzz`, or written by hand) the way a campaign files
 /// its findings: each disagreeing case is explained, grouped and minimised under
 /// `DIR/triaged`, with a `summary.json` there that `eradiff report` picks up.
-pub fn triage(dir: &Path, target: Target, known: &KnownDivergences) -> io::Result<Summary> {
+pub fn triage(
+    judge: Judge<'static>,
+    dir: &Path,
+    target: Target,
+    known: &KnownDivergences,
+) -> io::Result<Summary> {
     let out = dir.join("triaged");
-    let mut findings = Findings::new(&out)?;
+    let mut findings = Findings::new(judge, &out)?;
+    let mut tally = Tally::new(judge);
     let start = Instant::now();
     let mut executions = 0u64;
     let mut crashes = 0u64;
@@ -503,12 +605,17 @@ pub fn triage(dir: &Path, target: Target, known: &KnownDivergences) -> io::Resul
             continue;
         };
         executions += 1;
-        match check(&case, &EraVm, &ZkEvm) {
+        let (verdict, declined) = judge.check_counted(&case);
+        tally.count(&verdict, &declined);
+        match verdict {
+            Verdict::Unsupported(why) => {
+                *ends.entry(format!("unsupported: {why}")).or_default() += 1;
+            }
             Verdict::Agree(run) => {
                 *ends.entry(format!("{:?}", run.state.end)).or_default() += 1;
             }
             Verdict::Disagree(finding) => {
-                if matches!(finding, crate::differential::Finding::Crash { .. }) {
+                if matches!(finding, Finding::Crash { .. }) {
                     crashes += 1;
                 }
                 *ends.entry("disagreement".into()).or_default() += 1;
@@ -527,10 +634,16 @@ pub fn triage(dir: &Path, target: Target, known: &KnownDivergences) -> io::Resul
         ends,
         variant_counts: BTreeMap::new(),
         mode_counts: BTreeMap::new(),
-        new_divergences: groups.iter().filter(|g| g.known.is_none()).count() as u64,
+        new_divergences: groups
+            .iter()
+            .filter(|g| g.known.is_none() && reference_at_fault(&g.signature).is_none())
+            .count() as u64,
         crashes,
         groups,
         stats: RunStats::default(),
+        backends: judge.names(),
+        agreement: tally.agreement,
+        declined: tally.declined,
     };
     let _ = fs::remove_dir(out.join("incoming"));
     fs::write(
@@ -616,7 +729,7 @@ pub fn distill(target: Target, seed: u64, iterations: u64, out: &Path) -> io::Re
     let mut added = 0;
     for i in 0..iterations {
         let case = generate_seeded_for(target, seed, i, &Settings::default());
-        let Verdict::Agree(run) = check(&case, &EraVm, &ZkEvm) else {
+        let Verdict::Agree(run) = Judge::default().check(&case) else {
             continue;
         };
         let new: Vec<String> = features(&run.variant_counts)

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::observe::{FinalState, FrameView, StepState, Tagged};
+use crate::observe::{FinalState, FrameView, RunEnd, StepState, Tagged};
 
 /// A field whose value differs between two runs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -225,29 +225,7 @@ pub struct StepDiff {
 }
 
 pub fn first_step_difference(a: &[StepState], b: &[StepState]) -> Option<StepDiff> {
-    let longest = a.len().max(b.len());
-    for index in 0..longest {
-        let (x, y) = (a.get(index), b.get(index));
-        let field = match (x, y) {
-            (Some(x), Some(y)) => step_difference(x, y),
-            _ => Some(FieldDiff {
-                field: "trace length".into(),
-                class: "trace length".into(),
-                left: a.len().to_string(),
-                right: b.len().to_string(),
-            }),
-        };
-        if let Some(field) = field {
-            return Some(StepDiff {
-                index,
-                field,
-                left: x.cloned(),
-                right: y.cloned(),
-                before: index.checked_sub(1).and_then(|i| a.get(i).cloned()),
-            });
-        }
-    }
-    None
+    first_step_difference_of(a, b, Unobserved::default())
 }
 
 fn step_difference(a: &StepState, b: &StepState) -> Option<FieldDiff> {
@@ -268,4 +246,208 @@ fn step_difference(a: &StepState, b: &StepState) -> Option<FieldDiff> {
     d.simple("pubdata", &a.pubdata, &b.pubdata);
     d.simple("logs", &a.logs, &b.logs);
     d.first
+}
+
+/// What a backend cannot observe comparably with the others: a comparison involving it
+/// leaves these parts out, on both sides. Each is listed, with its reason, in
+/// `docs/backends.md`; nothing else is ever left out of a comparison.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Unobserved {
+    /// Registers, flags, the context register and the frame after the first frame has
+    /// returned (vm2 stops there without returning to the formal frame below it), in the
+    /// final state and in the last step of a trace that ended so.
+    pub after_exit: bool,
+    /// The pc while a panic is pending, and in the last frame of a run that panicked (vm2
+    /// runs a fault as a jump to a panic instruction off the program).
+    pub pending_panic_pc: bool,
+    /// Page numbers inside tagged pointers (vm2 numbers its heaps its own way).
+    pub pointer_pages: bool,
+    /// The code page of each decommitted bytecode (vm2 keeps no code pages).
+    pub code_pages: bool,
+    /// The per-access logs of pubdata costs and refunds (vm2 logs a zero cost for every
+    /// transient access as well; totals are compared).
+    pub access_logs: bool,
+    /// The address of each event (vm2 keeps none).
+    pub event_addresses: bool,
+    /// Per step: the instruction that ran (vm2 runs faults and false conditions without
+    /// saying what replaced what) and the memory the step wrote.
+    pub step_instruction_and_writes: bool,
+}
+
+impl Unobserved {
+    /// What neither of two backends leaves out.
+    pub fn either(self, other: Unobserved) -> Unobserved {
+        Unobserved {
+            after_exit: self.after_exit || other.after_exit,
+            pending_panic_pc: self.pending_panic_pc || other.pending_panic_pc,
+            pointer_pages: self.pointer_pages || other.pointer_pages,
+            code_pages: self.code_pages || other.code_pages,
+            access_logs: self.access_logs || other.access_logs,
+            event_addresses: self.event_addresses || other.event_addresses,
+            step_instruction_and_writes: self.step_instruction_and_writes
+                || other.step_instruction_and_writes,
+        }
+    }
+
+    pub fn is_none(self) -> bool {
+        self == Unobserved::default()
+    }
+
+    /// The names of what is left out, for reports.
+    pub fn names(self) -> Vec<&'static str> {
+        [
+            (
+                self.after_exit,
+                "registers, flags and frame after the first frame returned",
+            ),
+            (self.pending_panic_pc, "the pc while a panic is pending"),
+            (self.pointer_pages, "pointer page numbers"),
+            (self.code_pages, "code pages of decommitted bytecodes"),
+            (self.access_logs, "per-access pubdata costs and refunds"),
+            (self.event_addresses, "event addresses"),
+            (
+                self.step_instruction_and_writes,
+                "per step: the instruction run and the memory written",
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
+    }
+
+    fn tagged(self, t: &mut Tagged) {
+        if self.pointer_pages && t.pointer {
+            // The page is bits 32..64 of a fat pointer.
+            t.value.0[0] &= 0xffff_ffff;
+        }
+    }
+
+    fn words(self, words: &mut [(u32, Tagged)]) {
+        for (_, t) in words {
+            self.tagged(t);
+        }
+    }
+
+    /// The final state with what is left out set to a fixed value.
+    pub fn final_state(self, s: &FinalState) -> FinalState {
+        let mut s = s.clone();
+        if self.is_none() {
+            return s;
+        }
+        let exited = matches!(s.end, RunEnd::Ok | RunEnd::Revert | RunEnd::Panic);
+        if self.after_exit && exited {
+            s.registers = Default::default();
+            s.flags = Default::default();
+            s.ergs = 0;
+            s.pc = 0;
+            s.pending_panic = false;
+            s.context_u128_register = 0;
+        }
+        if self.pending_panic_pc && (s.pending_panic || s.end == RunEnd::Panic) {
+            s.last_frame.pc = 0;
+            s.pc = 0;
+        }
+        s.registers.iter_mut().for_each(|t| self.tagged(t));
+        for page in [
+            &mut s.heap,
+            &mut s.aux_heap,
+            &mut s.stack,
+            &mut s.static_memory,
+        ] {
+            self.words(page);
+        }
+        if self.code_pages {
+            s.world.decommitted.iter_mut().for_each(|d| d.1 = 0);
+        }
+        if self.access_logs {
+            s.world.pubdata_costs.clear();
+            s.world.refunds.clear();
+        }
+        if self.event_addresses {
+            s.world
+                .events
+                .iter_mut()
+                .for_each(|e| e.address = Default::default());
+        }
+        s
+    }
+
+    /// Two steps at the same position, with what is left out set to fixed values on both
+    /// (whether a part is left out can depend on either side: a panic pending on one).
+    pub fn steps(self, a: &StepState, b: &StepState) -> (StepState, StepState) {
+        let (mut a, mut b) = (a.clone(), b.clone());
+        let either = |f: fn(&StepState) -> bool, a: &StepState, b: &StepState| f(a) || f(b);
+        let pending = either(|s| s.pending_panic, &a, &b);
+        let off_program = either(|s| s.pc_before == u16::MAX, &a, &b);
+        let exited = either(|s| s.frame.depth == 0, &a, &b);
+        for s in [&mut a, &mut b] {
+            s.registers.iter_mut().for_each(|t| self.tagged(t));
+            if self.step_instruction_and_writes {
+                s.executed = 0;
+                s.writes.clear();
+            }
+            if self.pending_panic_pc && pending {
+                s.frame.pc = 0;
+            }
+            if self.pending_panic_pc && off_program {
+                s.pc_before = 0;
+            }
+            if self.after_exit && exited {
+                s.registers = Default::default();
+                s.flags = Default::default();
+                s.frame = Default::default();
+                s.pending_panic = false;
+            }
+        }
+        (a, b)
+    }
+}
+
+/// The first field where two final states differ, leaving out what `unobserved` names.
+pub fn first_difference_of(
+    a: &FinalState,
+    b: &FinalState,
+    unobserved: Unobserved,
+) -> Option<FieldDiff> {
+    if unobserved.is_none() {
+        return first_difference(a, b);
+    }
+    first_difference(&unobserved.final_state(a), &unobserved.final_state(b))
+}
+
+/// The first cycle after which two step traces differ, leaving out what `unobserved` names.
+pub fn first_step_difference_of(
+    a: &[StepState],
+    b: &[StepState],
+    unobserved: Unobserved,
+) -> Option<StepDiff> {
+    let differs = |(x, y): (&StepState, &StepState)| {
+        if unobserved.is_none() {
+            return step_difference(x, y);
+        }
+        let (x, y) = unobserved.steps(x, y);
+        step_difference(&x, &y)
+    };
+    let at = a.iter().zip(b).map(differs).position(|d| d.is_some());
+    let (index, field) = match at {
+        Some(i) => (i, differs((&a[i], &b[i]))?),
+        None if a.len() == b.len() => return None,
+        None => (
+            a.len().min(b.len()),
+            FieldDiff {
+                field: "trace length".into(),
+                class: "trace length".into(),
+                left: a.len().to_string(),
+                right: b.len().to_string(),
+            },
+        ),
+    };
+    // Report the steps as each side saw them.
+    Some(StepDiff {
+        index,
+        field,
+        left: a.get(index).cloned(),
+        right: b.get(index).cloned(),
+        before: index.checked_sub(1).and_then(|i| a.get(i).cloned()),
+    })
 }

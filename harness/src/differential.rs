@@ -1,68 +1,262 @@
-//! Running one case on two backends and deciding whether, and how, they disagree.
+//! Running one case on several backends and deciding whether, and how, they disagree: a
+//! [`Judge`] holds the backends of a run and gives one verdict, by majority.
 
 use serde::Serialize;
 
-use crate::backend::{run_isolated, Backend, BackendError};
+use crate::backend::{run_isolated, Backend, BackendError, EraVm, Vm2, ZkEvm};
 use crate::case::Case;
-use crate::compare::{first_difference, first_step_difference, FieldDiff, StepDiff};
-use crate::observe::Run;
+use crate::compare::{first_difference_of, first_step_difference_of, FieldDiff, StepDiff};
+use crate::observe::{Run, StepState};
 
-/// What running a case on two backends found.
+/// What running a case on the backends found.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum Finding {
-    /// Both ran and their final states differ.
-    Divergence { diff: FieldDiff },
-    /// A backend panicked: always a finding, whatever the other did.
+    /// Backends ran and their final states differ. `left` and `right` are the two compared
+    /// (the majority's first member, and the odd one out when there is one).
+    Divergence {
+        diff: FieldDiff,
+        left: String,
+        right: String,
+        /// The one backend that disagrees with all others, when the others agree.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        odd: Option<String>,
+        /// Which backends agree with which: one group per distinct final state.
+        groups: Vec<Vec<String>>,
+    },
+    /// A backend panicked: always a finding, whatever the others did.
     Crash { backend: String, message: String },
-    /// A backend could not run the case.
+    /// A backend that must host every case could not run it.
     Unsupported { backend: String, message: String },
 }
 
 /// The result of a differential run.
 #[derive(Clone, Debug)]
 pub enum Verdict {
-    /// Both agree; the run is the left backend's.
+    /// All that ran agree; the run is the first backend's.
     Agree(Box<Run>),
     Disagree(Finding),
+    /// Fewer than two backends could host the case: nothing to compare (why).
+    Unsupported(String),
 }
 
-/// Runs `case` on both backends (isolated) and compares the final states.
-pub fn check(case: &Case, left: &dyn Backend, right: &dyn Backend) -> Verdict {
-    let a = run_isolated(left, case, false);
-    let b = run_isolated(right, case, false);
-    verdict(left, right, a, b)
+/// A backend that declined a case (it may: see [`Backend::may_decline`]), and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Declined {
+    pub backend: &'static str,
+    pub reason: String,
 }
 
-fn verdict(
-    left: &dyn Backend,
-    right: &dyn Backend,
-    a: Result<Run, BackendError>,
-    b: Result<Run, BackendError>,
-) -> Verdict {
-    let failure = |backend: &dyn Backend, e: BackendError| match e {
-        BackendError::Crashed(message) => Finding::Crash {
-            backend: backend.name().to_string(),
-            message,
-        },
-        BackendError::Unsupported(message) => Finding::Unsupported {
-            backend: backend.name().to_string(),
-            message,
-        },
-    };
-    // A crash outranks everything else on either side.
-    match (a, b) {
-        (Err(e @ BackendError::Crashed(_)), _) => Verdict::Disagree(failure(left, e)),
-        (_, Err(e @ BackendError::Crashed(_))) => Verdict::Disagree(failure(right, e)),
-        (Err(e), _) => Verdict::Disagree(failure(left, e)),
-        (_, Err(e)) => Verdict::Disagree(failure(right, e)),
-        (Ok(a), Ok(b)) => match first_difference(&a.state, &b.state) {
-            None => Verdict::Agree(Box::new(a)),
-            Some(diff) => Verdict::Disagree(Finding::Divergence { diff }),
-        },
+/// The backends of a run, and the one comparison every command makes between them.
+#[derive(Clone, Copy)]
+pub struct Judge<'a> {
+    backends: &'a [&'a dyn Backend],
+}
+
+/// Every backend, in the order reports name them: eravm, zk_evm, vm2.
+pub const ALL_BACKENDS: [&dyn Backend; 3] = [&EraVm, &ZkEvm, &Vm2];
+
+impl Default for Judge<'static> {
+    fn default() -> Self {
+        Judge {
+            backends: &ALL_BACKENDS,
+        }
     }
 }
 
-/// A finding explained: both sides rerun with step traces.
+/// One backend's run of a case.
+struct Ran<'a> {
+    backend: &'a dyn Backend,
+    result: Result<Run, BackendError>,
+}
+
+impl<'a> Judge<'a> {
+    pub fn new(backends: &'a [&'a dyn Backend]) -> Judge<'a> {
+        Judge { backends }
+    }
+
+    pub fn backends(&self) -> &'a [&'a dyn Backend] {
+        self.backends
+    }
+
+    /// The backends' names, joined: `eravm,zk_evm,vm2`.
+    pub fn names(&self) -> String {
+        let names: Vec<&str> = self.backends.iter().map(|b| b.name()).collect();
+        names.join(",")
+    }
+
+    fn run_all(&self, case: &Case, trace: bool) -> (Vec<Ran<'a>>, Vec<Declined>) {
+        let mut ran = Vec::new();
+        let mut declined = Vec::new();
+        for &backend in self.backends {
+            match run_isolated(backend, case, trace) {
+                Err(BackendError::Unsupported(reason)) if backend.may_decline() => {
+                    declined.push(Declined {
+                        backend: backend.name(),
+                        reason,
+                    })
+                }
+                result => ran.push(Ran { backend, result }),
+            }
+        }
+        (ran, declined)
+    }
+
+    /// Runs `case` on every backend (isolated) and compares the final states.
+    pub fn check(&self, case: &Case) -> Verdict {
+        self.check_counted(case).0
+    }
+
+    /// [`Judge::check`], and which backends declined the case.
+    pub fn check_counted(&self, case: &Case) -> (Verdict, Vec<Declined>) {
+        let (ran, declined) = self.run_all(case, false);
+        let verdict = match judge(ran) {
+            Ok(v) => v,
+            Err(()) => Verdict::Unsupported(
+                declined
+                    .iter()
+                    .map(|d| format!("{}: {}", d.backend, d.reason))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        };
+        (verdict, declined)
+    }
+
+    /// Reruns a disagreeing case with traces and names the first step where the two
+    /// compared backends part; every backend's state at that step is kept for the report.
+    pub fn explain(&self, case: &Case, finding: Finding) -> Explanation {
+        let (left, right) = match &finding {
+            Finding::Divergence { left, right, .. } => (left.clone(), right.clone()),
+            Finding::Crash { backend, .. } | Finding::Unsupported { backend, .. } => {
+                (backend.clone(), backend.clone())
+            }
+        };
+        let mut explanation = Explanation {
+            left,
+            right,
+            detail: String::new(),
+            signature: String::new(),
+            step: None,
+            others: Vec::new(),
+            unobserved: Vec::new(),
+            batch: None,
+            finding,
+        };
+        if matches!(explanation.finding, Finding::Divergence { .. }) {
+            self.trace_divergence(case, &mut explanation);
+        }
+        explanation.signature = signature(&explanation.finding, explanation.step.as_ref());
+        explanation.detail = detail(&explanation.finding, explanation.step.as_ref());
+        explanation
+    }
+
+    fn trace_divergence(&self, case: &Case, e: &mut Explanation) {
+        let (ran, _) = self.run_all(case, true);
+        let find = |name: &str| {
+            ran.iter()
+                .find(|r| r.backend.name() == name)
+                .and_then(|r| r.result.as_ref().ok().map(|run| (r.backend, run)))
+        };
+        let (Some((lb, a)), Some((rb, b))) = (find(&e.left), find(&e.right)) else {
+            return;
+        };
+        let unobserved = lb.unobserved().either(rb.unobserved());
+        e.unobserved = unobserved.names();
+        if let (Some(x), Some(y)) = (&a.state.batch, &b.state.batch) {
+            e.batch = where_batches_part(x, y);
+        }
+        if let (Some(ta), Some(tb)) = (&a.trace, &b.trace) {
+            e.step = first_step_difference_of(ta, tb, unobserved);
+        }
+        let Some(index) = e.step.as_ref().map(|s| s.index) else {
+            return;
+        };
+        e.others = ran
+            .iter()
+            .filter(|r| r.backend.name() != e.left && r.backend.name() != e.right)
+            .filter_map(|r| {
+                let run = r.result.as_ref().ok()?;
+                let step = run.trace.as_ref().and_then(|t| t.get(index).cloned());
+                Some((r.backend.name().to_string(), step))
+            })
+            .collect();
+    }
+}
+
+/// The verdict on what the backends did; `Err` if fewer than two ran.
+fn judge(ran: Vec<Ran<'_>>) -> Result<Verdict, ()> {
+    let failure = |backend: &dyn Backend, e: &BackendError| match e {
+        BackendError::Crashed(message) => Finding::Crash {
+            backend: backend.name().to_string(),
+            message: message.clone(),
+        },
+        BackendError::Unsupported(message) => Finding::Unsupported {
+            backend: backend.name().to_string(),
+            message: message.clone(),
+        },
+    };
+    // A crash outranks everything else on any side, then a backend that could not run.
+    let crashed = ran
+        .iter()
+        .find(|r| matches!(r.result, Err(BackendError::Crashed(_))));
+    if let Some(r) = crashed.or_else(|| ran.iter().find(|r| r.result.is_err())) {
+        let Err(e) = &r.result else { unreachable!() };
+        return Ok(Verdict::Disagree(failure(r.backend, e)));
+    }
+    if ran.len() < 2 {
+        return Err(());
+    }
+    let runs: Vec<(&dyn Backend, Run)> = ran
+        .into_iter()
+        .filter_map(|r| Some((r.backend, r.result.ok()?)))
+        .collect();
+    let groups = group_by_state(&runs);
+    if groups.len() == 1 {
+        let (_, run) = runs.into_iter().next().ok_or(())?;
+        return Ok(Verdict::Agree(Box::new(run)));
+    }
+    // Compare the largest group's first member with the odd one out (a group of one), or
+    // else with the first member of the next group.
+    let mut order: Vec<&Vec<usize>> = groups.iter().collect();
+    order.sort_by_key(|g| std::cmp::Reverse(g.len()));
+    let majority = order[0];
+    let odd = (order.len() == 2 && order[1].len() == 1 && majority.len() >= 2)
+        .then(|| runs[order[1][0]].0.name().to_string());
+    let (l, r) = (majority[0], order[1][0]);
+    let unobserved = runs[l].0.unobserved().either(runs[r].0.unobserved());
+    let diff = first_difference_of(&runs[l].1.state, &runs[r].1.state, unobserved)
+        .expect("runs in different groups differ");
+    Ok(Verdict::Disagree(Finding::Divergence {
+        diff,
+        left: runs[l].0.name().to_string(),
+        right: runs[r].0.name().to_string(),
+        odd,
+        groups: groups
+            .iter()
+            .map(|g| g.iter().map(|&i| runs[i].0.name().to_string()).collect())
+            .collect(),
+    }))
+}
+
+/// Groups runs by final state: a run joins the first group whose first member it agrees
+/// with (each pair compared without what either side leaves out).
+fn group_by_state(runs: &[(&dyn Backend, Run)]) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, (backend, run)) in runs.iter().enumerate() {
+        let joins = groups.iter_mut().find(|g| {
+            let (other, first) = &runs[g[0]];
+            let unobserved = backend.unobserved().either(other.unobserved());
+            first_difference_of(&first.state, &run.state, unobserved).is_none()
+        });
+        match joins {
+            Some(g) => g.push(i),
+            None => groups.push(vec![i]),
+        }
+    }
+    groups
+}
+
+/// A finding explained: the two compared backends rerun with step traces.
 #[derive(Clone, Debug, Serialize)]
 pub struct Explanation {
     pub left: String,
@@ -70,6 +264,12 @@ pub struct Explanation {
     pub finding: Finding,
     /// The first cycle where the traces part, if they do.
     pub step: Option<StepDiff>,
+    /// The other backends' states after that same cycle.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub others: Vec<(String, Option<StepState>)>,
+    /// What the comparison of `left` and `right` left out (see `docs/backends.md`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unobserved: Vec<&'static str>,
     /// Groups findings with the same cause.
     pub signature: String,
     /// What differed first and at which exact instruction form.
@@ -77,45 +277,6 @@ pub struct Explanation {
     /// For batch cases: the transaction and hook where the operators' views first part.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch: Option<String>,
-}
-
-/// Reruns a disagreeing case with traces and names the first step where the backends part.
-pub fn explain(
-    case: &Case,
-    left: &dyn Backend,
-    right: &dyn Backend,
-    finding: Finding,
-) -> Explanation {
-    let (step, batch) = match &finding {
-        Finding::Divergence { .. } => {
-            let a = run_isolated(left, case, true).ok();
-            let b = run_isolated(right, case, true).ok();
-            let batch = match (&a, &b) {
-                (Some(a), Some(b)) => match (&a.state.batch, &b.state.batch) {
-                    (Some(x), Some(y)) => where_batches_part(x, y),
-                    _ => None,
-                },
-                _ => None,
-            };
-            let step = match (a.and_then(|r| r.trace), b.and_then(|r| r.trace)) {
-                (Some(a), Some(b)) => first_step_difference(&a, &b),
-                _ => None,
-            };
-            (step, batch)
-        }
-        _ => (None, None),
-    };
-    let signature = signature(&finding, step.as_ref());
-    let detail = detail(&finding, step.as_ref());
-    Explanation {
-        detail,
-        left: left.name().to_string(),
-        right: right.name().to_string(),
-        finding,
-        step,
-        signature,
-        batch,
-    }
 }
 
 /// Where two views of one batch first differ: the first hook that differs (or is missing on
@@ -151,13 +312,26 @@ pub fn signature(finding: &Finding, step: Option<&StepDiff>) -> String {
     match finding {
         // One bug shows at one instruction whatever its operands and modifiers make differ
         // (a register, a stack write, the flags): group by the bare opcode.
-        Finding::Divergence { diff } => {
-            match step.and_then(|s| s.left.as_ref().or(s.right.as_ref())) {
+        Finding::Divergence { diff, odd, .. } => {
+            // Name the instruction as a side that reports what ran saw it.
+            let ran = step.and_then(|s| {
+                [s.left.as_ref(), s.right.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .find(|x| x.executed != 0)
+            });
+            let at = match ran {
                 Some(s) => format!(
                     "diverges@{}",
                     eravm::Instruction::decode(s.executed).opcode.mnemonic()
                 ),
                 None => format!("{}@end", diff.class),
+            };
+            // A finding against eravm keeps one signature whether or not the third backend
+            // could host the case; one in a reference is named after it.
+            match odd {
+                Some(odd) if odd != "eravm" => format!("{odd}:{at}"),
+                _ => at,
             }
         }
         Finding::Crash { backend, message } => format!("crash:{backend}:{}", normalise(message)),
@@ -167,14 +341,24 @@ pub fn signature(finding: &Finding, step: Option<&StepDiff>) -> String {
     }
 }
 
+/// The reference a finding is in, by its signature: `zk_evm` or `vm2` when that backend is
+/// the odd one out or crashed; `None` when eravm is involved (the odd one out, no majority,
+/// a crash of eravm).
+pub fn reference_at_fault(signature: &str) -> Option<&'static str> {
+    let rest = signature.strip_prefix("crash:").unwrap_or(signature);
+    ["zk_evm", "vm2"]
+        .into_iter()
+        .find(|name| rest.strip_prefix(name).is_some_and(|r| r.starts_with(':')))
+}
+
 /// The fine-grained form: which field, at which instruction with its modifiers and predicate.
 pub fn detail(finding: &Finding, step: Option<&StepDiff>) -> String {
     match (finding, step) {
         (Finding::Divergence { .. }, Some(s)) => {
-            let at = s
-                .left
-                .as_ref()
-                .or(s.right.as_ref())
+            let at = [s.left.as_ref(), s.right.as_ref()]
+                .into_iter()
+                .flatten()
+                .find(|x| x.executed != 0)
                 .map(|x| {
                     x.disassembly()
                         .split_whitespace()
@@ -190,7 +374,7 @@ pub fn detail(finding: &Finding, step: Option<&StepDiff>) -> String {
 }
 
 /// Drops numbers from a message so that one cause gives one signature.
-fn normalise(message: &str) -> String {
+pub(crate) fn normalise(message: &str) -> String {
     let first_line = message.lines().next().unwrap_or("");
     let mut out = String::new();
     let mut in_number = false;

@@ -12,10 +12,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{EraVm, ZkEvm};
 use crate::case::Case;
 use crate::compare::StepDiff;
-use crate::differential::{check, explain, Finding, Verdict};
+use crate::differential::{Finding, Judge, Verdict};
 use crate::known::KnownDivergences;
 use crate::minimize::instruction_count;
 use crate::report::finding_markdown;
@@ -141,13 +140,13 @@ pub fn collect(dir: &Path) -> Result<Report, ReportError> {
             .map(|p| p.display().to_string());
         let shown = minimized.clone().unwrap_or_else(|| case_path.clone());
         let (finding, first_step, markdown, instructions) = match Case::load(Path::new(&shown)) {
-            Ok(case) => match check(&case, &EraVm, &ZkEvm) {
+            Ok(case) => match Judge::default().check(&case) {
                 Verdict::Disagree(f) => {
-                    let e = explain(&case, &EraVm, &ZkEvm, f);
+                    let e = Judge::default().explain(&case, f);
                     let md = finding_markdown(&case, &e, Some(&shown));
                     (Some(e.finding), e.step, md, instruction_count(&case))
                 }
-                Verdict::Agree(_) => (
+                Verdict::Agree(_) | Verdict::Unsupported(_) => (
                     None,
                     None,
                     format!("# {signature}\n\nThe case now runs the same on both VMs: fixed? Move it to corpus/.\n"),

@@ -6,8 +6,7 @@ use std::path::PathBuf;
 use arbitrary::Unstructured;
 use sha2::{Digest, Sha256};
 
-use crate::backend::{EraVm, ZkEvm};
-use crate::differential::{check, explain, Verdict};
+use crate::differential::{Judge, Verdict};
 use crate::generator::{Settings, Target};
 use crate::known::KnownDivergences;
 use crate::report::finding_markdown;
@@ -43,7 +42,8 @@ pub fn run(target: Target, data: &[u8]) -> Result<(), String> {
     let Ok(case) = target.generate(&mut u, &Settings::default()) else {
         return Ok(());
     };
-    let Verdict::Disagree(finding) = check(&case, &EraVm, &ZkEvm) else {
+    let judge = Judge::default();
+    let Verdict::Disagree(finding) = judge.check(&case) else {
         return Ok(());
     };
     let json = case.to_json();
@@ -53,7 +53,7 @@ pub fn run(target: Target, data: &[u8]) -> Result<(), String> {
         hex::encode(&Sha256::digest(json.as_bytes())[..8])
     ));
     let written = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, &json));
-    let explanation = explain(&case, &EraVm, &ZkEvm, finding);
+    let explanation = judge.explain(&case, finding);
     if KnownDivergences::shipped()
         .reason(&explanation.signature)
         .is_some()

@@ -14,6 +14,10 @@ pub struct KnownDivergence {
     pub signature: String,
     /// Why it is not a bug in eravm.
     pub reason: String,
+    /// The reference whose behaviour this is (`zk_evm` or `vm2`), where the signature
+    /// names one as the odd one out.
+    #[serde(default)]
+    pub at_fault: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -23,6 +27,20 @@ pub struct KnownDivergences {
 }
 
 impl KnownDivergences {
+    /// Every entry whose signature names a reference names that same one as at fault.
+    pub fn check(&self) -> Result<(), String> {
+        for d in &self.divergences {
+            let named = crate::differential::reference_at_fault(&d.signature);
+            if named.is_some() && named != d.at_fault.as_deref() {
+                return Err(format!(
+                    "{}: at_fault must be {:?}, as the signature says",
+                    d.signature, named
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub fn shipped() -> KnownDivergences {
         serde_json::from_str(KNOWN_DIVERGENCES_JSON).expect("known-divergences.json is valid")
     }

@@ -5,10 +5,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use eradiff::backend::{run_isolated, Backend, EraVm, ZkEvm};
+use eradiff::backend::{run_isolated, Backend, BackendName};
 use eradiff::campaign::{self, Budget, CampaignConfig, Target};
 use eradiff::case::Case;
-use eradiff::differential::{check, explain, Verdict};
+use eradiff::differential::{Judge, Verdict};
 use eradiff::generator::{generate_seeded_for, Settings};
 use eradiff::known::KnownDivergences;
 use eradiff::{disasm, report};
@@ -20,6 +20,16 @@ use eradiff::{disasm, report};
     about = "Differential testing of EraVM implementations against zk_evm"
 )]
 struct Cli {
+    /// The backends to run every case on (a backend that cannot host a case declines it,
+    /// counted apart).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "eravm,zk_evm,vm2"
+    )]
+    backends: Vec<BackendName>,
     #[command(subcommand)]
     command: Command,
 }
@@ -131,8 +141,8 @@ enum Command {
     /// Run a case on one VM and print its final state as JSON.
     Run {
         case: PathBuf,
-        #[arg(long, default_value = "eravm")]
-        backend: String,
+        #[arg(long, value_enum, default_value = "eravm")]
+        backend: BackendName,
     },
 }
 
@@ -185,6 +195,13 @@ fn parse_fault(name: &str) -> Option<eravm::faults::Fault> {
 }
 
 fn run(cli: Cli) -> ExitCode {
+    let judge = match judge_of(&cli.backends) {
+        Ok(judge) => judge,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     match cli.command {
         Command::Fuzz {
             target,
@@ -201,6 +218,7 @@ fn run(cli: Cli) -> ExitCode {
                 (None, None) => Budget::Iterations(10_000),
             };
             let config = CampaignConfig {
+                judge,
                 target,
                 seed,
                 budget,
@@ -239,11 +257,22 @@ fn run(cli: Cli) -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            match check(&case, &EraVm, &ZkEvm) {
+            let (verdict, declined) = judge.check_counted(&case);
+            for d in &declined {
+                println!("{} declined the case: {}", d.backend, d.reason);
+            }
+            match verdict {
+                Verdict::Unsupported(why) => {
+                    println!("fewer than two backends can host this case: {why}");
+                    ExitCode::from(2)
+                }
                 Verdict::Agree(run) => {
                     println!(
-                        "eravm and zk_evm agree: {:?} after {} cycles, {} ergs left",
-                        run.state.end, run.state.cycles, run.state.ergs
+                        "{} agree: {:?} after {} cycles, {} ergs left",
+                        judge.names(),
+                        run.state.end,
+                        run.state.cycles,
+                        run.state.ergs
                     );
                     if verbose {
                         println!(
@@ -254,7 +283,7 @@ fn run(cli: Cli) -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Verdict::Disagree(finding) => {
-                    let explanation = explain(&case, &EraVm, &ZkEvm, finding);
+                    let explanation = judge.explain(&case, finding);
                     let path = path.display().to_string();
                     println!(
                         "{}",
@@ -277,9 +306,9 @@ fn run(cli: Cli) -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            match eradiff::minimize::minimize(&case, budget) {
+            match eradiff::minimize::minimize(&judge, &case, budget) {
                 None => {
-                    println!("eravm and zk_evm agree on this case: nothing to minimise");
+                    println!("{} agree on this case: nothing to minimise", judge.names());
                     ExitCode::from(1)
                 }
                 Some(m) => {
@@ -301,7 +330,7 @@ fn run(cli: Cli) -> ExitCode {
             }
         }
         Command::Triage { dir, target } => {
-            match campaign::triage(&dir, target, &KnownDivergences::shipped()) {
+            match campaign::triage(judge, &dir, target, &KnownDivergences::shipped()) {
                 Ok(summary) => {
                     campaign::print_summary(&summary);
                     if summary.unexplained().next().is_some() {
@@ -388,14 +417,7 @@ fn run(cli: Cli) -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            let b: &dyn Backend = match backend.as_str() {
-                "eravm" => &EraVm,
-                "zk_evm" => &ZkEvm,
-                other => {
-                    eprintln!("error: unknown backend {other:?} (eravm or zk_evm)");
-                    return ExitCode::from(2);
-                }
-            };
+            let b: &dyn Backend = backend.backend();
             match run_isolated(b, &case, false) {
                 Ok(run) => {
                     println!(
@@ -411,6 +433,21 @@ fn run(cli: Cli) -> ExitCode {
             }
         }
     }
+}
+
+/// The judge of the backends named on the command line (each once, in the order given).
+fn judge_of(names: &[BackendName]) -> Result<Judge<'static>, String> {
+    let mut chosen: Vec<BackendName> = Vec::new();
+    for n in names {
+        if !chosen.contains(n) {
+            chosen.push(*n);
+        }
+    }
+    if chosen.len() < 2 {
+        return Err("--backends needs at least two backends to compare".into());
+    }
+    let backends: Vec<&'static dyn Backend> = chosen.iter().map(|n| n.backend()).collect();
+    Ok(Judge::new(Box::leak(backends.into_boxed_slice())))
 }
 
 fn bench(

@@ -10,9 +10,8 @@
 use eravm::decoder::code_word_instructions;
 use eravm::{Condition, Instruction, U256};
 
-use crate::backend::{EraVm, ZkEvm};
 use crate::case::{Case, FrameSettings, Word};
-use crate::differential::{check, explain, Verdict};
+use crate::differential::{Judge, Verdict};
 
 /// The raw word of a plain `nop`.
 fn nop_raw() -> u64 {
@@ -36,11 +35,11 @@ pub fn instruction_count(case: &Case) -> usize {
             .unwrap_or(0)
 }
 
-/// The signature of a case's finding, or `None` if both VMs agree.
-pub fn signature_of(case: &Case) -> Option<String> {
-    match check(case, &EraVm, &ZkEvm) {
-        Verdict::Agree(_) => None,
-        Verdict::Disagree(finding) => Some(explain(case, &EraVm, &ZkEvm, finding).signature),
+/// The signature of a case's finding, or `None` if the backends agree.
+pub fn signature_of(judge: &Judge, case: &Case) -> Option<String> {
+    match judge.check(case) {
+        Verdict::Agree(_) | Verdict::Unsupported(_) => None,
+        Verdict::Disagree(finding) => Some(judge.explain(case, finding).signature),
     }
 }
 
@@ -54,21 +53,22 @@ pub struct Minimized {
     pub reruns: usize,
 }
 
-struct Shrinker {
+struct Shrinker<'a> {
+    judge: Judge<'a>,
     signature: String,
     best: Case,
     reruns: usize,
     budget: usize,
 }
 
-impl Shrinker {
+impl Shrinker<'_> {
     /// Keeps `candidate` if it still fails the same way.
     fn try_case(&mut self, candidate: Case) -> bool {
         if self.reruns >= self.budget || candidate == self.best {
             return false;
         }
         self.reruns += 1;
-        if signature_of(&candidate).as_deref() == Some(self.signature.as_str()) {
+        if signature_of(&self.judge, &candidate).as_deref() == Some(self.signature.as_str()) {
             self.best = candidate;
             true
         } else {
@@ -294,9 +294,10 @@ impl Shrinker {
 }
 
 /// Shrinks `case`, rerunning it at most `budget` times. `None` if it does not disagree.
-pub fn minimize(case: &Case, budget: usize) -> Option<Minimized> {
-    let signature = signature_of(case)?;
+pub fn minimize(judge: &Judge, case: &Case, budget: usize) -> Option<Minimized> {
+    let signature = signature_of(judge, case)?;
     let mut s = Shrinker {
+        judge: *judge,
         signature: signature.clone(),
         best: case.clone(),
         reruns: 0,

@@ -274,7 +274,7 @@ impl CallTracker {
         before: FrameIds,
         after: FrameIds,
         depth_after: usize,
-        lt_flag: bool,
+        panicked: bool,
     ) {
         use eravm::opcode::Family;
         match executed.opcode.family() {
@@ -288,7 +288,7 @@ impl CallTracker {
             }),
             Family::Ret if !before.3 => self.events.push(CallEvent::Return {
                 depth: depth_after + 1,
-                how: if lt_flag {
+                how: if panicked {
                     "panic"
                 } else if executed.opcode == eravm::Opcode::RetRevert {
                     "revert"

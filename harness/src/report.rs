@@ -21,10 +21,26 @@ pub fn finding_markdown(case: &Case, explanation: &Explanation, case_path: Optio
         }
     }
     match &explanation.finding {
-        Finding::Divergence { diff } => {
+        Finding::Divergence {
+            diff, odd, groups, ..
+        } => {
+            if let Some(odd) = odd {
+                let _ = writeln!(out, "{odd} is the odd one out: the others agree.\n");
+            }
+            if groups.len() > 1 {
+                let listed: Vec<String> = groups.iter().map(|g| g.join(" = ")).collect();
+                let _ = writeln!(out, "Who agrees with whom: {}.\n", listed.join(" | "));
+            }
             let _ = writeln!(out, "{l} and {r} disagree on `{}`:\n", diff.field);
             let _ = writeln!(out, "- {l}: `{}`", diff.left);
             let _ = writeln!(out, "- {r}: `{}`\n", diff.right);
+            if !explanation.unobserved.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "Not compared between {l} and {r} (see docs/backends.md): {}.\n",
+                    explanation.unobserved.join(", ")
+                );
+            }
         }
         Finding::Crash { backend, message } => {
             let _ = writeln!(out, "{backend} crashed:\n\n```\n{message}\n```\n");
@@ -34,7 +50,7 @@ pub fn finding_markdown(case: &Case, explanation: &Explanation, case_path: Optio
         }
     }
     if let Some(step) = &explanation.step {
-        step_section(&mut out, case, step, l, r);
+        step_section(&mut out, case, step, l, r, &explanation.others);
     } else if matches!(explanation.finding, Finding::Divergence { .. }) {
         let _ = writeln!(
             out,
@@ -50,7 +66,14 @@ pub fn finding_markdown(case: &Case, explanation: &Explanation, case_path: Optio
     out
 }
 
-fn step_section(out: &mut String, case: &Case, step: &StepDiff, l: &str, r: &str) {
+fn step_section(
+    out: &mut String,
+    case: &Case,
+    step: &StepDiff,
+    l: &str,
+    r: &str,
+    others: &[(String, Option<StepState>)],
+) {
     let _ = writeln!(
         out,
         "## First differing step: cycle {} (`{}`)\n",
@@ -62,7 +85,10 @@ fn step_section(out: &mut String, case: &Case, step: &StepDiff, l: &str, r: &str
         state_lines(out, "both", before);
         let _ = writeln!(out);
     }
-    for (name, side) in [(l, &step.left), (r, &step.right)] {
+    let sides = [(l, &step.left), (r, &step.right)]
+        .into_iter()
+        .chain(others.iter().map(|(name, s)| (name.as_str(), s)));
+    for (name, side) in sides {
         match side {
             Some(s) => {
                 let _ = writeln!(out, "{name} after the step:\n");

@@ -1,6 +1,7 @@
 //! The minimiser shrinks a long divergent program to the few instructions that matter.
 
 use eradiff::generator::{generate_seeded, Settings};
+use eradiff::differential::Judge;
 use eradiff::minimize::{instruction_count, minimize, signature_of};
 use eravm::faults::{with_fault, Fault};
 
@@ -14,9 +15,9 @@ fn a_200_instruction_case_shrinks_to_under_10() {
         };
         let case = (0..500)
             .map(|i| generate_seeded(3, i, &settings))
-            .find(|c| instruction_count(c) >= 200 && signature_of(c).is_some())
+            .find(|c| instruction_count(c) >= 200 && signature_of(&Judge::default(), c).is_some())
             .expect("some 200-instruction case shows the bug");
-        let minimized = minimize(&case, 3_000).expect("the case disagrees");
+        let minimized = minimize(&Judge::default(), &case, 3_000).expect("the case disagrees");
         eprintln!(
             "minimised {} -> {} instructions in {} reruns",
             minimized.instructions_before, minimized.instructions_after, minimized.reruns
@@ -29,7 +30,7 @@ fn a_200_instruction_case_shrinks_to_under_10() {
             eradiff::disasm::disassemble(&minimized.case)
         );
         assert_eq!(
-            signature_of(&minimized.case),
+            signature_of(&Judge::default(), &minimized.case),
             Some(minimized.signature.clone())
         );
     });

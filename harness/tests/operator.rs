@@ -238,18 +238,17 @@ fn the_operator_runs_a_batch() {
 /// result and hooks so far, on both VMs.
 #[test]
 fn one_tx_mode_stops_after_the_first_transaction_of_the_batch() {
-    use eradiff::backend::{EraVm, ZkEvm};
     use eradiff::case::BatchMode;
-    use eradiff::differential::{check, Verdict};
+    use eradiff::differential::{Judge, Verdict};
     let mut compared = 0;
     for i in 0..30 {
         let mut case = generate_seeded_for(Target::Batches, 3, i, &Settings::default());
         case.batch.as_mut().unwrap().mode = BatchMode::Batch;
-        let Verdict::Agree(whole) = check(&case, &EraVm, &ZkEvm) else {
+        let Verdict::Agree(whole) = Judge::default().check(&case) else {
             panic!("case {i}: the batch diverges");
         };
         case.batch.as_mut().unwrap().mode = BatchMode::OneTx;
-        let Verdict::Agree(first) = check(&case, &EraVm, &ZkEvm) else {
+        let Verdict::Agree(first) = Judge::default().check(&case) else {
             panic!("case {i}: the first transaction diverges");
         };
         let (whole, first) = (whole.state.batch.unwrap(), first.state.batch.unwrap());

@@ -157,15 +157,14 @@ fn ecrecover_recovers_the_signer() {
 /// difference is on the known-divergence list, and this case keeps it honest.
 #[test]
 fn ecrecover_with_v_27_is_a_known_reference_crash() {
-    use eradiff::backend::{EraVm, ZkEvm};
-    use eradiff::differential::{check, explain, Finding, Verdict};
+    use eradiff::differential::{Finding, Judge, Verdict};
     let input = [U256::one(), U256::from(27u64), U256::one(), U256::one()];
     let case = call(ECRECOVER, &input, abi(0, 4, 0));
-    let Verdict::Disagree(finding) = check(&case, &EraVm, &ZkEvm) else {
+    let Verdict::Disagree(finding) = Judge::default().check(&case) else {
         panic!("zk_evm no longer panics on v = 27: update known-divergences.json");
     };
     assert!(matches!(&finding, Finding::Crash { backend, .. } if backend == "zk_evm"));
-    let signature = explain(&case, &EraVm, &ZkEvm, finding).signature;
+    let signature = Judge::default().explain(&case, finding).signature;
     assert!(
         eradiff::known::KnownDivergences::shipped()
             .reason(&signature)

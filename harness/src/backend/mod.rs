@@ -1,22 +1,47 @@
-//! The VMs a case can run on, behind one trait, and the isolation that turns a crash of
-//! either into a finding.
+//! The VMs a case can run on, behind one trait ([`Backend`]), each a thin adapter over one
+//! driver (`drive`), and the isolation that turns a crash of any into a finding.
 
+mod drive;
 mod eravm;
 mod reference;
 mod reference_host;
 mod reference_memory;
 mod reference_operator;
+mod vm2;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-pub use self::eravm::EraVm;
+pub use self::eravm::{run_bare as run_eravm_bare, EraVm};
 pub use self::reference::{history_of_every_register, run_bare as run_zk_evm_bare, ZkEvm};
-/// The pubdata size of a slot's change, for other hosts that price writes the same way.
-#[cfg(feature = "vm2")]
-pub(crate) use self::reference_host::state_diff_bytes;
+pub use self::vm2::{
+    projection_fault as vm2_projection_fault, run_bare as run_vm2_bare,
+    unsupported as vm2_unsupported, Vm2,
+};
 
 use crate::case::Case;
+use crate::compare::Unobserved;
 use crate::observe::Run;
+
+/// The backends by name, as the command line gives them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendName {
+    #[value(name = "eravm")]
+    Eravm,
+    #[value(name = "zk_evm")]
+    ZkEvm,
+    #[value(name = "vm2")]
+    Vm2,
+}
+
+impl BackendName {
+    pub fn backend(self) -> &'static dyn Backend {
+        match self {
+            BackendName::Eravm => &EraVm,
+            BackendName::ZkEvm => &ZkEvm,
+            BackendName::Vm2 => &Vm2,
+        }
+    }
+}
 
 /// A VM implementation the harness can run a case on.
 ///
@@ -28,6 +53,17 @@ pub trait Backend: Sync {
 
     /// Runs the case; with `trace`, also records the state after every cycle.
     fn run(&self, case: &Case, trace: bool) -> Result<Run, BackendError>;
+
+    /// Whether the backend may decline a case it cannot host (counted apart, never a
+    /// finding). Backends that must host every case (eravm, zk_evm) may not.
+    fn may_decline(&self) -> bool {
+        false
+    }
+
+    /// What the backend cannot observe comparably with the others.
+    fn unobserved(&self) -> Unobserved {
+        Unobserved::default()
+    }
 }
 
 /// Why a backend produced no comparable run.

@@ -6,6 +6,7 @@ use zk_evm::block_properties::BlockProperties;
 use zk_evm::tracing::{
     AfterDecodingData, AfterExecutionData, BeforeExecutionData, Tracer, VmLocalStateData,
 };
+use eravm::operator::{ExecutionMode, Stop};
 use zk_evm::vm_state::{CallStackEntry, PrimitiveValue, Version, VmState};
 use zk_evm::witness_trace::DummyTracer;
 use zk_evm::zkevm_opcode_defs::ethereum_types::{Address as RefAddress, U256 as RefU256};
@@ -19,11 +20,12 @@ use zk_evm_abstractions::precompiles::DefaultPrecompilesProcessor;
 use super::reference_host::{JournaledEvents, OracleStorage, WorldDecommitter};
 use super::reference_memory::ReferenceMemory;
 use super::reference_operator::{raised_hook, RaisedHook, ReferenceOperator};
-use super::{Backend, BackendError, FedOperator, Feeder};
+use super::drive::{drive, drive_bare, Cycle, EndState, Machine, StepError};
+use super::{Backend, BackendError, FedOperator};
 use crate::case::Case;
 use crate::observe::{
-    BatchView, CallTracker, FinalState, FlagsView, FrameIds, FrameView, History, LogView, Run,
-    RunEnd, SlotView, StepState, Tagged, WorldView, ALL_REGISTERS, RETURN_DATA_LIMIT,
+    FlagsView, FrameIds, FrameView, LogView, Run, RunEnd, SlotView, Tagged, WorldView,
+    ALL_REGISTERS, RETURN_DATA_LIMIT,
 };
 use crate::world::ResolvedWorld;
 
@@ -230,245 +232,289 @@ impl Backend for ZkEvm {
     }
 
     fn run(&self, case: &Case, trace: bool) -> Result<Run, BackendError> {
-        run_observed(case, trace, false)
+        drive(ZkMachine::new(case, false), case, trace)
     }
 }
 
 /// The history digest of a run that folds every register on every cycle, not only those
 /// the instruction names as destinations: the check that [`written_by`] misses nothing.
 pub fn history_of_every_register(case: &Case) -> Result<u64, BackendError> {
-    Ok(run_observed(case, false, true)?.state.history)
+    Ok(drive(ZkMachine::new(case, true), case, false)?.state.history)
 }
 
-fn run_observed(case: &Case, trace: bool, every_register: bool) -> Result<Run, BackendError> {
-    let world = case.resolved_world();
-    let mut vm = build(case, &world);
-    if trace {
-        vm.memory.write_log = Some(Vec::new());
-    }
-    let mut tracer = LastOpcode {
-        every_register,
-        watch_hooks: case.batch.is_some(),
-        ..LastOpcode::default()
-    };
-    let mut steps = trace.then(Vec::new);
-    // The frame before the current cycle, copied whole (cheaper than converting it);
-    // converted only when a cycle calls or returns, and at the end.
-    let mut before = vm.local_state.callstack.current;
-    let mut depth_before = vm.local_state.callstack.depth();
-    // The frame when the operator stopped the run.
-    let mut stopped_in = None;
-    // The operator may have changed any register (a rollback restores them all).
-    let mut operator_acted = true;
-    let mut history = History::new(registers(&vm));
-    let mut calls = CallTracker::default();
-    let mut host_error = false;
-    let mut cycles = 0u64;
-    let mut operator = None;
-    let mut feeder = None;
-    if let Some(batch) = &case.batch {
-        let mut op = ReferenceOperator::start(batch, &mut vm.memory);
-        feeder = Some(Feeder::start(
-            batch,
-            &mut Fed {
-                op: &mut op,
-                vm: &mut vm,
-                cycles: &mut cycles,
+/// Runs a case on zk_evm with no observation at all, for timing; returns the cycles run. A
+/// batch case gets the reference operator and a tracer that only notices hooks (what a node
+/// must watch for); any other case a tracer that does nothing.
+pub fn run_bare(case: &Case) -> u64 {
+    drive_bare(ZkMachine::new(case, false), case)
+}
+
+/// zk_evm with our reference operator, as the driver steps it.
+pub(crate) struct ZkMachine {
+    vm: RefVm,
+    tracer: LastOpcode,
+    operator: Option<ReferenceOperator>,
+    cycles: u64,
+}
+
+impl ZkMachine {
+    fn new(case: &Case, every_register: bool) -> ZkMachine {
+        let world = case.resolved_world();
+        let mut vm = build(case, &world);
+        let operator = case
+            .batch
+            .as_ref()
+            .map(|batch| ReferenceOperator::start(batch, &mut vm.memory));
+        ZkMachine {
+            vm,
+            tracer: LastOpcode {
+                every_register,
+                watch_hooks: case.batch.is_some(),
+                ..LastOpcode::default()
             },
-        )?);
-        operator = Some(op);
-    }
-    let mut operator_stop = false;
-    let mut hook_registers = Vec::new();
-    while !vm.execution_has_ended() && cycles < case.max_cycles {
-        before = vm.local_state.callstack.current;
-        depth_before = vm.local_state.callstack.depth();
-        // The host could not answer (a bytecode the world lacks): stop here, comparably.
-        if vm.cycle(&mut tracer).is_err() {
-            host_error = true;
-            break;
-        }
-        cycles += 1;
-        if tracer.is_call_or_ret() {
-            let executed = eravm::Instruction::decode(tracer.raw());
-            calls.cycle(
-                &executed,
-                frame_ids(&before),
-                frame_ids(&vm.local_state.callstack.current),
-                vm.local_state.callstack.depth(),
-                vm.local_state.flags.overflow_or_less_than_flag,
-            );
-        }
-        let f = &vm.local_state.flags;
-        let regs = &vm.local_state.registers;
-        let written = if std::mem::take(&mut operator_acted) {
-            ALL_REGISTERS
-        } else {
-            tracer.written
-        };
-        history.cycle(
-            vm.local_state.callstack.current.pc,
-            [
-                f.overflow_or_less_than_flag,
-                f.equality_flag,
-                f.greater_than_flag,
-            ],
-            |i| regs[i].value.0,
-            |i| regs[i].is_pointer,
-            written,
-        );
-        if let Some(steps) = steps.as_mut() {
-            steps.push(StepState {
-                cycle: cycles,
-                pc_before: before.pc,
-                executed: tracer.raw(),
-                frame: frame_view(
-                    &vm.local_state.callstack.current,
-                    vm.local_state.callstack.depth(),
-                ),
-                flags: flags(&vm),
-                registers: registers(&vm),
-                pending_panic: vm.local_state.pending_exception,
-                writes: vm
-                    .memory
-                    .write_log
-                    .as_mut()
-                    .map(std::mem::take)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(page, index, v, tag)| {
-                        (
-                            page,
-                            index,
-                            Tagged {
-                                value: from_ref(v),
-                                pointer: tag,
-                            },
-                        )
-                    })
-                    .collect(),
-                pubdata: vm.local_state.pubdata_revert_counter.0,
-                logs: vm.event_sink.events.len() + vm.event_sink.messages.len(),
-            });
-        }
-        if let (Some(operator), Some(feeder), Some(hook)) =
-            (operator.as_mut(), feeder.as_mut(), tracer.hook.take())
-        {
-            hook_registers.push(registers(&vm));
-            operator_acted = true;
-            stopped_in = Some(frame_view(
-                &vm.local_state.callstack.current,
-                vm.local_state.callstack.depth(),
-            ));
-            if let Some(stop) = operator.answer(hook, &mut vm, feeder.mode())? {
-                let mut fed = Fed {
-                    op: &mut *operator,
-                    vm: &mut vm,
-                    cycles: &mut cycles,
-                };
-                if !feeder.on_stop(stop, &mut fed)? {
-                    operator_stop = true;
-                    break;
-                }
-                // A rollback forgets the hooks the transaction raised.
-                hook_registers.truncate(operator.state.hooks.len());
-            }
+            operator,
+            cycles: 0,
         }
     }
 
-    let (end, return_data) = if host_error {
-        (RunEnd::HostError, Vec::new())
-    } else if operator_stop {
-        (RunEnd::OperatorStop, Vec::new())
-    } else if vm.execution_has_ended() {
+    /// Answers the hook the last cycle raised, if any: `Some` when the mode says to stop.
+    fn answer(
+        &mut self,
+        hook: Option<RaisedHook>,
+        mode: Option<ExecutionMode>,
+    ) -> Result<Cycle, StepError> {
+        let (Some(hook), Some(operator), Some(mode)) = (hook, self.operator.as_mut(), mode)
+        else {
+            return Ok(Cycle::default());
+        };
+        let stop = operator.answer(hook, &mut self.vm, mode)?;
+        Ok(Cycle { hook: true, stop })
+    }
+}
+
+impl Machine for ZkMachine {
+    type Frame = CallStackEntry;
+
+    fn cycles(&self) -> u64 {
+        self.cycles
+    }
+
+    fn exit(&self) -> Option<RunEnd> {
+        if !self.vm.execution_has_ended() {
+            return None;
+        }
         // A far return leaves the returned pointer in r1; a panic sets LT.
-        let end = if vm.local_state.flags.overflow_or_less_than_flag {
+        Some(if self.vm.local_state.flags.overflow_or_less_than_flag {
             RunEnd::Panic
-        } else if tracer.ret == Some(RetOpcode::Revert) {
+        } else if self.tracer.ret == Some(RetOpcode::Revert) {
             RunEnd::Revert
         } else {
             RunEnd::Ok
-        };
-        let pointer = RefFatPointer::from_u256(vm.local_state.registers[0].value);
-        (end, vm.memory.slice(pointer, RETURN_DATA_LIMIT))
-    } else {
-        (RunEnd::CycleLimit, Vec::new())
-    };
-    let page = |page: u32| -> Vec<(u32, Tagged)> {
-        vm.memory
-            .nonzero_words(page)
+        })
+    }
+
+    fn step(&mut self, mode: Option<ExecutionMode>) -> Result<Cycle, StepError> {
+        self.vm.cycle(&mut self.tracer).map_err(|_| StepError::Host)?;
+        self.cycles += 1;
+        let hook = self.tracer.hook.take();
+        self.answer(hook, mode)
+    }
+
+    fn run_bare(
+        &mut self,
+        mode: Option<ExecutionMode>,
+        max_cycles: u64,
+    ) -> Result<Option<Stop>, StepError> {
+        if mode.is_none() {
+            let mut t = HookTracer::<false>::default();
+            while !self.vm.execution_has_ended() && self.cycles < max_cycles {
+                self.vm.cycle(&mut t).map_err(|_| StepError::Host)?;
+                self.cycles += 1;
+            }
+            return Ok(None);
+        }
+        let mut t = HookTracer::<true>::default();
+        while !self.vm.execution_has_ended() && self.cycles < max_cycles {
+            self.vm.cycle(&mut t).map_err(|_| StepError::Host)?;
+            self.cycles += 1;
+            if let Some(stop) = self.answer(t.hook.take(), mode)?.stop {
+                return Ok(Some(stop));
+            }
+        }
+        Ok(None)
+    }
+
+    fn record_writes(&mut self) {
+        self.vm.memory.write_log = Some(Vec::new());
+    }
+
+    fn frame(&self) -> CallStackEntry {
+        self.vm.local_state.callstack.current
+    }
+
+    fn depth(&self) -> usize {
+        self.vm.local_state.callstack.depth()
+    }
+
+    fn ids(f: &CallStackEntry) -> FrameIds {
+        (
+            eravm::H160::from_slice(f.this_address.as_bytes()),
+            eravm::H160::from_slice(f.code_address.as_bytes()),
+            f.ergs_remaining,
+            f.is_local_frame,
+        )
+    }
+
+    fn view(f: &CallStackEntry, depth: usize) -> FrameView {
+        FrameView {
+            pc: f.pc,
+            sp: f.sp,
+            ergs: f.ergs_remaining,
+            exception_handler: f.exception_handler_location,
+            heap_bound: f.heap_bound,
+            aux_heap_bound: f.aux_heap_bound,
+            is_local: f.is_local_frame,
+            context_u128: f.context_u128_value,
+            depth,
+        }
+    }
+
+    fn call_or_ret(&self) -> Option<eravm::Instruction> {
+        self.tracer
+            .is_call_or_ret()
+            .then(|| eravm::Instruction::decode(self.tracer.raw()))
+    }
+
+    fn executed_raw(&self) -> u64 {
+        self.tracer.raw()
+    }
+
+    fn variant_index(&self) -> Option<u16> {
+        None
+    }
+
+    fn written_registers(&mut self) -> u16 {
+        self.tracer.written
+    }
+
+    fn pc(&self) -> u16 {
+        self.vm.local_state.callstack.current.pc
+    }
+
+    fn flags(&self) -> FlagsView {
+        let f = &self.vm.local_state.flags;
+        FlagsView {
+            lt: f.overflow_or_less_than_flag,
+            eq: f.equality_flag,
+            gt: f.greater_than_flag,
+        }
+    }
+
+    fn limbs(&self, register: usize) -> [u64; 4] {
+        self.vm.local_state.registers[register].value.0
+    }
+
+    fn is_pointer(&self, register: usize) -> bool {
+        self.vm.local_state.registers[register].is_pointer
+    }
+
+    fn registers(&self) -> [Tagged; 15] {
+        self.vm.local_state.registers.map(|r| Tagged {
+            value: from_ref(r.value),
+            pointer: r.is_pointer,
+        })
+    }
+
+    fn pending_panic(&self) -> bool {
+        self.vm.local_state.pending_exception
+    }
+
+    fn take_writes(&mut self) -> Vec<(u32, u32, Tagged)> {
+        let log = self.vm.memory.write_log.as_mut().map(std::mem::take);
+        log.unwrap_or_default()
             .into_iter()
-            .map(|(i, v, tag)| {
-                (
-                    i,
-                    Tagged {
-                        value: from_ref(v),
-                        pointer: tag,
-                    },
-                )
+            .map(|(page, index, v, tag)| {
+                let value = Tagged {
+                    value: from_ref(v),
+                    pointer: tag,
+                };
+                (page, index, value)
             })
             .collect()
-    };
-    let base = BOOTLOADER_BASE_PAGE;
-    let current = &vm.local_state.callstack.current;
-    // The current frame after the last cycle that left the VM running.
-    let last_frame = match stopped_in {
-        Some(frame) if operator_stop => frame,
-        _ if host_error || vm.execution_has_ended() => frame_view(&before, depth_before),
-        _ => frame_view(current, vm.local_state.callstack.depth()),
-    };
-    let state = FinalState {
-        end,
-        cycles,
-        return_data,
-        registers: registers(&vm),
-        flags: flags(&vm),
-        ergs: current.ergs_remaining,
-        pc: current.pc,
-        last_frame,
-        context_u128_register: vm.local_state.context_u128_register,
-        tx_number: vm.local_state.tx_number_in_block,
-        pending_panic: vm.local_state.pending_exception,
-        heap: page(base + 2),
-        aux_heap: page(base + 3),
-        stack: page(base + 1),
-        static_memory: page(STATIC_MEMORY_PAGE),
-        world: WorldView {
-            calls: calls.events,
-            ..world_view(&vm)
-        },
-        batch: operator.map(|o| BatchView::new(&o.state, &hook_registers)),
-        history: history.digest(),
-    };
-    Ok(Run {
-        state,
-        trace: steps,
-        variant_counts: Vec::new(),
-        stats: Default::default(),
-    })
+    }
+
+    fn pubdata(&self) -> i32 {
+        self.vm.local_state.pubdata_revert_counter.0
+    }
+
+    fn logs(&self) -> usize {
+        self.vm.event_sink.events.len() + self.vm.event_sink.messages.len()
+    }
+
+    fn bootloader(&self) -> Option<&eravm::operator::BootloaderState> {
+        self.operator.as_ref().map(|o| &o.state)
+    }
+
+    fn returned_bytes(&self) -> Vec<u8> {
+        let pointer = RefFatPointer::from_u256(self.vm.local_state.registers[0].value);
+        self.vm.memory.slice(pointer, RETURN_DATA_LIMIT)
+    }
+
+    fn end_state(&mut self) -> EndState<'_> {
+        let vm = &self.vm;
+        let page = |page: u32| -> Vec<(u32, Tagged)> {
+            vm.memory
+                .nonzero_words(page)
+                .into_iter()
+                .map(|(i, v, tag)| {
+                    let value = Tagged {
+                        value: from_ref(v),
+                        pointer: tag,
+                    };
+                    (i, value)
+                })
+                .collect()
+        };
+        let base = BOOTLOADER_BASE_PAGE;
+        let current = &vm.local_state.callstack.current;
+        EndState {
+            ergs: current.ergs_remaining,
+            pc: current.pc,
+            context_u128_register: vm.local_state.context_u128_register,
+            tx_number: vm.local_state.tx_number_in_block,
+            pending_panic: vm.local_state.pending_exception,
+            heap: page(base + 2),
+            aux_heap: page(base + 3),
+            stack: page(base + 1),
+            static_memory: page(STATIC_MEMORY_PAGE),
+            world: world_view(vm),
+            bootloader: self.bootloader(),
+        }
+    }
 }
 
-/// The reference operator with its VM, as the feeder drives them.
-struct Fed<'a> {
-    op: &'a mut ReferenceOperator,
-    vm: &'a mut RefVm,
-    cycles: &'a mut u64,
-}
-
-impl FedOperator for Fed<'_> {
+impl FedOperator for ZkMachine {
     fn make_snapshot(&mut self) {
-        self.op.make_snapshot(self.vm, *self.cycles);
+        if let Some(op) = self.operator.as_mut() {
+            op.make_snapshot(&self.vm, self.cycles);
+        }
     }
     fn rollback_to_the_latest_snapshot(&mut self) {
-        if let Some(cycles) = self.op.rollback_to_the_latest_snapshot(self.vm) {
-            *self.cycles = cycles;
+        let op = self.operator.as_mut();
+        if let Some(cycles) = op.and_then(|op| op.rollback_to_the_latest_snapshot(&mut self.vm)) {
+            self.cycles = cycles;
         }
     }
     fn pop_snapshot_no_rollback(&mut self) {
-        self.op.pop_snapshot_no_rollback();
+        if let Some(op) = self.operator.as_mut() {
+            op.pop_snapshot_no_rollback();
+        }
     }
     fn push_transaction(&mut self, tx: &crate::case::Transaction) -> Result<(), BackendError> {
-        self.op.push(tx, &mut self.vm.memory)
+        match self.operator.as_mut() {
+            Some(op) => op.push(tx, &mut self.vm.memory),
+            None => Err(BackendError::Unsupported("a transaction without a batch".into())),
+        }
     }
 }
 
@@ -512,101 +558,6 @@ fn world_view(vm: &RefVm) -> WorldView {
         decommitted,
         calls: Vec::new(),
     }
-}
-
-fn frame_ids(f: &CallStackEntry) -> FrameIds {
-    (
-        eravm::H160::from_slice(f.this_address.as_bytes()),
-        eravm::H160::from_slice(f.code_address.as_bytes()),
-        f.ergs_remaining,
-        f.is_local_frame,
-    )
-}
-
-fn frame_view(f: &CallStackEntry, depth: usize) -> FrameView {
-    FrameView {
-        pc: f.pc,
-        sp: f.sp,
-        ergs: f.ergs_remaining,
-        exception_handler: f.exception_handler_location,
-        heap_bound: f.heap_bound,
-        aux_heap_bound: f.aux_heap_bound,
-        is_local: f.is_local_frame,
-        context_u128: f.context_u128_value,
-        depth,
-    }
-}
-
-fn flags(vm: &RefVm) -> FlagsView {
-    let f = &vm.local_state.flags;
-    FlagsView {
-        lt: f.overflow_or_less_than_flag,
-        eq: f.equality_flag,
-        gt: f.greater_than_flag,
-    }
-}
-
-fn registers(vm: &RefVm) -> [Tagged; 15] {
-    vm.local_state.registers.map(|r| Tagged {
-        value: from_ref(r.value),
-        pointer: r.is_pointer,
-    })
-}
-
-/// Runs a case on zk_evm with no observation at all, for timing; returns the cycles run. A
-/// batch case gets the reference operator and a tracer that only notices hooks (what a node
-/// must watch for); any other case a tracer that does nothing.
-pub fn run_bare(case: &Case) -> u64 {
-    let world = case.resolved_world();
-    let mut vm = build(case, &world);
-    let mut cycles = 0u64;
-    let Some(batch) = &case.batch else {
-        let mut t = HookTracer::<false>::default();
-        while !vm.execution_has_ended() && cycles < case.max_cycles {
-            if vm.cycle(&mut t).is_err() {
-                break;
-            }
-            cycles += 1;
-        }
-        return cycles;
-    };
-    let mut operator = ReferenceOperator::start(batch, &mut vm.memory);
-    let started = Feeder::start(
-        batch,
-        &mut Fed {
-            op: &mut operator,
-            vm: &mut vm,
-            cycles: &mut cycles,
-        },
-    );
-    let Ok(mut feeder) = started else {
-        return 0;
-    };
-    let mut t = HookTracer::<true>::default();
-    while !vm.execution_has_ended() && cycles < case.max_cycles {
-        if vm.cycle(&mut t).is_err() {
-            break;
-        }
-        cycles += 1;
-        if let Some(hook) = t.hook.take() {
-            match operator.answer(hook, &mut vm, feeder.mode()) {
-                Ok(None) => {}
-                Ok(Some(stop)) => {
-                    let mut fed = Fed {
-                        op: &mut operator,
-                        vm: &mut vm,
-                        cycles: &mut cycles,
-                    };
-                    let go_on = feeder.on_stop(stop, &mut fed);
-                    if !matches!(go_on, Ok(true)) {
-                        break;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-    }
-    cycles
 }
 
 /// Notices the hooks the bootloader raises (with `WATCH`), and nothing else; without it, a

@@ -13,20 +13,18 @@
 
 use std::time::{Duration, Instant};
 
-use eravm::operator::OperatorVm;
 use eravm::{Condition, DstMode, Opcode, SrcMode, TaggedWord, H160, U256};
 
 use crate::asm::{op, Program};
-use crate::backend::{run_zk_evm_bare, EraVm, Feeder, ZkEvm};
+use crate::backend::{run_eravm_bare, run_zk_evm_bare, Backend, EraVm, ZkEvm};
 use crate::case::{
     Address, Batch, BatchInfo, BatchMode, Bytes, Case, FrameSettings, Transaction, Word,
 };
-use crate::differential::{check, Verdict};
+use crate::differential::{Judge, Verdict};
 use crate::generator::{generate_seeded_for, Settings, Target};
 use crate::world::{Contract, Slot, World};
 
 pub mod scaling;
-#[cfg(feature = "vm2")]
 pub mod vm2;
 
 /// A named workload.
@@ -309,35 +307,7 @@ fn keccak(n: U256) -> Case {
 /// Runs a workload once on eravm with no observation (batches through `OperatorVm`);
 /// returns the cycles run.
 pub fn run_eravm(case: &Case) -> u64 {
-    let world = case.resolved_world();
-    let vm = eravm::Vm::with_storage(
-        case.bootloader(),
-        Box::new(world.eravm_storage()),
-        world.chain_settings(),
-    );
-    let Some(batch) = &case.batch else {
-        let mut vm = vm;
-        let _ = vm.run(Some(case.max_cycles));
-        return vm.cycles();
-    };
-    let mut op = OperatorVm::from_vm(vm);
-    op.write_batch_env(&batch.info.to_operator());
-    // Fed as the differential run and zk_evm's bare run feed it.
-    let Ok(mut feeder) = Feeder::start(batch, &mut op) else {
-        return 0;
-    };
-    while op.vm.exit().is_none() && op.vm.cycles() < case.max_cycles {
-        match op.step(feeder.mode()) {
-            Ok(None) => {}
-            Ok(Some(stop)) => {
-                if !matches!(feeder.on_stop(stop, &mut op), Ok(true)) {
-                    break;
-                }
-            }
-            Err(_) => break,
-        }
-    }
-    op.vm.cycles()
+    run_eravm_bare(case)
 }
 
 /// Runs a workload once on zk_evm with no observation (batches through our reference
@@ -351,10 +321,7 @@ pub fn run_on(vm: BenchVm, case: &Case) -> Result<u64, String> {
     match vm {
         BenchVm::Eravm => Ok(run_eravm(case)),
         BenchVm::ZkEvm => Ok(run_zk_evm(case)),
-        #[cfg(feature = "vm2")]
         BenchVm::Vm2 => vm2::run(case),
-        #[cfg(not(feature = "vm2"))]
-        BenchVm::Vm2 => Err("this build has no vm2 (build with --features vm2)".into()),
     }
 }
 
@@ -384,7 +351,8 @@ fn best_of<F: FnMut() -> u64>(runs: usize, mut f: F) -> (u64, Duration) {
 pub fn check_workload(w: &Workload) -> Result<u64, String> {
     let mut checked = w.case.clone();
     checked.max_cycles = 200_000;
-    if let Verdict::Disagree(f) = check(&checked, &EraVm, &ZkEvm) {
+    let pair: [&dyn Backend; 2] = [&EraVm, &ZkEvm];
+    if let Verdict::Disagree(f) = Judge::new(&pair).check(&checked) {
         return Err(format!("workload {:?}: the VMs disagree: {f:?}", w.name));
     }
     let cycles = run_eravm(&w.case);
@@ -400,13 +368,9 @@ pub fn check_workload(w: &Workload) -> Result<u64, String> {
 
 /// Whether vm2 ends the workload as eravm does; `Err` says why vm2 is not timed on it.
 pub(crate) fn check_vm2(w: &Workload) -> Result<(), String> {
-    #[cfg(feature = "vm2")]
-    return vm2::check(&w.case);
-    #[cfg(not(feature = "vm2"))]
-    {
-        let _ = w;
-        Err("not built; use --features vm2".into())
-    }
+    let mut checked = w.case.clone();
+    checked.max_cycles = checked.max_cycles.min(200_000);
+    vm2::check(&checked)
 }
 
 /// Times every workload on every VM after checking that they agree on it.
@@ -498,7 +462,7 @@ pub fn fuzz_overhead(iterations: u64) -> String {
         let cases: Vec<Case> = (0..iterations)
             .map(|i| {
                 let case = generate_seeded_for(target, 1, i, &Settings::default());
-                let _ = check(&case, &EraVm, &ZkEvm);
+                let _ = Judge::new(&[&EraVm, &ZkEvm]).check(&case);
                 case
             })
             .collect();

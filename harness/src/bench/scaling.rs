@@ -203,7 +203,7 @@ pub fn run(runs: usize) -> Result<Vec<(Dimension, Vec<Point>)>, String> {
 /// builds that have it.
 pub fn table(results: &[(Dimension, Vec<Point>)]) -> String {
     use std::fmt::Write;
-    let with_vm2 = cfg!(feature = "vm2");
+    let with_vm2 = true;
     let mut s = String::new();
     let _ = write!(
         s,
