@@ -7,6 +7,7 @@ use arbitrary::Unstructured;
 use sha2::{Digest, Sha256};
 
 use crate::backend::{EraVm, ZkEvm};
+use crate::case::Case;
 use crate::differential::{check, explain, Verdict};
 use crate::generator::{Settings, Target};
 use crate::known::KnownDivergences;
@@ -35,15 +36,31 @@ pub fn batches(data: &[u8]) -> Result<(), String> {
     run(Target::Batches, data)
 }
 
+/// The `case` target: the bytes are a case file (inputs that do not parse are skipped), so
+/// that a case can be replayed through the cargo-fuzz build of both VMs.
+pub fn case(data: &[u8]) -> Result<(), String> {
+    let Ok(case) = std::str::from_utf8(data)
+        .map_err(|_| ())
+        .and_then(|text| Case::from_json(text).map_err(|_| ()))
+    else {
+        return Ok(());
+    };
+    run_case(&case)
+}
+
 /// Any target: bytes to a case, both VMs, and on a finding the case on disk first.
 pub fn run(target: Target, data: &[u8]) -> Result<(), String> {
-    // Backend panics are caught and become findings, and print nothing; anything else
-    // keeps libFuzzer's own handling.
     let mut u = Unstructured::new(data);
     let Ok(case) = target.generate(&mut u, &Settings::default()) else {
         return Ok(());
     };
-    let Verdict::Disagree(finding) = check(&case, &EraVm, &ZkEvm) else {
+    run_case(&case)
+}
+
+fn run_case(case: &Case) -> Result<(), String> {
+    // Backend panics are caught and become findings, and print nothing; anything else
+    // keeps libFuzzer's own handling.
+    let Verdict::Disagree(finding) = check(case, &EraVm, &ZkEvm) else {
         return Ok(());
     };
     let json = case.to_json();
@@ -53,14 +70,14 @@ pub fn run(target: Target, data: &[u8]) -> Result<(), String> {
         hex::encode(&Sha256::digest(json.as_bytes())[..8])
     ));
     let written = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, &json));
-    let explanation = explain(&case, &EraVm, &ZkEvm, finding);
+    let explanation = explain(case, &EraVm, &ZkEvm, finding);
     if KnownDivergences::shipped()
         .reason(&explanation.signature)
         .is_some()
     {
         return Ok(());
     }
-    let mut report = finding_markdown(&case, &explanation, Some(&path.display().to_string()));
+    let mut report = finding_markdown(case, &explanation, Some(&path.display().to_string()));
     if let Err(e) = written {
         report.push_str(&format!(
             "\n(could not write {}: {e}; the case follows)\n{json}\n",
