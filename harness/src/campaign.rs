@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::backend::{EraVm, ZkEvm};
 use crate::case::Case;
 use crate::differential::{check, explain, Verdict};
+use crate::findings::write_atomic;
 use crate::generator::{generate_seeded_for, Settings};
 use crate::known::KnownDivergences;
 use crate::observe::RunStats;
@@ -49,11 +50,17 @@ pub struct FindingGroup {
     pub signature: String,
     pub count: u64,
     pub known: Option<String>,
-    /// Where the first case of the group was written.
+    /// Where the first case of the group was written, relative to the summary's folder.
     pub case: String,
+    /// The group's report, relative to the summary's folder.
     pub report: String,
     pub first_iteration: u64,
 }
+
+/// Generated cases kept on disk per campaign when they break the case format's rules.
+const GENERATOR_DEFECTS_KEPT: u64 = 10;
+/// The folder (under the findings folder) for generated cases that are input errors.
+pub const GENERATOR_DEFECTS_DIR: &str = "generator-defects";
 
 /// The outcome of a campaign.
 #[derive(Clone, Debug, Serialize)]
@@ -72,8 +79,18 @@ pub struct Summary {
     pub groups: Vec<FindingGroup>,
     pub new_divergences: u64,
     pub crashes: u64,
+    /// Generated cases that are input errors (beyond the protocol's limits, or otherwise
+    /// against the case format): defects of the generator, not findings; the first few are
+    /// kept in `generator-defects/`.
+    pub generator_defects: u64,
     /// Totals of what agreeing runs exercised (on eravm).
     pub stats: RunStats,
+    /// The folder the summary and the groups' paths are relative to.
+    #[serde(skip)]
+    pub dir: PathBuf,
+    /// Where the summary was written.
+    #[serde(skip)]
+    pub file: PathBuf,
 }
 
 impl Summary {
@@ -84,18 +101,72 @@ impl Summary {
 }
 
 /// The campaign's findings folder.
+///
+/// Every file is written atomically ([`write_atomic`]). A case is first written to this
+/// campaign's own working folder (`DIR/.work-<pid>-<time>/`, so that campaigns sharing `DIR`
+/// never touch each other's), then moved into its group's folder, which campaigns may share:
+/// the case files are named by their hash, and the reports are replaced whole.
 struct Findings {
     dir: PathBuf,
+    work: PathBuf,
     groups: BTreeMap<String, FindingGroup>,
+    generator_defects: u64,
 }
 
 impl Findings {
     fn new(dir: &Path) -> io::Result<Findings> {
-        fs::create_dir_all(dir.join("incoming"))?;
+        fs::create_dir_all(dir)?;
+        // Unique per campaign: the process, the time, and a count within the process.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let next = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let work = dir.join(format!(".work-{}-{nanos}-{next}", std::process::id()));
+        fs::create_dir(&work)?;
         Ok(Findings {
             dir: dir.to_path_buf(),
+            work,
             groups: BTreeMap::new(),
+            generator_defects: 0,
         })
+    }
+
+    /// A generated case that is an input error: counted, and the first few kept with the
+    /// error in their note.
+    fn generator_defect(&mut self, case: &Case, error: &crate::case::CaseError) -> io::Result<()> {
+        self.generator_defects += 1;
+        if self.generator_defects > GENERATOR_DEFECTS_KEPT {
+            return Ok(());
+        }
+        let mut case = case.clone();
+        case.note = format!("generator defect: {error}. {}", case.note);
+        let json = case.to_json();
+        let dir = self.dir.join(GENERATOR_DEFECTS_DIR);
+        fs::create_dir_all(&dir)?;
+        write_atomic(&dir.join(format!("{}.json", case_hash(&json))), json)
+    }
+
+    /// Writes the summary (atomically) and removes this campaign's working folder. The
+    /// summary is `DIR/summary.json` unless the folder has one already (another campaign's,
+    /// running at the same time or before): then it stays `DIR/summary-<id>.json` (the id of
+    /// the working folder), so that no campaign replaces another's counts; `eradiff report`
+    /// reads them all.
+    fn finish(self, summary: &Summary) -> io::Result<PathBuf> {
+        fs::remove_dir_all(&self.work)?;
+        let work = self.work.file_name().unwrap_or_default().to_string_lossy();
+        let own = self
+            .dir
+            .join(format!("summary-{}.json", work.trim_start_matches(".work-")));
+        write_atomic(&own, serde_json::to_string_pretty(summary).unwrap_or_default())?;
+        // A hard link claims the name only if nobody has it, atomically.
+        let shared = self.dir.join("summary.json");
+        if fs::hard_link(&own, &shared).is_ok() {
+            fs::remove_file(&own)?;
+            return Ok(shared);
+        }
+        Ok(own)
     }
 
     /// Writes the case first; only then explains and files it.
@@ -107,9 +178,9 @@ impl Findings {
         known: &KnownDivergences,
     ) -> io::Result<bool> {
         let json = case.to_json();
-        let hash = hex::encode(&Sha256::digest(json.as_bytes())[..8]);
-        let incoming = self.dir.join("incoming").join(format!("{hash}.json"));
-        fs::write(&incoming, &json)?;
+        let hash = case_hash(&json);
+        let incoming = self.work.join(format!("{hash}.json"));
+        write_atomic(&incoming, &json)?;
 
         let explanation = explain(case, &EraVm, &ZkEvm, finding);
         if let Some(group) = self.groups.get_mut(&explanation.signature) {
@@ -124,16 +195,16 @@ impl Findings {
         fs::rename(&incoming, &case_path)?;
         let report_path = group_dir.join("report.md");
         let report = finding_markdown(case, &explanation, Some(&case_path.display().to_string()));
-        fs::write(&report_path, report)?;
-        fs::write(
-            group_dir.join("explanation.json"),
+        write_atomic(&report_path, report)?;
+        write_atomic(
+            &group_dir.join("explanation.json"),
             serde_json::to_string_pretty(&explanation).unwrap_or_default(),
         )?;
         // Shrink it now, while the campaign knows its signature; the report shows the
         // smallest case.
         if let Some(m) = crate::minimize::minimize(case, MINIMIZE_BUDGET) {
             let min_path = group_dir.join("minimized.json");
-            fs::write(&min_path, m.case.to_json())?;
+            write_atomic(&min_path, m.case.to_json())?;
             if let Verdict::Disagree(f) = check(&m.case, &EraVm, &ZkEvm) {
                 let e = explain(&m.case, &EraVm, &ZkEvm, f);
                 let mut text = finding_markdown(&m.case, &e, Some(&min_path.display().to_string()));
@@ -143,7 +214,7 @@ impl Findings {
                     m.instructions_after,
                     case_path.display()
                 ));
-                fs::write(&report_path, text)?;
+                write_atomic(&report_path, text)?;
             }
         }
         self.groups.insert(
@@ -152,13 +223,18 @@ impl Findings {
                 known: known.reason(&explanation.signature).map(str::to_string),
                 signature: explanation.signature,
                 count: 1,
-                case: case_path.display().to_string(),
-                report: report_path.display().to_string(),
+                case: format!("{slug}/{hash}.json"),
+                report: format!("{slug}/report.md"),
                 first_iteration: iteration,
             },
         );
         Ok(true)
     }
+}
+
+/// The name a case file gets: the first 8 bytes of the sha256 of its JSON, in hex.
+fn case_hash(json: &str) -> String {
+    hex::encode(&Sha256::digest(json.as_bytes())[..8])
 }
 
 /// A file-name-safe form of a signature.
@@ -179,18 +255,36 @@ pub fn slug(signature: &str) -> String {
 
 /// Runs a campaign to its budget.
 pub fn run(config: &CampaignConfig, known: &KnownDivergences) -> io::Result<Summary> {
+    run_with(config, known, |iteration| {
+        generate_seeded_for(config.target, config.seed, iteration, &config.settings)
+    })
+}
+
+/// Runs a campaign on the cases `generate` gives for each iteration (the seeded generator
+/// of the target, for [`run`]). A case that is an input error (see
+/// [`Case::validate`]) is not run: it counts as a generator defect.
+pub fn run_with(
+    config: &CampaignConfig,
+    known: &KnownDivergences,
+    generate: impl Fn(u64) -> Case,
+) -> io::Result<Summary> {
     let mut findings = Findings::new(&config.out)?;
     let progress = if config.show_progress {
-        let bar = match config.budget {
-            Budget::Iterations(n) => ProgressBar::new(n),
-            Budget::Duration(d) => ProgressBar::new(d.as_secs().max(1)),
+        // The bar counts cases, or seconds of the duration (the rate is in the message).
+        let (bar, template) = match config.budget {
+            Budget::Iterations(n) => (
+                ProgressBar::new(n),
+                "{elapsed_precise} [{bar:30}] {pos}/{len} cases {msg}",
+            ),
+            Budget::Duration(d) => (
+                ProgressBar::new(d.as_secs().max(1)),
+                "{elapsed_precise} [{bar:30}] {pos}s/{len}s {msg}",
+            ),
         };
         bar.set_style(
-            ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] {pos}/{len} {per_sec} {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+            ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
         );
         bar
     } else {
@@ -210,7 +304,12 @@ pub fn run(config: &CampaignConfig, known: &KnownDivergences) -> io::Result<Summ
             Budget::Duration(d) if start.elapsed() >= d => break,
             _ => {}
         }
-        let case = generate_seeded_for(config.target, config.seed, executions, &config.settings);
+        let case = generate(executions);
+        if let Err(e) = case.validate() {
+            findings.generator_defect(&case, &e)?;
+            executions += 1;
+            continue;
+        }
         match check(&case, &EraVm, &ZkEvm) {
             Verdict::Agree(run) => {
                 for (i, &c) in run.variant_counts.iter().enumerate() {
@@ -267,8 +366,11 @@ pub fn run(config: &CampaignConfig, known: &KnownDivergences) -> io::Result<Summ
 
     let seconds = start.elapsed().as_secs_f64();
     let (variant_counts, mode_counts) = group_counts(&counts);
-    let groups: Vec<FindingGroup> = findings.groups.into_values().collect();
-    let summary = Summary {
+    let groups: Vec<FindingGroup> = findings.groups.values().cloned().collect();
+    let mut summary = Summary {
+        generator_defects: findings.generator_defects,
+        dir: config.out.clone(),
+        file: PathBuf::new(),
         target: config.target,
         seed: config.seed,
         executions,
@@ -282,11 +384,7 @@ pub fn run(config: &CampaignConfig, known: &KnownDivergences) -> io::Result<Summ
         groups,
         stats,
     };
-    let _ = fs::remove_dir(config.out.join("incoming"));
-    fs::write(
-        config.out.join("summary.json"),
-        serde_json::to_string_pretty(&summary).unwrap_or_default(),
-    )?;
+    summary.file = findings.finish(&summary)?;
     Ok(summary)
 }
 
@@ -469,6 +567,14 @@ pub fn print_summary(summary: &Summary) {
         summary.new_divergences,
         summary.crashes
     );
+    if summary.generator_defects > 0 {
+        println!(
+            "generator defects (generated cases that are input errors, not run): {}; the first \
+             ones are in {}",
+            summary.generator_defects,
+            summary.dir.join(GENERATOR_DEFECTS_DIR).display()
+        );
+    }
     for g in &summary.groups {
         let known = g
             .known
@@ -477,7 +583,9 @@ pub fn print_summary(summary: &Summary) {
             .unwrap_or_default();
         println!(
             "  {:>6}x {}{known}\n          {}",
-            g.count, g.signature, g.report
+            g.count,
+            g.signature,
+            summary.dir.join(&g.report).display()
         );
     }
 }
@@ -486,12 +594,19 @@ pub fn print_summary(summary: &Summary) {
 /// its findings: each disagreeing case is explained, grouped and minimised under
 /// `DIR/triaged`, with a `summary.json` there that `eradiff report` picks up.
 pub fn triage(dir: &Path, target: Target, known: &KnownDivergences) -> io::Result<Summary> {
+    if !dir.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{} is not a folder of case files", dir.display()),
+        ));
+    }
     let out = dir.join("triaged");
     let mut findings = Findings::new(&out)?;
     let start = Instant::now();
     let mut executions = 0u64;
     let mut crashes = 0u64;
     let mut ends: BTreeMap<String, u64> = BTreeMap::new();
+    let mut invalid = 0u64;
     let mut paths: Vec<PathBuf> = fs::read_dir(dir)?
         .flatten()
         .map(|e| e.path())
@@ -499,8 +614,13 @@ pub fn triage(dir: &Path, target: Target, known: &KnownDivergences) -> io::Resul
         .collect();
     paths.sort();
     for path in paths {
-        let Ok(case) = Case::load(&path) else {
-            continue;
+        let case = match Case::load(&path) {
+            Ok(case) => case,
+            Err(e) => {
+                eprintln!("triage: skipping {}: {e}", path.display());
+                invalid += 1;
+                continue;
+            }
         };
         executions += 1;
         match check(&case, &EraVm, &ZkEvm) {
@@ -517,8 +637,14 @@ pub fn triage(dir: &Path, target: Target, known: &KnownDivergences) -> io::Resul
         }
     }
     let seconds = start.elapsed().as_secs_f64();
-    let groups: Vec<FindingGroup> = findings.groups.into_values().collect();
-    let summary = Summary {
+    let groups: Vec<FindingGroup> = findings.groups.values().cloned().collect();
+    if invalid > 0 {
+        ends.insert("invalid case file".into(), invalid);
+    }
+    let mut summary = Summary {
+        generator_defects: 0,
+        dir: out.clone(),
+        file: PathBuf::new(),
         target,
         seed: 0,
         executions,
@@ -532,11 +658,7 @@ pub fn triage(dir: &Path, target: Target, known: &KnownDivergences) -> io::Resul
         groups,
         stats: RunStats::default(),
     };
-    let _ = fs::remove_dir(out.join("incoming"));
-    fs::write(
-        out.join("summary.json"),
-        serde_json::to_string_pretty(&summary).unwrap_or_default(),
-    )?;
+    summary.file = findings.finish(&summary)?;
     Ok(summary)
 }
 
@@ -632,7 +754,7 @@ pub fn distill(target: Target, seed: u64, iterations: u64, out: &Path) -> io::Re
             new.join(", ")
         );
         covered.extend(new);
-        fs::write(out.join(format!("seed-{seed}-{i}.json")), case.to_json())?;
+        write_atomic(&out.join(format!("seed-{seed}-{i}.json")), case.to_json())?;
         added += 1;
     }
     Ok(added)

@@ -215,11 +215,8 @@ fn run(cli: Cli) -> ExitCode {
             match campaign::run(&config, &known) {
                 Ok(summary) => {
                     campaign::print_summary(&summary);
-                    println!(
-                        "\nsummary written to {}",
-                        out.join("summary.json").display()
-                    );
-                    if summary.unexplained().next().is_some() {
+                    println!("\nsummary written to {}", summary.file.display());
+                    if summary.unexplained().next().is_some() || summary.generator_defects > 0 {
                         ExitCode::from(1)
                     } else {
                         ExitCode::SUCCESS
@@ -284,7 +281,7 @@ fn run(cli: Cli) -> ExitCode {
                 }
                 Some(m) => {
                     let out = out.unwrap_or_else(|| path.with_extension("min.json"));
-                    if let Err(e) = std::fs::write(&out, m.case.to_json()) {
+                    if let Err(e) = eradiff::findings::write_atomic(&out, m.case.to_json()) {
                         eprintln!("error: cannot write {}: {e}", out.display());
                         return ExitCode::from(2);
                     }
@@ -355,8 +352,12 @@ fn run(cli: Cli) -> ExitCode {
             scaling,
         } => bench(scale, runs, fuzz, one, vm, scaling),
         Command::Report { dir, format } => match eradiff::findings::report(&dir, format) {
-            Ok(text) => {
+            Ok((text, unreadable)) => {
                 print!("{text}");
+                if unreadable > 0 {
+                    eprintln!("error: {unreadable} group(s) without a readable case file");
+                    return ExitCode::from(2);
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => {
