@@ -422,21 +422,28 @@ pub fn opcodes_target_variants() -> Vec<String> {
     names
 }
 
+/// Writes a line to `out`, returning the error (a closed pipe, say) to the caller.
+macro_rules! say {
+    ($out:expr, $($arg:tt)*) => {
+        writeln!($out, $($arg)*)?
+    };
+}
+
 /// What the batches target must show: long batches, failed transactions, every hook our
 /// bootloader raises, published pubdata.
-fn print_batch_stats(b: &crate::observe::BatchStats) {
-    println!("\nbatches (eravm's operator):");
-    println!("  batch runs                           {:>12}", b.runs);
-    println!(
+fn print_batch_stats(out: &mut dyn io::Write, b: &crate::observe::BatchStats) -> io::Result<()> {
+    say!(out, "\nbatches (eravm's operator):");
+    say!(out, "  batch runs                           {:>12}", b.runs);
+    say!(out, 
         "  with 20+ transaction results         {:>12}",
         b.with_20_results
     );
-    println!(
+    say!(out, 
         "  transactions with a result           {:>12}",
         b.transactions
     );
-    println!("  failed, rolled back                  {:>12}", b.failed);
-    println!(
+    say!(out, "  failed, rolled back                  {:>12}", b.failed);
+    say!(out, 
         "  non-empty pubdata published          {:>12}",
         b.nonempty_pubdata
     );
@@ -454,17 +461,17 @@ fn print_batch_stats(b: &crate::observe::BatchStats) {
         ),
     ];
     for (label, batches, items) in rows {
-        println!("{label:<39}{batches:>12}   ({items} in all)");
+        say!(out, "{label:<39}{batches:>12}   ({items} in all)");
     }
-    println!(
+    say!(out, 
         "  state diffs published                {:>12}   ({} initial writes)",
         b.published_diffs, b.published_initial_writes
     );
-    println!(
+    say!(out, 
         "  fed one by one, with snapshots       {:>12}   ({} transactions rolled back)",
         b.fed_one_by_one, b.rolled_back_transactions
     );
-    println!("  hooks raised:");
+    say!(out, "  hooks raised:");
     for hook in [
         "PostResult",
         "AskOperatorForRefund",
@@ -475,13 +482,19 @@ fn print_batch_stats(b: &crate::observe::BatchStats) {
     ] {
         let n = b.hooks.get(hook).copied().unwrap_or(0);
         let mark = if n == 0 { "  <- never" } else { "" };
-        println!("    {hook:<34} {n:>12}{mark}");
+        say!(out, "    {hook:<34} {n:>12}{mark}");
     }
+    Ok(())
 }
 
-/// Prints the summary as a table.
-pub fn print_summary(summary: &Summary) {
-    println!(
+/// Prints the summary as a table; an error (e.g. stdout closed) is returned, not a panic.
+pub fn print_summary(summary: &Summary) -> io::Result<()> {
+    write_summary(&mut io::stdout().lock(), summary)
+}
+
+/// Writes the summary as a table.
+pub fn write_summary(out: &mut dyn io::Write, summary: &Summary) -> io::Result<()> {
+    say!(out, 
         "{} executions in {:.1}s: {:.0} execs/s (seed {}, target {:?})",
         summary.executions,
         summary.seconds,
@@ -489,36 +502,36 @@ pub fn print_summary(summary: &Summary) {
         summary.seed,
         summary.target
     );
-    println!("\nruns ended:");
+    say!(out, "\nruns ended:");
     for (end, n) in &summary.ends {
-        println!("  {end:<14} {n:>10}");
+        say!(out, "  {end:<14} {n:>10}");
     }
-    println!("\nexecuted instructions by opcode variant (eravm):");
+    say!(out, "\nexecuted instructions by opcode variant (eravm):");
     match summary.target {
         Target::Opcodes => {
             for name in &opcodes_target_variants() {
                 let n = summary.variant_counts.get(name).copied().unwrap_or(0);
                 let mark = if n < 1000 { "  <- under 1000" } else { "" };
-                println!("  {name:<28} {n:>12}{mark}");
+                say!(out, "  {name:<28} {n:>12}{mark}");
             }
         }
         Target::Precompiles => {
             for (name, n) in &summary.variant_counts {
-                println!("  {name:<28} {n:>12}");
+                say!(out, "  {name:<28} {n:>12}");
             }
-            println!("\nprecompile calls (eravm): well formed / malformed inputs");
+            say!(out, "\nprecompile calls (eravm): well formed / malformed inputs");
             for (name, [bad, good]) in &summary.stats.precompiles {
                 let mark = if bad + good < 1000 || *bad < 100 || *good < 100 {
                     "  <- under 1000 calls or 100 of a kind"
                 } else {
                     ""
                 };
-                println!("  {name:<12} {good:>10} / {bad:<10}{mark}");
+                say!(out, "  {name:<12} {good:>10} / {bad:<10}{mark}");
             }
         }
         Target::Calls | Target::Batches => {
             for (name, n) in &summary.variant_counts {
-                println!("  {name:<28} {n:>12}");
+                say!(out, "  {name:<28} {n:>12}");
             }
             let kind = |prefix: &str| -> u64 {
                 summary
@@ -535,7 +548,7 @@ pub fn print_summary(summary: &Summary) {
                     .sum()
             };
             let s = &summary.stats;
-            println!("\nwhat the calls target must exercise (each at least 500):");
+            say!(out, "\nwhat the calls target must exercise (each at least 500):");
             for (what, n) in [
                 ("far_call (all modifiers)", kind("far_call")),
                 (
@@ -550,25 +563,25 @@ pub fn print_summary(summary: &Summary) {
                 ("rolled-back storage writes", s.rolled_back_writes),
             ] {
                 let mark = if n < 500 { "  <- under 500" } else { "" };
-                println!("  {what:<36} {n:>12}{mark}");
+                say!(out, "  {what:<36} {n:>12}{mark}");
             }
             if summary.target == Target::Batches {
-                print_batch_stats(&s.batches);
+                print_batch_stats(out, &s.batches)?;
             }
         }
     }
-    println!("\nexecuted instructions by addressing mode (eravm):");
+    say!(out, "\nexecuted instructions by addressing mode (eravm):");
     for (mode, n) in &summary.mode_counts {
-        println!("  {mode:<40} {n:>12}");
+        say!(out, "  {mode:<40} {n:>12}");
     }
-    println!(
+    say!(out, 
         "\nfindings: {} signatures, {} new (not on the known list), {} crashes",
         summary.groups.len(),
         summary.new_divergences,
         summary.crashes
     );
     if summary.generator_defects > 0 {
-        println!(
+        say!(out, 
             "generator defects (generated cases that are input errors, not run): {}; the first \
              ones are in {}",
             summary.generator_defects,
@@ -581,13 +594,14 @@ pub fn print_summary(summary: &Summary) {
             .as_deref()
             .map(|r| format!(" [known: {r}]"))
             .unwrap_or_default();
-        println!(
+        say!(out, 
             "  {:>6}x {}{known}\n          {}",
             g.count,
             g.signature,
             summary.dir.join(&g.report).display()
         );
     }
+    Ok(())
 }
 
 /// Files loose case files (from `cargo fuzz`, or written by hand) the way a campaign files

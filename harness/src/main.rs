@@ -1,5 +1,6 @@
 //! The `eradiff` command line.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -48,8 +49,11 @@ enum Command {
         no_progress: bool,
     },
     /// Rerun a case on both VMs and print the difference (exit status 1 if they disagree).
+    /// Given several files or a folder (every `*.json` under it), one line per case and a
+    /// summary: exit status 1 if any diverged, 2 if any is not a valid case file.
     Replay {
-        case: PathBuf,
+        #[arg(required = true, value_name = "CASE")]
+        cases: Vec<PathBuf>,
         /// Also print the report when they agree.
         #[arg(long)]
         verbose: bool,
@@ -136,6 +140,36 @@ enum Command {
     },
 }
 
+/// Prints a line to stdout; if stdout has gone (a closed pipe, as in `eradiff run CASE |
+/// head -1`), the command ends quietly instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            return stdout_failed(e);
+        }
+    };
+}
+
+/// [`say!`] without the newline.
+macro_rules! say_raw {
+    ($($arg:tt)*) => {
+        if let Err(e) = write!(std::io::stdout(), $($arg)*) {
+            return stdout_failed(e);
+        }
+    };
+}
+
+/// The exit status when stdout cannot be written: 0 when its reader has gone (nothing is
+/// lost that anyone reads), 2 for any other error (a full disk behind a redirection).
+fn stdout_failed(e: std::io::Error) -> ExitCode {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("error: cannot write to stdout: {e}");
+        ExitCode::from(2)
+    }
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: u64 = number
@@ -214,8 +248,10 @@ fn run(cli: Cli) -> ExitCode {
             let known = KnownDivergences::shipped();
             match campaign::run(&config, &known) {
                 Ok(summary) => {
-                    campaign::print_summary(&summary);
-                    println!("\nsummary written to {}", summary.file.display());
+                    if let Err(e) = campaign::print_summary(&summary) {
+                        return stdout_failed(e);
+                    }
+                    say!("\nsummary written to {}", summary.file.display());
                     if summary.unexplained().next().is_some() || summary.generator_defects > 0 {
                         ExitCode::from(1)
                     } else {
@@ -228,22 +264,26 @@ fn run(cli: Cli) -> ExitCode {
                 }
             }
         }
-        Command::Replay {
-            case: path,
-            verbose,
-        } => {
+        Command::Replay { cases, verbose } => {
+            let [path] = cases.as_slice() else {
+                return replay_many(&cases);
+            };
+            if path.is_dir() {
+                return replay_many(&cases);
+            }
+            let path = path.clone();
             let case = match load(&path) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
             match check(&case, &EraVm, &ZkEvm) {
                 Verdict::Agree(run) => {
-                    println!(
+                    say!(
                         "eravm and zk_evm agree: {:?} after {} cycles, {} ergs left",
                         run.state.end, run.state.cycles, run.state.ergs
                     );
                     if verbose {
-                        println!(
+                        say!(
                             "{}",
                             serde_json::to_string_pretty(&run.state).unwrap_or_default()
                         );
@@ -253,13 +293,13 @@ fn run(cli: Cli) -> ExitCode {
                 Verdict::Disagree(finding) => {
                     let explanation = explain(&case, &EraVm, &ZkEvm, finding);
                     let path = path.display().to_string();
-                    println!(
+                    say!(
                         "{}",
                         report::finding_markdown(&case, &explanation, Some(&path))
                     );
                     if let Some(reason) = KnownDivergences::shipped().reason(&explanation.signature)
                     {
-                        println!("(on the known-divergence list: {reason})");
+                        say!("(on the known-divergence list: {reason})");
                     }
                     ExitCode::from(1)
                 }
@@ -276,7 +316,7 @@ fn run(cli: Cli) -> ExitCode {
             };
             match eradiff::minimize::minimize(&case, budget) {
                 None => {
-                    println!("eravm and zk_evm agree on this case: nothing to minimise");
+                    say!("eravm and zk_evm agree on this case: nothing to minimise");
                     ExitCode::from(1)
                 }
                 Some(m) => {
@@ -285,7 +325,7 @@ fn run(cli: Cli) -> ExitCode {
                         eprintln!("error: cannot write {}: {e}", out.display());
                         return ExitCode::from(2);
                     }
-                    println!(
+                    say!(
                         "{}: {} -> {} instructions in {} reruns, written to {}",
                         m.signature,
                         m.instructions_before,
@@ -300,7 +340,9 @@ fn run(cli: Cli) -> ExitCode {
         Command::Triage { dir, target } => {
             match campaign::triage(&dir, target, &KnownDivergences::shipped()) {
                 Ok(summary) => {
-                    campaign::print_summary(&summary);
+                    if let Err(e) = campaign::print_summary(&summary) {
+                        return stdout_failed(e);
+                    }
                     if summary.unexplained().next().is_some() {
                         ExitCode::from(1)
                     } else {
@@ -315,16 +357,16 @@ fn run(cli: Cli) -> ExitCode {
         }
         Command::Coverage { dirs, target } => {
             let (reached, missing, cases) = campaign::variant_coverage(&dirs, target);
-            println!("{cases} cases; executed opcode variants (eravm):");
+            say!("{cases} cases; executed opcode variants (eravm):");
             for (name, n) in &reached {
-                println!("  {name:<32} {n:>12}");
+                say!("  {name:<32} {n:>12}");
             }
-            println!(
+            say!(
                 "\n{} variants of the {target:?} target no case reaches:",
                 missing.len()
             );
             for name in &missing {
-                println!("  {name}");
+                say!("  {name}");
             }
             ExitCode::SUCCESS
         }
@@ -335,7 +377,7 @@ fn run(cli: Cli) -> ExitCode {
             out,
         } => match campaign::distill(target, seed, iterations, &out) {
             Ok(n) => {
-                println!("{n} cases added to {}", out.display());
+                say!("{n} cases added to {}", out.display());
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -353,7 +395,7 @@ fn run(cli: Cli) -> ExitCode {
         } => bench(scale, runs, fuzz, one, vm, scaling),
         Command::Report { dir, format } => match eradiff::findings::report(&dir, format) {
             Ok((text, unreadable)) => {
-                print!("{text}");
+                say_raw!("{text}");
                 if unreadable > 0 {
                     eprintln!("error: {unreadable} group(s) without a readable case file");
                     return ExitCode::from(2);
@@ -367,7 +409,7 @@ fn run(cli: Cli) -> ExitCode {
         },
         Command::Disasm { case: path } => match load(&path) {
             Ok(case) => {
-                print!("{}", disasm::disassemble(&case));
+                say_raw!("{}", disasm::disassemble(&case));
                 ExitCode::SUCCESS
             }
             Err(code) => code,
@@ -378,7 +420,7 @@ fn run(cli: Cli) -> ExitCode {
             iteration,
         } => {
             let case = generate_seeded_for(target, seed, iteration, &Settings::default());
-            println!("{}", case.to_json());
+            say!("{}", case.to_json());
             ExitCode::SUCCESS
         }
         Command::Run {
@@ -399,7 +441,7 @@ fn run(cli: Cli) -> ExitCode {
             };
             match run_isolated(b, &case, false) {
                 Ok(run) => {
-                    println!(
+                    say!(
                         "{}",
                         serde_json::to_string_pretty(&run.state).unwrap_or_default()
                     );
@@ -411,6 +453,100 @@ fn run(cli: Cli) -> ExitCode {
                 }
             }
         }
+    }
+}
+
+/// Every case file named, or under the folders named (`*.json`, recursively, sorted).
+fn case_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()?;
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, out)?;
+            } else if p.extension().is_some_and(|e| e == "json") {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut files)?;
+        } else {
+            files.push(p.clone());
+        }
+    }
+    Ok(files)
+}
+
+/// `eradiff replay` of many cases: one line each, then the counts.
+fn replay_many(paths: &[PathBuf]) -> ExitCode {
+    let files = match case_files(paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let known = KnownDivergences::shipped();
+    let (mut agree, mut diverge, mut known_diverge, mut invalid) = (0, 0, 0, 0);
+    for path in &files {
+        let case = match Case::load(path) {
+            Ok(c) => c,
+            Err(e) => {
+                invalid += 1;
+                say!("{}: input error: {e}", path.display());
+                continue;
+            }
+        };
+        match check(&case, &EraVm, &ZkEvm) {
+            Verdict::Agree(run) => {
+                agree += 1;
+                say!(
+                    "{}: agree, {:?} after {} cycles",
+                    path.display(),
+                    run.state.end,
+                    run.state.cycles
+                );
+            }
+            Verdict::Disagree(finding) => {
+                let explanation = explain(&case, &EraVm, &ZkEvm, finding);
+                diverge += 1;
+                let note = match known.reason(&explanation.signature) {
+                    Some(_) => {
+                        known_diverge += 1;
+                        " (known)"
+                    }
+                    None => "",
+                };
+                let detail = if explanation.detail == explanation.signature {
+                    String::new()
+                } else {
+                    format!(" ({})", explanation.detail)
+                };
+                say!(
+                    "{}: DIVERGES {}{detail}{note}",
+                    path.display(),
+                    explanation.signature
+                );
+            }
+        }
+    }
+    say!(
+        "\n{} cases: {agree} agree, {diverge} diverge ({known_diverge} on the known list), \
+         {invalid} not valid case files",
+        files.len()
+    );
+    if invalid > 0 {
+        ExitCode::from(2)
+    } else if diverge > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
@@ -434,7 +570,7 @@ fn bench(
         };
         return match bench::run_on(vm, &w.case) {
             Ok(cycles) => {
-                println!("{cycles}");
+                say!("{cycles}");
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -446,7 +582,7 @@ fn bench(
     if scaling {
         return match bench::scaling::run(runs) {
             Ok(results) => {
-                print!("{}", bench::scaling::table(&results));
+                say_raw!("{}", bench::scaling::table(&results));
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -457,10 +593,10 @@ fn bench(
     }
     match bench::run(scale, runs) {
         Ok(timings) => {
-            print!("{}", bench::table(&timings));
+            say_raw!("{}", bench::table(&timings));
             if fuzz {
-                println!();
-                print!("{}", bench::fuzz_overhead(2_000));
+                say!();
+                say_raw!("{}", bench::fuzz_overhead(2_000));
             }
             ExitCode::SUCCESS
         }
