@@ -146,7 +146,8 @@ impl Program {
             calldata: crate::case::Bytes(self.calldata),
             frame: self.frame,
             max_cycles: DEFAULT_MAX_CYCLES,
-            note: String::new(),
+            flags: Default::default(),
+        note: String::new(),
             world: None,
             batch: None,
         }

@@ -32,6 +32,9 @@ pub struct Case {
     pub calldata: Bytes,
     #[serde(default)]
     pub frame: FrameSettings,
+    /// The flags at the start (default: all clear, as a node starts).
+    #[serde(default, skip_serializing_if = "InitialFlags::is_clear")]
+    pub flags: InitialFlags,
     /// Both VMs stop after this many cycles if the program has not ended.
     pub max_cycles: u64,
     /// Contracts and storage the program can reach with far calls and storage opcodes.
@@ -195,6 +198,29 @@ impl Default for FrameSettings {
             heap_bound: u32::MAX,
             aux_heap_bound: u32::MAX,
             context_u128: Word(U256::zero()),
+        }
+    }
+}
+
+/// The flags LT (less than, or overflow), EQ and GT at the start of the first frame.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InitialFlags {
+    pub lt: bool,
+    pub eq: bool,
+    pub gt: bool,
+}
+
+impl InitialFlags {
+    pub fn is_clear(&self) -> bool {
+        *self == InitialFlags::default()
+    }
+
+    pub fn to_vm(self) -> eravm::Flags {
+        eravm::Flags {
+            lt_of: self.lt,
+            eq: self.eq,
+            gt: self.gt,
         }
     }
 }
@@ -509,6 +535,7 @@ impl Case {
             heap_bound: self.frame.heap_bound,
             aux_heap_bound: self.frame.aux_heap_bound,
             context_u128: self.frame.context_u128.0.low_u128(),
+            flags: self.flags.to_vm(),
         }
     }
 
