@@ -48,7 +48,7 @@ fn checks_enabled<'a>(flags: impl Iterator<Item = &'a str>) -> Vec<&'static str>
             Some((n, v)) => (n.replace('_', "-"), Some(v.to_string())),
             None => (option.replace('_', "-"), None),
         };
-        let on = value.is_none_or(|v| matches!(v.as_str(), "y" | "yes" | "on" | "true"));
+        let on = value.map_or(true, |v| matches!(v.as_str(), "y" | "yes" | "on" | "true"));
         match name.as_str() {
             "debug-assertions" => debug_assertions = on,
             "overflow-checks" => overflow_checks = Some(on),

@@ -147,7 +147,7 @@ impl Program {
             frame: self.frame,
             max_cycles: DEFAULT_MAX_CYCLES,
             flags: Default::default(),
-        note: String::new(),
+            note: String::new(),
             world: None,
             batch: None,
         }

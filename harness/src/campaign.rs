@@ -156,10 +156,14 @@ impl Findings {
     fn finish(self, summary: &Summary) -> io::Result<PathBuf> {
         fs::remove_dir_all(&self.work)?;
         let work = self.work.file_name().unwrap_or_default().to_string_lossy();
-        let own = self
-            .dir
-            .join(format!("summary-{}.json", work.trim_start_matches(".work-")));
-        write_atomic(&own, serde_json::to_string_pretty(summary).unwrap_or_default())?;
+        let own = self.dir.join(format!(
+            "summary-{}.json",
+            work.trim_start_matches(".work-")
+        ));
+        write_atomic(
+            &own,
+            serde_json::to_string_pretty(summary).unwrap_or_default(),
+        )?;
         // A hard link claims the name only if nobody has it, atomically.
         let shared = self.dir.join("summary.json");
         if fs::hard_link(&own, &shared).is_ok() {
@@ -434,16 +438,23 @@ macro_rules! say {
 fn print_batch_stats(out: &mut dyn io::Write, b: &crate::observe::BatchStats) -> io::Result<()> {
     say!(out, "\nbatches (eravm's operator):");
     say!(out, "  batch runs                           {:>12}", b.runs);
-    say!(out, 
+    say!(
+        out,
         "  with 20+ transaction results         {:>12}",
         b.with_20_results
     );
-    say!(out, 
+    say!(
+        out,
         "  transactions with a result           {:>12}",
         b.transactions
     );
-    say!(out, "  failed, rolled back                  {:>12}", b.failed);
-    say!(out, 
+    say!(
+        out,
+        "  failed, rolled back                  {:>12}",
+        b.failed
+    );
+    say!(
+        out,
         "  non-empty pubdata published          {:>12}",
         b.nonempty_pubdata
     );
@@ -463,13 +474,17 @@ fn print_batch_stats(out: &mut dyn io::Write, b: &crate::observe::BatchStats) ->
     for (label, batches, items) in rows {
         say!(out, "{label:<39}{batches:>12}   ({items} in all)");
     }
-    say!(out, 
+    say!(
+        out,
         "  state diffs published                {:>12}   ({} initial writes)",
-        b.published_diffs, b.published_initial_writes
+        b.published_diffs,
+        b.published_initial_writes
     );
-    say!(out, 
+    say!(
+        out,
         "  fed one by one, with snapshots       {:>12}   ({} transactions rolled back)",
-        b.fed_one_by_one, b.rolled_back_transactions
+        b.fed_one_by_one,
+        b.rolled_back_transactions
     );
     say!(out, "  hooks raised:");
     for hook in [
@@ -494,7 +509,8 @@ pub fn print_summary(summary: &Summary) -> io::Result<()> {
 
 /// Writes the summary as a table.
 pub fn write_summary(out: &mut dyn io::Write, summary: &Summary) -> io::Result<()> {
-    say!(out, 
+    say!(
+        out,
         "{} executions in {:.1}s: {:.0} execs/s (seed {}, target {:?})",
         summary.executions,
         summary.seconds,
@@ -519,7 +535,10 @@ pub fn write_summary(out: &mut dyn io::Write, summary: &Summary) -> io::Result<(
             for (name, n) in &summary.variant_counts {
                 say!(out, "  {name:<28} {n:>12}");
             }
-            say!(out, "\nprecompile calls (eravm): well formed / malformed inputs");
+            say!(
+                out,
+                "\nprecompile calls (eravm): well formed / malformed inputs"
+            );
             for (name, [bad, good]) in &summary.stats.precompiles {
                 let mark = if bad + good < 1000 || *bad < 100 || *good < 100 {
                     "  <- under 1000 calls or 100 of a kind"
@@ -548,7 +567,10 @@ pub fn write_summary(out: &mut dyn io::Write, summary: &Summary) -> io::Result<(
                     .sum()
             };
             let s = &summary.stats;
-            say!(out, "\nwhat the calls target must exercise (each at least 500):");
+            say!(
+                out,
+                "\nwhat the calls target must exercise (each at least 500):"
+            );
             for (what, n) in [
                 ("far_call (all modifiers)", kind("far_call")),
                 (
@@ -574,14 +596,16 @@ pub fn write_summary(out: &mut dyn io::Write, summary: &Summary) -> io::Result<(
     for (mode, n) in &summary.mode_counts {
         say!(out, "  {mode:<40} {n:>12}");
     }
-    say!(out, 
+    say!(
+        out,
         "\nfindings: {} signatures, {} new (not on the known list), {} crashes",
         summary.groups.len(),
         summary.new_divergences,
         summary.crashes
     );
     if summary.generator_defects > 0 {
-        say!(out, 
+        say!(
+            out,
             "generator defects (generated cases that are input errors, not run): {}; the first \
              ones are in {}",
             summary.generator_defects,
@@ -594,7 +618,8 @@ pub fn write_summary(out: &mut dyn io::Write, summary: &Summary) -> io::Result<(
             .as_deref()
             .map(|r| format!(" [known: {r}]"))
             .unwrap_or_default();
-        say!(out, 
+        say!(
+            out,
             "  {:>6}x {}{known}\n          {}",
             g.count,
             g.signature,

@@ -334,9 +334,8 @@ impl<'de> Deserialize<'de> for Address {
                 "an address is 0x and 1 to 40 hex digits, got \"0x{digits}\""
             )));
         }
-        let value = U256::from_str_radix(&digits, 16).map_err(|_| {
-            serde::de::Error::custom(format!("not a hex address: \"0x{digits}\""))
-        })?;
+        let value = U256::from_str_radix(&digits, 16)
+            .map_err(|_| serde::de::Error::custom(format!("not a hex address: \"0x{digits}\"")))?;
         let mut bytes = [0u8; 32];
         value.to_big_endian(&mut bytes);
         Ok(Address(H160::from_slice(&bytes[12..])))
@@ -396,7 +395,11 @@ impl Case {
                 };
             }
             CaseError::Field {
-                field: if path == "." { TOP_LEVEL.to_string() } else { path },
+                field: if path == "." {
+                    TOP_LEVEL.to_string()
+                } else {
+                    path
+                },
                 message,
             }
         })?;

@@ -32,7 +32,10 @@ pub fn write_atomic(path: &Path, bytes: impl AsRef<[u8]>) -> std::io::Result<()>
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     let temp = dir.join(format!(
         ".{name}.{}-{}.tmp",
         std::process::id(),
@@ -245,10 +248,7 @@ pub fn collect(dir: &Path) -> Result<Report, ReportError> {
         .filter_map(|p| p.canonicalize().ok())
         .collect();
     for group_dir in &group_dirs {
-        if group_dir
-            .canonicalize()
-            .is_ok_and(|d| listed.contains(&d))
-        {
+        if group_dir.canonicalize().is_ok_and(|d| listed.contains(&d)) {
             continue;
         }
         let Some((signature, count, case)) = orphan_group(group_dir) else {

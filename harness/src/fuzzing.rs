@@ -74,8 +74,8 @@ fn run_case(case: &Case) -> Result<(), String> {
         "{}.json",
         hex::encode(&Sha256::digest(json.as_bytes())[..8])
     ));
-    let written = std::fs::create_dir_all(&dir)
-        .and_then(|_| crate::findings::write_atomic(&path, &json));
+    let written =
+        std::fs::create_dir_all(&dir).and_then(|_| crate::findings::write_atomic(&path, &json));
     let explanation = explain(case, &EraVm, &ZkEvm, finding);
     if KnownDivergences::shipped()
         .reason(&explanation.signature)

@@ -184,7 +184,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(seconds))
 }
 
-fn load(path: &PathBuf) -> Result<Case, ExitCode> {
+fn load(path: &std::path::Path) -> Result<Case, ExitCode> {
     Case::load(path).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(2)
@@ -280,7 +280,9 @@ fn run(cli: Cli) -> ExitCode {
                 Verdict::Agree(run) => {
                     say!(
                         "eravm and zk_evm agree: {:?} after {} cycles, {} ergs left",
-                        run.state.end, run.state.cycles, run.state.ergs
+                        run.state.end,
+                        run.state.cycles,
+                        run.state.ergs
                     );
                     if verbose {
                         say!(

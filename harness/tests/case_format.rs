@@ -73,7 +73,10 @@ fn good_case() -> serde_json::Value {
 #[test]
 fn text_after_the_json_object_is_an_error() {
     let text = good_case().to_string();
-    assert!(Case::from_json(&format!("{text}\n\t ")).is_ok(), "white space may follow");
+    assert!(
+        Case::from_json(&format!("{text}\n\t ")).is_ok(),
+        "white space may follow"
+    );
     for tail in ["x", "{}", "\n{\"version\": 3}", ","] {
         let (field, message) = error(&format!("{text}{tail}"));
         assert_eq!(field, "(top level)", "{tail:?}");
@@ -105,13 +108,19 @@ fn hex_fields_need_the_0x_prefix_and_take_no_numbers() {
     bad["registers"] = serde_json::json!([{ "index": 1, "value": "1234" }]);
     let (field, message) = error(&bad.to_string());
     assert_eq!(field, "registers[0].value");
-    assert!(message.contains("0x") && message.contains("\"1234\""), "{message}");
+    assert!(
+        message.contains("0x") && message.contains("\"1234\""),
+        "{message}"
+    );
 
     let mut bad = v.clone();
     bad["registers"] = serde_json::json!([{ "index": 1, "value": 1234 }]);
     let (field, message) = error(&bad.to_string());
     assert_eq!(field, "registers[0].value");
-    assert!(message.contains("JSON number 1234") && message.contains("0x4d2"), "{message}");
+    assert!(
+        message.contains("JSON number 1234") && message.contains("0x4d2"),
+        "{message}"
+    );
 
     let mut bad = v.clone();
     bad["calldata"] = "0102".into();

@@ -15,7 +15,9 @@ fn root() -> PathBuf {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli").join(name);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("cli")
+        .join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -28,6 +30,9 @@ fn text(bytes: &[u8]) -> String {
 const AGREEING: &str = "corpus/opcodes/debug-assert-uma-inc-tagged-offset.json";
 
 /// Runs `args` with stdout a pipe whose reader is already gone.
+// std::io::pipe is newer than the declared rust-version (1.80), as `Option::is_none_or` in
+// tests/corpus.rs is: the tests already need a newer toolchain than the crates do.
+#[allow(clippy::incompatible_msrv)]
 fn with_closed_stdout(args: &[&str]) -> Output {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
@@ -77,8 +82,14 @@ fn input_errors_exit_2_naming_the_field() {
         "transactions": vec![serde_json::json!({ "to": "0x10000", "gas_limit": 1 }); 10_001]
     });
     let cases = [
-        (write(&dir, "trailing.json", &format!("{good}\n{{}}")), "(top level)"),
-        (write(&dir, "batch.json", &batch.to_string()), "batch.transactions[10000]"),
+        (
+            write(&dir, "trailing.json", &format!("{good}\n{{}}")),
+            "(top level)",
+        ),
+        (
+            write(&dir, "batch.json", &batch.to_string()),
+            "batch.transactions[10000]",
+        ),
         (
             write(&dir, "decimal.json", &good.replace("\"0x7\"", "\"1234\"")),
             "registers[1].value",
@@ -96,7 +107,10 @@ fn input_errors_exit_2_naming_the_field() {
             let output = eradiff().args(&args).output().unwrap();
             let stderr = text(&output.stderr);
             assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-            assert!(stderr.contains(&format!("field `{field}`")), "{args:?}: {stderr}");
+            assert!(
+                stderr.contains(&format!("field `{field}`")),
+                "{args:?}: {stderr}"
+            );
         }
     }
 }
@@ -104,7 +118,10 @@ fn input_errors_exit_2_naming_the_field() {
 #[test]
 fn triage_of_a_mistyped_folder_is_an_error() {
     let missing = scratch("triage").join("no-such-folder");
-    let output = eradiff().args(["triage", missing.to_str().unwrap()]).output().unwrap();
+    let output = eradiff()
+        .args(["triage", missing.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
     assert!(!missing.exists(), "triage created the folder");
 }
@@ -115,23 +132,42 @@ fn replay_of_many_cases_prints_a_line_each_and_a_summary() {
     for name in ["a.json", "b.json"] {
         std::fs::copy(root().join(AGREEING), dir.join(name)).unwrap();
     }
-    let output = eradiff().args(["replay", dir.to_str().unwrap()]).output().unwrap();
+    let output = eradiff()
+        .args(["replay", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
     let stdout = text(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}");
-    assert_eq!(stdout.lines().filter(|l| l.contains(": agree")).count(), 2, "{stdout}");
+    assert_eq!(
+        stdout.lines().filter(|l| l.contains(": agree")).count(),
+        2,
+        "{stdout}"
+    );
     assert!(stdout.contains("2 cases: 2 agree, 0 diverge"), "{stdout}");
 
     // A divergence (the known one in the corpus) makes the status 1; files and folders mix.
     let known = "corpus/calls/known-decommit-twice.json";
-    let output = eradiff().args(["replay", dir.to_str().unwrap(), known]).output().unwrap();
+    let output = eradiff()
+        .args(["replay", dir.to_str().unwrap(), known])
+        .output()
+        .unwrap();
     let stdout = text(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains(&format!("{known}: DIVERGES crash:zk_evm:")), "{stdout}");
-    assert!(stdout.contains("3 cases: 2 agree, 1 diverge (1 on the known list)"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{known}: DIVERGES crash:zk_evm:")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("3 cases: 2 agree, 1 diverge (1 on the known list)"),
+        "{stdout}"
+    );
 
     // A file that is no case: named with its error, status 2.
     write(&dir, "broken.json", "{");
-    let output = eradiff().args(["replay", dir.to_str().unwrap()]).output().unwrap();
+    let output = eradiff()
+        .args(["replay", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
     let stdout = text(&output.stdout);
     assert_eq!(output.status.code(), Some(2), "{stdout}");
     assert!(stdout.contains("broken.json: input error"), "{stdout}");

@@ -40,8 +40,12 @@ fn config(out: &Path, iterations: u64) -> CampaignConfig {
 
 fn broken_campaign(out: &Path, iterations: u64) -> Summary {
     with_fault(Fault::AddOffByOne, || {
-        campaign::run_with(&config(out, iterations), &KnownDivergences::shipped(), adding)
-            .expect("campaign runs")
+        campaign::run_with(
+            &config(out, iterations),
+            &KnownDivergences::shipped(),
+            adding,
+        )
+        .expect("campaign runs")
     })
 }
 
@@ -82,12 +86,23 @@ fn summary_paths_are_relative_to_its_folder_and_no_file_is_left_empty() {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&summary.file).unwrap()).unwrap();
     let case = json["groups"][0]["case"].as_str().unwrap();
-    assert!(Path::new(case).is_relative() && !case.contains("relative/"), "{case}");
+    assert!(
+        Path::new(case).is_relative() && !case.contains("relative/"),
+        "{case}"
+    );
     assert!(out.join(case).is_file(), "{case} from the summary's folder");
     for f in files(&out) {
         let name = f.file_name().unwrap().to_string_lossy().to_string();
-        assert!(!name.starts_with('.'), "working files are gone: {}", f.display());
-        assert!(std::fs::metadata(&f).unwrap().len() > 0, "{} is empty", f.display());
+        assert!(
+            !name.starts_with('.'),
+            "working files are gone: {}",
+            f.display()
+        );
+        assert!(
+            std::fs::metadata(&f).unwrap().len() > 0,
+            "{} is empty",
+            f.display()
+        );
     }
 }
 
@@ -103,7 +118,10 @@ fn the_report_works_from_the_findings_alone() {
     let report: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(report["groups"][0]["signature"], "diverges@add");
     assert_eq!(report["new_groups"], 1);
-    assert!(report["groups"][0]["finding"].is_object(), "the case was rerun: {json}");
+    assert!(
+        report["groups"][0]["finding"].is_object(),
+        "the case was rerun: {json}"
+    );
     assert!(findings::report(&fresh("empty-folder-missing"), ReportFormat::Md).is_err());
 }
 
@@ -120,7 +138,10 @@ fn two_campaigns_share_one_findings_folder() {
     let (json, _) = findings::report(&out, ReportFormat::Json).unwrap();
     let report: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(report["executions"], 80);
-    assert_eq!(report["groups"][0]["count"], 80, "both campaigns' hits: {json}");
+    assert_eq!(
+        report["groups"][0]["count"], 80,
+        "both campaigns' hits: {json}"
+    );
 }
 
 #[test]
@@ -146,7 +167,11 @@ fn generated_input_errors_are_generator_defects_not_findings() {
     let summary = campaign::run_with(&config(&out, 6), &KnownDivergences::shipped(), too_many)
         .expect("campaign runs");
     assert_eq!(summary.generator_defects, 3);
-    assert!(summary.groups.is_empty(), "no finding: {:?}", summary.groups);
+    assert!(
+        summary.groups.is_empty(),
+        "no finding: {:?}",
+        summary.groups
+    );
     assert_eq!(files(&out.join(campaign::GENERATOR_DEFECTS_DIR)).len(), 3);
 }
 

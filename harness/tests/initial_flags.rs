@@ -32,7 +32,11 @@ fn both_vms_start_with_the_cases_flags() {
             (Condition::Ne, !flags.eq),
         ] {
             let run = common::agree(&conditional_write(condition, flags));
-            let written = run.state.heap.iter().any(|(w, v)| *w == 0 && v.value == 7.into());
+            let written = run
+                .state
+                .heap
+                .iter()
+                .any(|(w, v)| *w == 0 && v.value == 7.into());
             assert_eq!(written, holds, "{condition:?} with {flags:?}");
         }
     }
@@ -40,19 +44,32 @@ fn both_vms_start_with_the_cases_flags() {
 
 #[test]
 fn flags_round_trip_and_default_to_clear() {
-    let set = InitialFlags { lt: true, eq: false, gt: true };
+    let set = InitialFlags {
+        lt: true,
+        eq: false,
+        gt: true,
+    };
     let case = conditional_write(Condition::Always, set);
     let json = case.to_json();
     assert!(json.contains("\"flags\""), "{json}");
     assert_eq!(Case::from_json(&json).unwrap().flags, set);
 
     let clear = conditional_write(Condition::Always, InitialFlags::default()).to_json();
-    assert!(!clear.contains("\"flags\""), "clear flags are not written: {clear}");
-    assert_eq!(Case::from_json(&clear).unwrap().flags, InitialFlags::default());
+    assert!(
+        !clear.contains("\"flags\""),
+        "clear flags are not written: {clear}"
+    );
+    assert_eq!(
+        Case::from_json(&clear).unwrap().flags,
+        InitialFlags::default()
+    );
 
     let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
     v["flags"]["of"] = true.into();
-    assert!(Case::from_json(&v.to_string()).is_err(), "unknown flag names are errors");
+    assert!(
+        Case::from_json(&v.to_string()).is_err(),
+        "unknown flag names are errors"
+    );
 }
 
 #[test]
@@ -62,8 +79,18 @@ fn the_opcodes_generator_sets_flags_sometimes() {
         .map(|i| generate_seeded_for(Target::Opcodes, 1, i, &Settings::default()))
         .collect();
     let with_flags = cases.iter().filter(|c| !c.flags.is_clear()).count();
-    assert!((20..=100).contains(&with_flags), "{with_flags} of 200 start with flags");
-    for flag in [|f: &InitialFlags| f.lt, |f: &InitialFlags| f.eq, |f: &InitialFlags| f.gt] {
-        assert!(cases.iter().any(|c| flag(&c.flags)), "every flag is set in some case");
+    assert!(
+        (20..=100).contains(&with_flags),
+        "{with_flags} of 200 start with flags"
+    );
+    for flag in [
+        |f: &InitialFlags| f.lt,
+        |f: &InitialFlags| f.eq,
+        |f: &InitialFlags| f.gt,
+    ] {
+        assert!(
+            cases.iter().any(|c| flag(&c.flags)),
+            "every flag is set in some case"
+        );
     }
 }

@@ -15,8 +15,20 @@ use eravm::{Opcode, TaggedWord, U256};
 /// `crash:zk_evm:assertion left == right failed`.
 fn heap_write_inc_with_tagged_offset() -> Case {
     let mut case = Program::new()
-        .register(1, TaggedWord { value: U256::from(0x20), is_pointer: true })
-        .register(2, TaggedWord { value: U256::from(7), is_pointer: false })
+        .register(
+            1,
+            TaggedWord {
+                value: U256::from(0x20),
+                is_pointer: true,
+            },
+        )
+        .register(
+            2,
+            TaggedWord {
+                value: U256::from(7),
+                is_pointer: false,
+            },
+        )
         .push(op(Opcode::HeapWrite).src0(1).src1(2).m0().dst(3))
         .push(op(Opcode::RetOk))
         .case(10_000);
@@ -33,21 +45,35 @@ fn a_state_zk_evm_guards_with_debug_assert_agrees() {
         .unwrap_or_else(|e| panic!("zk_evm was built with debug assertions? {e}"));
     assert_eq!(reference.state.end, RunEnd::Ok);
     assert!(
-        reference.state.heap.iter().any(|(word, v)| *word == 1 && v.value == U256::from(7)),
+        reference
+            .state
+            .heap
+            .iter()
+            .any(|(word, v)| *word == 1 && v.value == U256::from(7)),
         "st.1.inc wrote r2 at offset 0x20: {:?}",
         reference.state.heap
     );
-    assert!(matches!(check(&case, &eradiff::backend::EraVm, &ZkEvm), Verdict::Agree(_)));
+    assert!(matches!(
+        check(&case, &eradiff::backend::EraVm, &ZkEvm),
+        Verdict::Agree(_)
+    ));
 }
 
 #[test]
 fn the_corpus_holds_the_case_that_tripped_cargo_fuzz() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../corpus/opcodes/debug-assert-uma-inc-tagged-offset.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../corpus/opcodes/debug-assert-uma-inc-tagged-offset.json"
+    );
     if std::env::var_os("ERADIFF_WRITE_CORPUS").is_some() {
         std::fs::write(path, heap_write_inc_with_tagged_offset().to_json() + "\n").unwrap();
     }
     let case = Case::load(std::path::Path::new(path)).expect("the regression case is in corpus/");
-    assert_eq!(case, heap_write_inc_with_tagged_offset(), "regenerate with ERADIFF_WRITE_CORPUS=1");
+    assert_eq!(
+        case,
+        heap_write_inc_with_tagged_offset(),
+        "regenerate with ERADIFF_WRITE_CORPUS=1"
+    );
 }
 
 /// Every `cargo fuzz` command the project documents or runs builds with `-O`: without it
@@ -94,7 +120,11 @@ fn every_cargo_fuzz_command_builds_the_reference_as_a_node_does() {
         }
     }
     assert!(commands >= 8, "found only {commands} cargo fuzz commands");
-    assert!(wrong.is_empty(), "cargo fuzz without -O:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "cargo fuzz without -O:\n{}",
+        wrong.join("\n")
+    );
 }
 
 /// The cargo-fuzz build itself (slow: it builds both VMs with coverage instrumentation; run
@@ -114,15 +144,23 @@ fn the_cargo_fuzz_build_agrees_on_the_debug_assert_case() {
             .args(extra)
             .env_remove("RUSTFLAGS")
             .env_remove("CARGO_TARGET_DIR");
-        cmd.output().expect("cargo fuzz runs (cargo install cargo-fuzz --locked)")
+        cmd.output()
+            .expect("cargo fuzz runs (cargo install cargo-fuzz --locked)")
     };
     let refused = cargo_fuzz(&[]);
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success(), "a build without -O must fail");
-    assert!(stderr.contains("must not be built with debug assertions"), "{stderr}");
+    assert!(
+        stderr.contains("must not be built with debug assertions"),
+        "{stderr}"
+    );
 
     let built = cargo_fuzz(&["-O"]);
-    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
     let case = root.join("corpus/opcodes/debug-assert-uma-inc-tagged-offset.json");
     let findings = target_dir.join("findings");
     let run = Command::new(target_dir.join("x86_64-unknown-linux-gnu/release/case"))
@@ -130,6 +168,10 @@ fn the_cargo_fuzz_build_agrees_on_the_debug_assert_case() {
         .env("ERADIFF_FINDINGS", &findings)
         .output()
         .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     assert!(!findings.exists(), "no finding written");
 }

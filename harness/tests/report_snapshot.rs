@@ -55,7 +55,9 @@ fn findings_report_formats() {
         assert_eq!(summary.groups.len(), 1, "one bug, one group");
         (
             findings::report(&out, ReportFormat::Md).expect("report").0,
-            findings::report(&out, ReportFormat::Json).expect("report").0,
+            findings::report(&out, ReportFormat::Json)
+                .expect("report")
+                .0,
         )
     });
     let report: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
