@@ -132,12 +132,17 @@ fn replay_of_many_cases_prints_a_line_each_and_a_summary() {
     for name in ["a.json", "b.json"] {
         std::fs::copy(root().join(AGREEING), dir.join(name)).unwrap();
     }
-    let output = eradiff()
-        .args(["replay", dir.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let stdout = text(&output.stdout);
-    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let replay = |extra: &[&str]| {
+        let output = eradiff()
+            .arg("replay")
+            .arg(&dir)
+            .args(extra)
+            .output()
+            .unwrap();
+        (output.status.code(), text(&output.stdout))
+    };
+    let (status, stdout) = replay(&[]);
+    assert_eq!(status, Some(0), "{stdout}");
     assert_eq!(
         stdout.lines().filter(|l| l.contains(": agree")).count(),
         2,
@@ -147,12 +152,8 @@ fn replay_of_many_cases_prints_a_line_each_and_a_summary() {
 
     // A divergence (the known one in the corpus) makes the status 1; files and folders mix.
     let known = "corpus/calls/known-decommit-twice.json";
-    let output = eradiff()
-        .args(["replay", dir.to_str().unwrap(), known])
-        .output()
-        .unwrap();
-    let stdout = text(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let (status, stdout) = replay(&[known]);
+    assert_eq!(status, Some(1), "{stdout}");
     assert!(
         stdout.contains(&format!("{known}: DIVERGES crash:zk_evm:")),
         "{stdout}"
@@ -164,12 +165,8 @@ fn replay_of_many_cases_prints_a_line_each_and_a_summary() {
 
     // A file that is no case: named with its error, status 2.
     write(&dir, "broken.json", "{");
-    let output = eradiff()
-        .args(["replay", dir.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let stdout = text(&output.stdout);
-    assert_eq!(output.status.code(), Some(2), "{stdout}");
+    let (status, stdout) = replay(&[]);
+    assert_eq!(status, Some(2), "{stdout}");
     assert!(stdout.contains("broken.json: input error"), "{stdout}");
     assert!(stdout.contains("1 not valid case files"), "{stdout}");
 }
