@@ -4,7 +4,7 @@
 # 1. Opcode-variant coverage (always): which variants the JSON cases under corpus/ execute
 #    on eravm, and the list no case reaches.
 # 2. Line and branch coverage (when LLVM tools matching rustc's LLVM are installed, e.g.
-#    Debian's llvm-22 at /usr/lib/llvm-22/bin, or LLVM_BIN=...): `cargo fuzz coverage` over
+#    Debian's llvm-22 at /usr/lib/llvm-22/bin, or LLVM_BIN=...): `cargo fuzz coverage -O` over
 #    the libFuzzer corpus, summarised with llvm-cov, HTML in target/coverage/<target>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +22,7 @@ if [ ! -x "$llvm_bin/llvm-cov" ] || ! command -v cargo-fuzz >/dev/null 2>&1; the
 fi
 for target in opcodes calls precompiles; do
   [ -d "fuzz/corpus/$target" ] || continue
-  cargo fuzz coverage "$target" -s none "fuzz/corpus/$target" --llvm-path "$llvm_bin"
+  cargo fuzz coverage "$target" -O -s none "fuzz/corpus/$target" --llvm-path "$llvm_bin"
   bin=$(find fuzz/target -path "*coverage*" -name "$target" -type f -perm -u+x | head -1)
   prof="fuzz/coverage/$target/coverage.profdata"
   "$llvm_bin/llvm-cov" report "$bin" -instr-profile="$prof" --ignore-filename-regex='/.cargo/|rustc/' \

@@ -8,7 +8,8 @@
 # --out           findings folder (default findings/nightly); the report goes to
 #                 DIR/report.md and DIR/report.json
 # --libfuzzer     also run the cargo-fuzz targets in fork mode, with the persistent corpus
-#                 in fuzz/corpus/<target> (needs cargo-fuzz; half of each target's share)
+#                 in fuzz/corpus/<target> (needs cargo-fuzz; half of each target's share;
+#                 built with -O, as fuzz/build.rs demands: zk_evm as a node runs it)
 # --inject-fault  build eravm with a deliberate bug (add-off-by-one, free-heap-growth,
 #                 events-survive-revert, writes-cost-no-pubdata) to check that the campaign
 #                 and the report catch it
@@ -57,7 +58,7 @@ for target in "${targets[@]}"; do
     mkdir -p "fuzz/corpus/$target" "$out/$target/libfuzzer"
     echo "nightly: $target: libFuzzer, $jobs jobs, $(( share - in_process ))s"
     ERADIFF_FINDINGS="$out/$target/libfuzzer" \
-      cargo fuzz run "$target" -s none "fuzz/corpus/$target" -- \
+      cargo fuzz run "$target" -O -s none "fuzz/corpus/$target" -- \
         -fork="$jobs" -ignore_crashes=1 -timeout=30 -max_total_time=$(( share - in_process )) \
         > "$out/$target/libfuzzer/log.txt" 2>&1 || true
   fi

@@ -1,4 +1,4 @@
-//! `cargo fuzz run batches -s none`: our bootloader driven by the operator through a batch
+//! `cargo fuzz run batches -O -s none`: our bootloader driven by the operator through a batch
 //! of transactions, on eravm and zk_evm.
 #![no_main]
 

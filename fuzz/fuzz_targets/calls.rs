@@ -1,4 +1,4 @@
-//! `cargo fuzz run calls -s none`: worlds of contracts calling each other, on eravm and
+//! `cargo fuzz run calls -O -s none`: worlds of contracts calling each other, on eravm and
 //! zk_evm.
 #![no_main]
 

@@ -1,4 +1,4 @@
-//! `cargo fuzz run opcodes -s none`: single-frame programs on eravm and zk_evm.
+//! `cargo fuzz run opcodes -O -s none`: single-frame programs on eravm and zk_evm.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

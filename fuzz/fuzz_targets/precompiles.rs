@@ -1,4 +1,4 @@
-//! `cargo fuzz run precompiles -s none`: precompile calls on valid and broken inputs.
+//! `cargo fuzz run precompiles -O -s none`: precompile calls on valid and broken inputs.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -146,6 +146,7 @@ impl Program {
             calldata: crate::case::Bytes(self.calldata),
             frame: self.frame,
             max_cycles: DEFAULT_MAX_CYCLES,
+            flags: Default::default(),
             note: String::new(),
             world: None,
             batch: None,

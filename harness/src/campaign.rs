@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::backend::EraVm;
 use crate::case::Case;
 use crate::differential::{reference_at_fault, Declined, Finding, Judge, Verdict};
+use crate::findings::write_atomic;
 use crate::generator::{generate_seeded_for, Settings};
 use crate::known::KnownDivergences;
 use crate::observe::RunStats;
@@ -51,11 +52,17 @@ pub struct FindingGroup {
     pub signature: String,
     pub count: u64,
     pub known: Option<String>,
-    /// Where the first case of the group was written.
+    /// Where the first case of the group was written, relative to the summary's folder.
     pub case: String,
+    /// The group's report, relative to the summary's folder.
     pub report: String,
     pub first_iteration: u64,
 }
+
+/// Generated cases kept on disk per campaign when they break the case format's rules.
+const GENERATOR_DEFECTS_KEPT: u64 = 10;
+/// The folder (under the findings folder) for generated cases that are input errors.
+pub const GENERATOR_DEFECTS_DIR: &str = "generator-defects";
 
 /// The outcome of a campaign.
 #[derive(Clone, Debug, Serialize)]
@@ -74,6 +81,10 @@ pub struct Summary {
     pub groups: Vec<FindingGroup>,
     pub new_divergences: u64,
     pub crashes: u64,
+    /// Generated cases that are input errors (beyond the protocol's limits, or otherwise
+    /// against the case format): defects of the generator, not findings; the first few are
+    /// kept in `generator-defects/`.
+    pub generator_defects: u64,
     /// Totals of what agreeing runs exercised (on eravm).
     pub stats: RunStats,
     /// The backends every case ran on.
@@ -83,6 +94,12 @@ pub struct Summary {
     pub agreement: BTreeMap<String, [u64; 2]>,
     /// Cases a backend declined (it cannot host them), by backend and reason: never findings.
     pub declined: BTreeMap<String, u64>,
+    /// The folder the summary and the groups' paths are relative to.
+    #[serde(skip)]
+    pub dir: PathBuf,
+    /// Where the summary was written.
+    #[serde(skip)]
+    pub file: PathBuf,
 }
 
 impl Summary {
@@ -104,20 +121,78 @@ impl Summary {
 }
 
 /// The campaign's findings folder.
+///
+/// Every file is written atomically ([`write_atomic`]). A case is first written to this
+/// campaign's own working folder (`DIR/.work-<pid>-<time>/`, so that campaigns sharing `DIR`
+/// never touch each other's), then moved into its group's folder, which campaigns may share:
+/// the case files are named by their hash, and the reports are replaced whole.
 struct Findings {
     judge: Judge<'static>,
     dir: PathBuf,
+    work: PathBuf,
     groups: BTreeMap<String, FindingGroup>,
+    generator_defects: u64,
 }
 
 impl Findings {
     fn new(judge: Judge<'static>, dir: &Path) -> io::Result<Findings> {
-        fs::create_dir_all(dir.join("incoming"))?;
+        fs::create_dir_all(dir)?;
+        // Unique per campaign: the process, the time, and a count within the process.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let next = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let work = dir.join(format!(".work-{}-{nanos}-{next}", std::process::id()));
+        fs::create_dir(&work)?;
         Ok(Findings {
             judge,
             dir: dir.to_path_buf(),
+            work,
             groups: BTreeMap::new(),
+            generator_defects: 0,
         })
+    }
+
+    /// A generated case that is an input error: counted, and the first few kept with the
+    /// error in their note.
+    fn generator_defect(&mut self, case: &Case, error: &crate::case::CaseError) -> io::Result<()> {
+        self.generator_defects += 1;
+        if self.generator_defects > GENERATOR_DEFECTS_KEPT {
+            return Ok(());
+        }
+        let mut case = case.clone();
+        case.note = format!("generator defect: {error}. {}", case.note);
+        let json = case.to_json();
+        let dir = self.dir.join(GENERATOR_DEFECTS_DIR);
+        fs::create_dir_all(&dir)?;
+        write_atomic(&dir.join(format!("{}.json", case_hash(&json))), json)
+    }
+
+    /// Writes the summary (atomically) and removes this campaign's working folder. The
+    /// summary is `DIR/summary.json` unless the folder has one already (another campaign's,
+    /// running at the same time or before): then it stays `DIR/summary-<id>.json` (the id of
+    /// the working folder), so that no campaign replaces another's counts; `eradiff report`
+    /// reads them all.
+    fn finish(self, summary: &Summary) -> io::Result<PathBuf> {
+        fs::remove_dir_all(&self.work)?;
+        let work = self.work.file_name().unwrap_or_default().to_string_lossy();
+        let own = self.dir.join(format!(
+            "summary-{}.json",
+            work.trim_start_matches(".work-")
+        ));
+        write_atomic(
+            &own,
+            serde_json::to_string_pretty(summary).unwrap_or_default(),
+        )?;
+        // A hard link claims the name only if nobody has it, atomically.
+        let shared = self.dir.join("summary.json");
+        if fs::hard_link(&own, &shared).is_ok() {
+            fs::remove_file(&own)?;
+            return Ok(shared);
+        }
+        Ok(own)
     }
 
     /// Writes the case first; only then explains and files it.
@@ -129,9 +204,9 @@ impl Findings {
         known: &KnownDivergences,
     ) -> io::Result<bool> {
         let json = case.to_json();
-        let hash = hex::encode(&Sha256::digest(json.as_bytes())[..8]);
-        let incoming = self.dir.join("incoming").join(format!("{hash}.json"));
-        fs::write(&incoming, &json)?;
+        let hash = case_hash(&json);
+        let incoming = self.work.join(format!("{hash}.json"));
+        write_atomic(&incoming, &json)?;
 
         let explanation = self.judge.explain(case, finding);
         if let Some(group) = self.groups.get_mut(&explanation.signature) {
@@ -146,16 +221,16 @@ impl Findings {
         fs::rename(&incoming, &case_path)?;
         let report_path = group_dir.join("report.md");
         let report = finding_markdown(case, &explanation, Some(&case_path.display().to_string()));
-        fs::write(&report_path, report)?;
-        fs::write(
-            group_dir.join("explanation.json"),
+        write_atomic(&report_path, report)?;
+        write_atomic(
+            &group_dir.join("explanation.json"),
             serde_json::to_string_pretty(&explanation).unwrap_or_default(),
         )?;
         // Shrink it now, while the campaign knows its signature; the report shows the
         // smallest case.
         if let Some(m) = crate::minimize::minimize(&self.judge, case, MINIMIZE_BUDGET) {
             let min_path = group_dir.join("minimized.json");
-            fs::write(&min_path, m.case.to_json())?;
+            write_atomic(&min_path, m.case.to_json())?;
             if let Verdict::Disagree(f) = self.judge.check(&m.case) {
                 let e = self.judge.explain(&m.case, f);
                 let mut text = finding_markdown(&m.case, &e, Some(&min_path.display().to_string()));
@@ -165,7 +240,7 @@ impl Findings {
                     m.instructions_after,
                     case_path.display()
                 ));
-                fs::write(&report_path, text)?;
+                write_atomic(&report_path, text)?;
             }
         }
         self.groups.insert(
@@ -174,8 +249,8 @@ impl Findings {
                 known: known.reason(&explanation.signature).map(str::to_string),
                 signature: explanation.signature,
                 count: 1,
-                case: case_path.display().to_string(),
-                report: report_path.display().to_string(),
+                case: format!("{slug}/{hash}.json"),
+                report: format!("{slug}/report.md"),
                 first_iteration: iteration,
             },
         );
@@ -233,6 +308,11 @@ impl Tally {
     }
 }
 
+/// The name a case file gets: the first 8 bytes of the sha256 of its JSON, in hex.
+fn case_hash(json: &str) -> String {
+    hex::encode(&Sha256::digest(json.as_bytes())[..8])
+}
+
 /// A file-name-safe form of a signature.
 pub fn slug(signature: &str) -> String {
     let mut s: String = signature
@@ -251,18 +331,36 @@ pub fn slug(signature: &str) -> String {
 
 /// Runs a campaign to its budget.
 pub fn run(config: &CampaignConfig, known: &KnownDivergences) -> io::Result<Summary> {
+    run_with(config, known, |iteration| {
+        generate_seeded_for(config.target, config.seed, iteration, &config.settings)
+    })
+}
+
+/// Runs a campaign on the cases `generate` gives for each iteration (the seeded generator
+/// of the target, for [`run`]). A case that is an input error (see
+/// [`Case::validate`]) is not run: it counts as a generator defect.
+pub fn run_with(
+    config: &CampaignConfig,
+    known: &KnownDivergences,
+    generate: impl Fn(u64) -> Case,
+) -> io::Result<Summary> {
     let mut findings = Findings::new(config.judge, &config.out)?;
     let progress = if config.show_progress {
-        let bar = match config.budget {
-            Budget::Iterations(n) => ProgressBar::new(n),
-            Budget::Duration(d) => ProgressBar::new(d.as_secs().max(1)),
+        // The bar counts cases, or seconds of the duration (the rate is in the message).
+        let (bar, template) = match config.budget {
+            Budget::Iterations(n) => (
+                ProgressBar::new(n),
+                "{elapsed_precise} [{bar:30}] {pos}/{len} cases {msg}",
+            ),
+            Budget::Duration(d) => (
+                ProgressBar::new(d.as_secs().max(1)),
+                "{elapsed_precise} [{bar:30}] {pos}s/{len}s {msg}",
+            ),
         };
         bar.set_style(
-            ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] {pos}/{len} {per_sec} {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+            ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
         );
         bar
     } else {
@@ -283,7 +381,12 @@ pub fn run(config: &CampaignConfig, known: &KnownDivergences) -> io::Result<Summ
             Budget::Duration(d) if start.elapsed() >= d => break,
             _ => {}
         }
-        let case = generate_seeded_for(config.target, config.seed, executions, &config.settings);
+        let case = generate(executions);
+        if let Err(e) = case.validate() {
+            findings.generator_defect(&case, &e)?;
+            executions += 1;
+            continue;
+        }
         let (verdict, declined) = config.judge.check_counted(&case);
         tally.count(&verdict, &declined);
         match verdict {
@@ -345,8 +448,11 @@ pub fn run(config: &CampaignConfig, known: &KnownDivergences) -> io::Result<Summ
 
     let seconds = start.elapsed().as_secs_f64();
     let (variant_counts, mode_counts) = group_counts(&counts);
-    let groups: Vec<FindingGroup> = findings.groups.into_values().collect();
-    let summary = Summary {
+    let groups: Vec<FindingGroup> = findings.groups.values().cloned().collect();
+    let mut summary = Summary {
+        generator_defects: findings.generator_defects,
+        dir: config.out.clone(),
+        file: PathBuf::new(),
         target: config.target,
         seed: config.seed,
         executions,
@@ -366,11 +472,7 @@ pub fn run(config: &CampaignConfig, known: &KnownDivergences) -> io::Result<Summ
         agreement: tally.agreement,
         declined: tally.declined,
     };
-    let _ = fs::remove_dir(config.out.join("incoming"));
-    fs::write(
-        config.out.join("summary.json"),
-        serde_json::to_string_pretty(&summary).unwrap_or_default(),
-    )?;
+    summary.file = findings.finish(&summary)?;
     Ok(summary)
 }
 
@@ -408,21 +510,35 @@ pub fn opcodes_target_variants() -> Vec<String> {
     names
 }
 
+/// Writes a line to `out`, returning the error (a closed pipe, say) to the caller.
+macro_rules! say {
+    ($out:expr, $($arg:tt)*) => {
+        writeln!($out, $($arg)*)?
+    };
+}
+
 /// What the batches target must show: long batches, failed transactions, every hook our
 /// bootloader raises, published pubdata.
-fn print_batch_stats(b: &crate::observe::BatchStats) {
-    println!("\nbatches (eravm's operator):");
-    println!("  batch runs                           {:>12}", b.runs);
-    println!(
+fn print_batch_stats(out: &mut dyn io::Write, b: &crate::observe::BatchStats) -> io::Result<()> {
+    say!(out, "\nbatches (eravm's operator):");
+    say!(out, "  batch runs                           {:>12}", b.runs);
+    say!(
+        out,
         "  with 20+ transaction results         {:>12}",
         b.with_20_results
     );
-    println!(
+    say!(
+        out,
         "  transactions with a result           {:>12}",
         b.transactions
     );
-    println!("  failed, rolled back                  {:>12}", b.failed);
-    println!(
+    say!(
+        out,
+        "  failed, rolled back                  {:>12}",
+        b.failed
+    );
+    say!(
+        out,
         "  non-empty pubdata published          {:>12}",
         b.nonempty_pubdata
     );
@@ -440,17 +556,21 @@ fn print_batch_stats(b: &crate::observe::BatchStats) {
         ),
     ];
     for (label, batches, items) in rows {
-        println!("{label:<39}{batches:>12}   ({items} in all)");
+        say!(out, "{label:<39}{batches:>12}   ({items} in all)");
     }
-    println!(
+    say!(
+        out,
         "  state diffs published                {:>12}   ({} initial writes)",
-        b.published_diffs, b.published_initial_writes
+        b.published_diffs,
+        b.published_initial_writes
     );
-    println!(
+    say!(
+        out,
         "  fed one by one, with snapshots       {:>12}   ({} transactions rolled back)",
-        b.fed_one_by_one, b.rolled_back_transactions
+        b.fed_one_by_one,
+        b.rolled_back_transactions
     );
-    println!("  hooks raised:");
+    say!(out, "  hooks raised:");
     for hook in [
         "PostResult",
         "AskOperatorForRefund",
@@ -461,13 +581,20 @@ fn print_batch_stats(b: &crate::observe::BatchStats) {
     ] {
         let n = b.hooks.get(hook).copied().unwrap_or(0);
         let mark = if n == 0 { "  <- never" } else { "" };
-        println!("    {hook:<34} {n:>12}{mark}");
+        say!(out, "    {hook:<34} {n:>12}{mark}");
     }
+    Ok(())
 }
 
-/// Prints the summary as a table.
-pub fn print_summary(summary: &Summary) {
-    println!(
+/// Prints the summary as a table; an error (e.g. stdout closed) is returned, not a panic.
+pub fn print_summary(summary: &Summary) -> io::Result<()> {
+    write_summary(&mut io::stdout().lock(), summary)
+}
+
+/// Writes the summary as a table.
+pub fn write_summary(out: &mut dyn io::Write, summary: &Summary) -> io::Result<()> {
+    say!(
+        out,
         "{} executions in {:.1}s: {:.0} execs/s (seed {}, target {:?})",
         summary.executions,
         summary.seconds,
@@ -475,46 +602,50 @@ pub fn print_summary(summary: &Summary) {
         summary.seed,
         summary.target
     );
-    println!("\nbackends: {}; agreement per pair (agree / disagree):", summary.backends);
+    say!(out, "\nbackends: {}; agreement per pair (agree / disagree):", summary.backends);
     for (pair, [agree, disagree]) in &summary.agreement {
-        println!("  {pair:<16} {agree:>10} / {disagree}");
+        say!(out, "  {pair:<16} {agree:>10} / {disagree}");
     }
     if !summary.declined.is_empty() {
-        println!("\ncases a backend declined (never findings):");
+        say!(out, "\ncases a backend declined (never findings):");
         for (why, n) in &summary.declined {
-            println!("  {n:>10}  {why}");
+            say!(out, "  {n:>10}  {why}");
         }
     }
-    println!("\nruns ended:");
+    
+    say!(out, "\nruns ended:");
     for (end, n) in &summary.ends {
-        println!("  {end:<14} {n:>10}");
+        say!(out, "  {end:<14} {n:>10}");
     }
-    println!("\nexecuted instructions by opcode variant (eravm):");
+    say!(out, "\nexecuted instructions by opcode variant (eravm):");
     match summary.target {
         Target::Opcodes => {
             for name in &opcodes_target_variants() {
                 let n = summary.variant_counts.get(name).copied().unwrap_or(0);
                 let mark = if n < 1000 { "  <- under 1000" } else { "" };
-                println!("  {name:<28} {n:>12}{mark}");
+                say!(out, "  {name:<28} {n:>12}{mark}");
             }
         }
         Target::Precompiles => {
             for (name, n) in &summary.variant_counts {
-                println!("  {name:<28} {n:>12}");
+                say!(out, "  {name:<28} {n:>12}");
             }
-            println!("\nprecompile calls (eravm): well formed / malformed inputs");
+            say!(
+                out,
+                "\nprecompile calls (eravm): well formed / malformed inputs"
+            );
             for (name, [bad, good]) in &summary.stats.precompiles {
                 let mark = if bad + good < 1000 || *bad < 100 || *good < 100 {
                     "  <- under 1000 calls or 100 of a kind"
                 } else {
                     ""
                 };
-                println!("  {name:<12} {good:>10} / {bad:<10}{mark}");
+                say!(out, "  {name:<12} {good:>10} / {bad:<10}{mark}");
             }
         }
         Target::Calls | Target::Batches => {
             for (name, n) in &summary.variant_counts {
-                println!("  {name:<28} {n:>12}");
+                say!(out, "  {name:<28} {n:>12}");
             }
             let kind = |prefix: &str| -> u64 {
                 summary
@@ -531,7 +662,10 @@ pub fn print_summary(summary: &Summary) {
                     .sum()
             };
             let s = &summary.stats;
-            println!("\nwhat the calls target must exercise (each at least 500):");
+            say!(
+                out,
+                "\nwhat the calls target must exercise (each at least 500):"
+            );
             for (what, n) in [
                 ("far_call (all modifiers)", kind("far_call")),
                 (
@@ -546,18 +680,19 @@ pub fn print_summary(summary: &Summary) {
                 ("rolled-back storage writes", s.rolled_back_writes),
             ] {
                 let mark = if n < 500 { "  <- under 500" } else { "" };
-                println!("  {what:<36} {n:>12}{mark}");
+                say!(out, "  {what:<36} {n:>12}{mark}");
             }
             if summary.target == Target::Batches {
-                print_batch_stats(&s.batches);
+                print_batch_stats(out, &s.batches)?;
             }
         }
     }
-    println!("\nexecuted instructions by addressing mode (eravm):");
+    say!(out, "\nexecuted instructions by addressing mode (eravm):");
     for (mode, n) in &summary.mode_counts {
-        println!("  {mode:<40} {n:>12}");
+        say!(out, "  {mode:<40} {n:>12}");
     }
-    println!(
+    say!(
+        out,
         "\nfindings: {} signatures, {} new against eravm (not on the known list), {} in a \
          reference (zk_evm or vm2 the odd one out, or crashed), {} crashes",
         summary.groups.len(),
@@ -565,17 +700,30 @@ pub fn print_summary(summary: &Summary) {
         summary.in_references().count(),
         summary.crashes
     );
+    if summary.generator_defects > 0 {
+        say!(
+            out,
+            "generator defects (generated cases that are input errors, not run): {}; the first \
+             ones are in {}",
+            summary.generator_defects,
+            summary.dir.join(GENERATOR_DEFECTS_DIR).display()
+        );
+    }
     for g in &summary.groups {
         let known = g
             .known
             .as_deref()
             .map(|r| format!(" [known: {r}]"))
             .unwrap_or_default();
-        println!(
+        say!(
+            out,
             "  {:>6}x {}{known}\n          {}",
-            g.count, g.signature, g.report
+            g.count,
+            g.signature,
+            summary.dir.join(&g.report).display()
         );
     }
+    Ok(())
 }
 
 /// Files loose case files (from `cargo fuzz`, or written by hand) the way a campaign files
@@ -587,6 +735,12 @@ pub fn triage(
     target: Target,
     known: &KnownDivergences,
 ) -> io::Result<Summary> {
+    if !dir.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{} is not a folder of case files", dir.display()),
+        ));
+    }
     let out = dir.join("triaged");
     let mut findings = Findings::new(judge, &out)?;
     let mut tally = Tally::new(judge);
@@ -594,6 +748,7 @@ pub fn triage(
     let mut executions = 0u64;
     let mut crashes = 0u64;
     let mut ends: BTreeMap<String, u64> = BTreeMap::new();
+    let mut invalid = 0u64;
     let mut paths: Vec<PathBuf> = fs::read_dir(dir)?
         .flatten()
         .map(|e| e.path())
@@ -601,8 +756,13 @@ pub fn triage(
         .collect();
     paths.sort();
     for path in paths {
-        let Ok(case) = Case::load(&path) else {
-            continue;
+        let case = match Case::load(&path) {
+            Ok(case) => case,
+            Err(e) => {
+                eprintln!("triage: skipping {}: {e}", path.display());
+                invalid += 1;
+                continue;
+            }
         };
         executions += 1;
         let (verdict, declined) = judge.check_counted(&case);
@@ -624,8 +784,14 @@ pub fn triage(
         }
     }
     let seconds = start.elapsed().as_secs_f64();
-    let groups: Vec<FindingGroup> = findings.groups.into_values().collect();
-    let summary = Summary {
+    let groups: Vec<FindingGroup> = findings.groups.values().cloned().collect();
+    if invalid > 0 {
+        ends.insert("invalid case file".into(), invalid);
+    }
+    let mut summary = Summary {
+        generator_defects: 0,
+        dir: out.clone(),
+        file: PathBuf::new(),
         target,
         seed: 0,
         executions,
@@ -645,11 +811,7 @@ pub fn triage(
         agreement: tally.agreement,
         declined: tally.declined,
     };
-    let _ = fs::remove_dir(out.join("incoming"));
-    fs::write(
-        out.join("summary.json"),
-        serde_json::to_string_pretty(&summary).unwrap_or_default(),
-    )?;
+    summary.file = findings.finish(&summary)?;
     Ok(summary)
 }
 
@@ -745,7 +907,7 @@ pub fn distill(target: Target, seed: u64, iterations: u64, out: &Path) -> io::Re
             new.join(", ")
         );
         covered.extend(new);
-        fs::write(out.join(format!("seed-{seed}-{i}.json")), case.to_json())?;
+        write_atomic(&out.join(format!("seed-{seed}-{i}.json")), case.to_json())?;
         added += 1;
     }
     Ok(added)

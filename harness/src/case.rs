@@ -32,6 +32,9 @@ pub struct Case {
     pub calldata: Bytes,
     #[serde(default)]
     pub frame: FrameSettings,
+    /// The flags at the start (default: all clear, as a node starts).
+    #[serde(default, skip_serializing_if = "InitialFlags::is_clear")]
+    pub flags: InitialFlags,
     /// Both VMs stop after this many cycles if the program has not ended.
     pub max_cycles: u64,
     /// Contracts and storage the program can reach with far calls and storage opcodes.
@@ -58,6 +61,39 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// Whether every transaction the operator would push fits the bootloader's heap (the
+    /// protocol's limits on the number of transactions and on their data), placing them as
+    /// both operators do: a rolled-back transaction frees its room again, and in one-tx mode
+    /// nothing is pushed after the first transaction kept. The error names the first
+    /// transaction that does not fit.
+    pub fn fits(&self) -> Result<(), (usize, String)> {
+        let mut state = eravm::operator::BootloaderState::new();
+        let one_by_one = self.fed_one_by_one();
+        for (i, tx) in self.transactions.iter().enumerate() {
+            let mark = state.mark();
+            if state.place_transaction(&tx.to_operator()).is_err() {
+                return Err((
+                    i,
+                    format!(
+                        "does not fit the bootloader's heap: at most {} transactions, and \
+                         their data (3 words each plus the calldata) must end before word {}; \
+                         {} transactions and {} words of data are placed before it",
+                        eravm::operator::layout::MAX_TRANSACTIONS,
+                        eravm::operator::layout::HOOK_PARAMS,
+                        state.transactions,
+                        state.next_data_word - eravm::operator::layout::TX_DATA,
+                    ),
+                ));
+            }
+            if one_by_one && tx.rollback {
+                state.restore(mark);
+            } else if one_by_one && self.mode == BatchMode::OneTx {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the operator pushes the transactions one at a time, each after the previous
     /// one has ended (taking a snapshot before each push), rather than all before the start:
     /// when some transaction is to be rolled back.
@@ -166,6 +202,29 @@ impl Default for FrameSettings {
     }
 }
 
+/// The flags LT (less than, or overflow), EQ and GT at the start of the first frame.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InitialFlags {
+    pub lt: bool,
+    pub eq: bool,
+    pub gt: bool,
+}
+
+impl InitialFlags {
+    pub fn is_clear(&self) -> bool {
+        *self == InitialFlags::default()
+    }
+
+    pub fn to_vm(self) -> eravm::Flags {
+        eravm::Flags {
+            lt_of: self.lt,
+            eq: self.eq,
+            gt: self.gt,
+        }
+    }
+}
+
 /// An initial register value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -195,8 +254,50 @@ impl Bytes {
     }
 }
 
-fn strip_0x(s: &str) -> &str {
-    s.strip_prefix("0x").unwrap_or(s)
+/// The digits of a hex string, which must start with `0x` (the one rule for every hex field:
+/// a string without the prefix, such as `"1234"`, is neither read as hex nor as decimal, and a
+/// JSON number in a hex field is an error too).
+struct HexVisitor(&'static str);
+
+impl serde::de::Visitor<'_> for HexVisitor {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}, as a 0x-prefixed hex string", self.0)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<String, E> {
+        match s.strip_prefix("0x") {
+            Some(digits) => Ok(digits.to_string()),
+            None => Err(E::custom(format!(
+                "expected {}, as a hex string starting with 0x, got {s:?} (hex fields take no \
+                 unprefixed or decimal numbers)",
+                self.0
+            ))),
+        }
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<String, E> {
+        Err(E::custom(format!(
+            "expected {}, as a hex string starting with 0x, got the JSON number {n} (write \
+             \"{n:#x}\")",
+            self.0
+        )))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<String, E> {
+        Err(E::custom(format!(
+            "expected {}, as a hex string starting with 0x, got the JSON number {n}",
+            self.0
+        )))
+    }
+}
+
+fn hex_digits<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    what: &'static str,
+) -> Result<String, D::Error> {
+    d.deserialize_any(HexVisitor(what))
 }
 
 impl Serialize for Word {
@@ -207,17 +308,15 @@ impl Serialize for Word {
 
 impl<'de> Deserialize<'de> for Word {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        let digits = strip_0x(&s);
+        let digits = hex_digits(d, "a 256-bit word")?;
         if digits.is_empty() || digits.len() > 64 {
             return Err(serde::de::Error::custom(format!(
-                "expected 1 to 64 hex digits, got {:?}",
-                s
+                "expected 0x and 1 to 64 hex digits, got \"0x{digits}\""
             )));
         }
-        U256::from_str_radix(digits, 16)
+        U256::from_str_radix(&digits, 16)
             .map(Word)
-            .map_err(|_| serde::de::Error::custom(format!("not a hex number: {s:?}")))
+            .map_err(|_| serde::de::Error::custom(format!("not a hex number: \"0x{digits}\"")))
     }
 }
 
@@ -229,15 +328,14 @@ impl Serialize for Address {
 
 impl<'de> Deserialize<'de> for Address {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        let digits = strip_0x(&s);
-        let value = U256::from_str_radix(if digits.is_empty() { "0" } else { digits }, 16)
-            .map_err(|_| serde::de::Error::custom(format!("not a hex address: {s:?}")))?;
-        if digits.len() > 40 {
+        let digits = hex_digits(d, "an address")?;
+        if digits.is_empty() || digits.len() > 40 {
             return Err(serde::de::Error::custom(format!(
-                "an address has at most 40 hex digits, got {s:?}"
+                "an address is 0x and 1 to 40 hex digits, got \"0x{digits}\""
             )));
         }
+        let value = U256::from_str_radix(&digits, 16)
+            .map_err(|_| serde::de::Error::custom(format!("not a hex address: \"0x{digits}\"")))?;
         let mut bytes = [0u8; 32];
         value.to_big_endian(&mut bytes);
         Ok(Address(H160::from_slice(&bytes[12..])))
@@ -252,12 +350,15 @@ impl Serialize for Bytes {
 
 impl<'de> Deserialize<'de> for Bytes {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        hex::decode(strip_0x(&s))
+        let digits = hex_digits(d, "bytes")?;
+        hex::decode(&digits)
             .map(Bytes)
             .map_err(|e| serde::de::Error::custom(format!("not hex bytes ({e})")))
     }
 }
+
+/// The field name errors give for the file as a whole.
+pub const TOP_LEVEL: &str = "(top level)";
 
 /// Why a case file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -275,14 +376,42 @@ impl Case {
     /// Parses a case from JSON, naming the offending field on error.
     pub fn from_json(text: &str) -> Result<Case, CaseError> {
         let mut de = serde_json::Deserializer::from_str(text);
-        let case: Case =
-            serde_path_to_error::deserialize(&mut de).map_err(|e| CaseError::Field {
-                field: match e.path().to_string() {
-                    p if p == "." => "(top level)".to_string(),
-                    p => p,
+        let case: Case = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let message = e.inner().to_string();
+            // serde reports a missing field at the object holding it: name the field itself.
+            if let Some(name) = message
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split('`').next())
+            {
+                let field = if path == "." {
+                    name.to_string()
+                } else {
+                    format!("{path}.{name}")
+                };
+                return CaseError::Field {
+                    field,
+                    message: "required, and missing".into(),
+                };
+            }
+            CaseError::Field {
+                field: if path == "." {
+                    TOP_LEVEL.to_string()
+                } else {
+                    path
                 },
-                message: e.inner().to_string(),
-            })?;
+                message,
+            }
+        })?;
+        // One JSON object and nothing after it but white space.
+        de.end().map_err(|e| CaseError::Field {
+            field: TOP_LEVEL.into(),
+            message: format!(
+                "text after the case's JSON object (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        })?;
         case.validate()?;
         Ok(case)
     }
@@ -325,6 +454,24 @@ impl Case {
                         format!("at most {MAX_CODE_WORDS} words"),
                     );
                 }
+                if let Some(first) = world.contracts[..i]
+                    .iter()
+                    .position(|d| d.address == c.address)
+                {
+                    return field(
+                        format!("world.contracts[{i}].address"),
+                        format!(
+                            "{:#x} is already deployed by world.contracts[{first}]: one \
+                             contract per address",
+                            c.address.0
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(batch) = &self.batch {
+            if let Err((i, message)) = batch.fits() {
+                return field(format!("batch.transactions[{i}]"), message);
             }
         }
         if self.code.len() > MAX_CODE_WORDS {
@@ -391,6 +538,7 @@ impl Case {
             heap_bound: self.frame.heap_bound,
             aux_heap_bound: self.frame.aux_heap_bound,
             context_u128: self.frame.context_u128.0.low_u128(),
+            flags: self.flags.to_vm(),
         }
     }
 

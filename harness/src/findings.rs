@@ -19,6 +19,45 @@ use crate::known::KnownDivergences;
 use crate::minimize::instruction_count;
 use crate::report::finding_markdown;
 
+/// Writes a file so that it is never seen half written, even after a crash, a kill or a
+/// full disk: the bytes go to a temporary name in the same folder, are synced, and the file
+/// is renamed into place (a rename within a folder is atomic); on any error the temporary
+/// file is removed and `path` keeps what it held before.
+pub fn write_atomic(path: &Path, bytes: impl AsRef<[u8]>) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let temp = dir.join(format!(
+        ".{name}.{}-{}.tmp",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let written = (|| {
+        let mut file = std::fs::File::create_new(&temp)?;
+        file.write_all(bytes.as_ref())?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written?;
+    // The rename itself survives a power loss once the folder is synced (not possible on
+    // every platform: best effort).
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
 /// Output formats of `eradiff report`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ReportFormat {
@@ -30,7 +69,7 @@ pub enum ReportFormat {
 pub enum ReportError {
     #[error("cannot read {path}: {message}")]
     Read { path: String, message: String },
-    #[error("no summary.json under {0}: not a findings folder")]
+    #[error("no summary.json and no finding under {0}: not a findings folder")]
     Empty(String),
 }
 
@@ -59,6 +98,9 @@ pub struct Report {
     pub groups: Vec<ReportGroup>,
     /// Groups not on the known-divergence list.
     pub new_groups: usize,
+    /// Groups whose case file could not be read (`eradiff report` then exits 2).
+    #[serde(skip)]
+    pub unreadable_cases: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -80,26 +122,88 @@ pub struct ReportGroup {
     markdown: String,
 }
 
-fn summaries(dir: &Path, out: &mut Vec<PathBuf>) {
+/// Whether a file name is a campaign's summary: `summary.json`, or `summary-<pid>.json` when
+/// campaigns shared the folder.
+fn is_summary(name: &str) -> bool {
+    name == "summary.json" || (name.starts_with("summary-") && name.ends_with(".json"))
+}
+
+/// The summaries and the group folders (those holding an `explanation.json`) under `dir`;
+/// hidden folders (a campaign's working folder) are skipped.
+fn walk(dir: &Path, summaries: &mut Vec<PathBuf>, groups: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let path = entry.path();
+        let name = entry.file_name().to_string_lossy().to_string();
         if path.is_dir() {
-            summaries(&path, out);
-        } else if path.file_name().is_some_and(|n| n == "summary.json") {
-            out.push(path);
+            if !name.starts_with('.') {
+                walk(&path, summaries, groups);
+            }
+        } else if is_summary(&name) {
+            summaries.push(path);
+        } else if name == "explanation.json" {
+            groups.push(dir.to_path_buf());
         }
     }
 }
 
-/// Builds the report of a findings folder.
+/// A case path from a summary: relative to the summary's folder (or, in summaries written
+/// before that rule, to where the campaign ran).
+fn resolve(summary_dir: &Path, case: &str) -> PathBuf {
+    let relative = summary_dir.join(case);
+    if Path::new(case).is_relative() && relative.exists() {
+        relative
+    } else {
+        PathBuf::from(case)
+    }
+}
+
+/// A group folder no summary lists (a campaign killed before writing its summary): its
+/// signature from `explanation.json`, its first case file (by name), and one hit per case.
+fn orphan_group(dir: &Path) -> Option<(String, u64, String)> {
+    #[derive(Deserialize)]
+    struct Signature {
+        signature: String,
+    }
+    let text = std::fs::read_to_string(dir.join("explanation.json")).ok()?;
+    let signature = serde_json::from_str::<Signature>(&text).ok()?.signature;
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "json")
+                && p.file_name().is_some_and(|n| {
+                    let n = n.to_string_lossy();
+                    !n.starts_with('.') && n != "explanation.json" && n != "minimized.json"
+                })
+        })
+        .collect();
+    cases.sort();
+    let first = cases.first()?.display().to_string();
+    Some((signature, cases.len() as u64, first))
+}
+
+/// The target named for groups found in folders that no summary lists.
+pub const NO_SUMMARY: &str = "(no summary)";
+
+/// Builds the report of a findings folder: every summary under it, and every group folder
+/// none of them lists.
 pub fn collect(dir: &Path) -> Result<Report, ReportError> {
+    if !dir.is_dir() {
+        return Err(ReportError::Read {
+            path: dir.display().to_string(),
+            message: "not a folder".into(),
+        });
+    }
     let mut files = Vec::new();
-    summaries(dir, &mut files);
+    let mut group_dirs = Vec::new();
+    walk(dir, &mut files, &mut group_dirs);
     files.sort();
-    if files.is_empty() {
+    group_dirs.sort();
+    if files.is_empty() && group_dirs.is_empty() {
         return Err(ReportError::Empty(dir.display().to_string()));
     }
     let known = KnownDivergences::shipped();
@@ -107,6 +211,8 @@ pub fn collect(dir: &Path) -> Result<Report, ReportError> {
     let mut targets: Vec<String> = Vec::new();
     // signature -> (count, targets, first case)
     let mut merged: BTreeMap<String, (u64, Vec<String>, String)> = BTreeMap::new();
+    // The group folders the summaries list.
+    let mut listed: Vec<Option<PathBuf>> = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).map_err(|e| ReportError::Read {
             path: file.display().to_string(),
@@ -121,17 +227,46 @@ pub fn collect(dir: &Path) -> Result<Report, ReportError> {
         if !targets.contains(&target) {
             targets.push(target.clone());
         }
+        let summary_dir = file.parent().unwrap_or(Path::new("."));
         for g in summary.groups {
+            let case = resolve(summary_dir, &g.case).display().to_string();
+            listed.push(Path::new(&case).parent().map(Path::to_path_buf));
             let entry = merged
                 .entry(g.signature)
-                .or_insert_with(|| (0, Vec::new(), g.case.clone()));
+                .or_insert_with(|| (0, Vec::new(), case));
             entry.0 += g.count;
             if !entry.1.contains(&target) {
                 entry.1.push(target.clone());
             }
         }
     }
+    // Findings no summary lists: the report works from the findings alone.
+    let listed: Vec<PathBuf> = listed
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.canonicalize().ok())
+        .collect();
+    for group_dir in &group_dirs {
+        if group_dir.canonicalize().is_ok_and(|d| listed.contains(&d)) {
+            continue;
+        }
+        let Some((signature, count, case)) = orphan_group(group_dir) else {
+            continue;
+        };
+        let target = NO_SUMMARY.to_string();
+        if !targets.contains(&target) {
+            targets.push(target.clone());
+        }
+        let entry = merged
+            .entry(signature)
+            .or_insert_with(|| (0, Vec::new(), case));
+        entry.0 += count;
+        if !entry.1.contains(&target) {
+            entry.1.push(target);
+        }
+    }
     let mut groups = Vec::new();
+    let mut unreadable_cases = 0;
     for (signature, (count, group_targets, case_path)) in merged {
         let minimized = Path::new(&case_path)
             .parent()
@@ -153,7 +288,10 @@ pub fn collect(dir: &Path) -> Result<Report, ReportError> {
                     instruction_count(&case),
                 ),
             },
-            Err(e) => (None, None, format!("# {signature}\n\n{e}\n"), 0),
+            Err(e) => {
+                unreadable_cases += 1;
+                (None, None, format!("# {signature}\n\n{e}\n"), 0)
+            }
         };
         groups.push(ReportGroup {
             known: known.reason(&signature).map(str::to_string),
@@ -183,16 +321,18 @@ pub fn collect(dir: &Path) -> Result<Report, ReportError> {
         targets,
         new_groups: groups.iter().filter(|g| g.known.is_none()).count(),
         groups,
+        unreadable_cases,
     })
 }
 
-/// The report as text in the given format.
-pub fn report(dir: &Path, format: ReportFormat) -> Result<String, ReportError> {
+/// The report as text in the given format, and how many groups' cases could not be read.
+pub fn report(dir: &Path, format: ReportFormat) -> Result<(String, usize), ReportError> {
     let report = collect(dir)?;
-    Ok(match format {
+    let text = match format {
         ReportFormat::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
         ReportFormat::Md => markdown(&report),
-    })
+    };
+    Ok((text, report.unreadable_cases))
 }
 
 /// The Markdown report: a table of groups, then one section each.

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use arbitrary::Unstructured;
 use sha2::{Digest, Sha256};
 
+use crate::case::Case;
 use crate::differential::{Judge, Verdict};
 use crate::generator::{Settings, Target};
 use crate::known::KnownDivergences;
@@ -34,16 +35,37 @@ pub fn batches(data: &[u8]) -> Result<(), String> {
     run(Target::Batches, data)
 }
 
+/// The `case` target: the bytes are a case file (inputs that do not parse are skipped), so
+/// that a case can be replayed through the cargo-fuzz build of both VMs.
+pub fn case(data: &[u8]) -> Result<(), String> {
+    let Ok(case) = std::str::from_utf8(data)
+        .map_err(|_| ())
+        .and_then(|text| Case::from_json(text).map_err(|_| ()))
+    else {
+        return Ok(());
+    };
+    run_case(&case)
+}
+
 /// Any target: bytes to a case, both VMs, and on a finding the case on disk first.
 pub fn run(target: Target, data: &[u8]) -> Result<(), String> {
-    // Backend panics are caught and become findings, and print nothing; anything else
-    // keeps libFuzzer's own handling.
     let mut u = Unstructured::new(data);
     let Ok(case) = target.generate(&mut u, &Settings::default()) else {
         return Ok(());
     };
+    run_case(&case)
+}
+
+fn run_case(case: &Case) -> Result<(), String> {
+    // A generated case beyond the protocol's limits is an input error, not a finding: the
+    // fuzzer moves on (an `eradiff fuzz` campaign counts these as generator defects).
+    if case.validate().is_err() {
+        return Ok(());
+    }
+    // Backend panics are caught and become findings, and print nothing; anything else
+    // keeps libFuzzer's own handling.
     let judge = Judge::default();
-    let Verdict::Disagree(finding) = judge.check(&case) else {
+    let Verdict::Disagree(finding) = judge.check(case) else {
         return Ok(());
     };
     let json = case.to_json();
@@ -52,15 +74,16 @@ pub fn run(target: Target, data: &[u8]) -> Result<(), String> {
         "{}.json",
         hex::encode(&Sha256::digest(json.as_bytes())[..8])
     ));
-    let written = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, &json));
-    let explanation = judge.explain(&case, finding);
+    let written =
+        std::fs::create_dir_all(&dir).and_then(|_| crate::findings::write_atomic(&path, &json));
+    let explanation = judge.explain(case, finding);
     if KnownDivergences::shipped()
         .reason(&explanation.signature)
         .is_some()
     {
         return Ok(());
     }
-    let mut report = finding_markdown(&case, &explanation, Some(&path.display().to_string()));
+    let mut report = finding_markdown(case, &explanation, Some(&path.display().to_string()));
     if let Err(e) = written {
         report.push_str(&format!(
             "\n(could not write {}: {e}; the case follows)\n{json}\n",

@@ -1,5 +1,6 @@
 //! The `eradiff` command line.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -8,7 +9,7 @@ use clap::{Parser, Subcommand};
 use eradiff::backend::{run_isolated, Backend, BackendName};
 use eradiff::campaign::{self, Budget, CampaignConfig, Target};
 use eradiff::case::Case;
-use eradiff::differential::{Judge, Verdict};
+use eradiff::differential::{reference_at_fault, Judge, Verdict};
 use eradiff::generator::{generate_seeded_for, Settings};
 use eradiff::known::KnownDivergences;
 use eradiff::{disasm, report};
@@ -58,8 +59,11 @@ enum Command {
         no_progress: bool,
     },
     /// Rerun a case on both VMs and print the difference (exit status 1 if they disagree).
+    /// Given several files or a folder (every `*.json` under it), one line per case and a
+    /// summary: exit status 1 if any diverged, 2 if any is not a valid case file.
     Replay {
-        case: PathBuf,
+        #[arg(required = true, value_name = "CASE")]
+        cases: Vec<PathBuf>,
         /// Also print the report when they agree.
         #[arg(long)]
         verbose: bool,
@@ -146,6 +150,36 @@ enum Command {
     },
 }
 
+/// Prints a line to stdout; if stdout has gone (a closed pipe, as in `eradiff run CASE |
+/// head -1`), the command ends quietly instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            return stdout_failed(e);
+        }
+    };
+}
+
+/// [`say!`] without the newline.
+macro_rules! say_raw {
+    ($($arg:tt)*) => {
+        if let Err(e) = write!(std::io::stdout(), $($arg)*) {
+            return stdout_failed(e);
+        }
+    };
+}
+
+/// The exit status when stdout cannot be written: 0 when its reader has gone (nothing is
+/// lost that anyone reads), 2 for any other error (a full disk behind a redirection).
+fn stdout_failed(e: std::io::Error) -> ExitCode {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("error: cannot write to stdout: {e}");
+        ExitCode::from(2)
+    }
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: u64 = number
@@ -160,7 +194,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(seconds))
 }
 
-fn load(path: &PathBuf) -> Result<Case, ExitCode> {
+fn load(path: &std::path::Path) -> Result<Case, ExitCode> {
     Case::load(path).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(2)
@@ -232,12 +266,11 @@ fn run(cli: Cli) -> ExitCode {
             let known = KnownDivergences::shipped();
             match campaign::run(&config, &known) {
                 Ok(summary) => {
-                    campaign::print_summary(&summary);
-                    println!(
-                        "\nsummary written to {}",
-                        out.join("summary.json").display()
-                    );
-                    if summary.unexplained().next().is_some() {
+                    if let Err(e) = campaign::print_summary(&summary) {
+                        return stdout_failed(e);
+                    }
+                    say!("\nsummary written to {}", summary.file.display());
+                    if summary.unexplained().next().is_some() || summary.generator_defects > 0 {
                         ExitCode::from(1)
                     } else {
                         ExitCode::SUCCESS
@@ -249,25 +282,29 @@ fn run(cli: Cli) -> ExitCode {
                 }
             }
         }
-        Command::Replay {
-            case: path,
-            verbose,
-        } => {
+        Command::Replay { cases, verbose } => {
+            let [path] = cases.as_slice() else {
+                return replay_many(&judge, &cases);
+            };
+            if path.is_dir() {
+                return replay_many(&judge, &cases);
+            }
+            let path = path.clone();
             let case = match load(&path) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
             let (verdict, declined) = judge.check_counted(&case);
             for d in &declined {
-                println!("{} declined the case: {}", d.backend, d.reason);
+                say!("{} declined the case: {}", d.backend, d.reason);
             }
             match verdict {
                 Verdict::Unsupported(why) => {
-                    println!("fewer than two backends can host this case: {why}");
+                    say!("fewer than two backends can host this case: {why}");
                     ExitCode::from(2)
                 }
                 Verdict::Agree(run) => {
-                    println!(
+                    say!(
                         "{} agree: {:?} after {} cycles, {} ergs left",
                         judge.names(),
                         run.state.end,
@@ -275,7 +312,7 @@ fn run(cli: Cli) -> ExitCode {
                         run.state.ergs
                     );
                     if verbose {
-                        println!(
+                        say!(
                             "{}",
                             serde_json::to_string_pretty(&run.state).unwrap_or_default()
                         );
@@ -285,13 +322,13 @@ fn run(cli: Cli) -> ExitCode {
                 Verdict::Disagree(finding) => {
                     let explanation = judge.explain(&case, finding);
                     let path = path.display().to_string();
-                    println!(
+                    say!(
                         "{}",
                         report::finding_markdown(&case, &explanation, Some(&path))
                     );
                     if let Some(reason) = KnownDivergences::shipped().reason(&explanation.signature)
                     {
-                        println!("(on the known-divergence list: {reason})");
+                        say!("(on the known-divergence list: {reason})");
                     }
                     ExitCode::from(1)
                 }
@@ -308,16 +345,16 @@ fn run(cli: Cli) -> ExitCode {
             };
             match eradiff::minimize::minimize(&judge, &case, budget) {
                 None => {
-                    println!("{} agree on this case: nothing to minimise", judge.names());
+                    say!("{} agree on this case: nothing to minimise", judge.names());
                     ExitCode::from(1)
                 }
                 Some(m) => {
                     let out = out.unwrap_or_else(|| path.with_extension("min.json"));
-                    if let Err(e) = std::fs::write(&out, m.case.to_json()) {
+                    if let Err(e) = eradiff::findings::write_atomic(&out, m.case.to_json()) {
                         eprintln!("error: cannot write {}: {e}", out.display());
                         return ExitCode::from(2);
                     }
-                    println!(
+                    say!(
                         "{}: {} -> {} instructions in {} reruns, written to {}",
                         m.signature,
                         m.instructions_before,
@@ -332,7 +369,9 @@ fn run(cli: Cli) -> ExitCode {
         Command::Triage { dir, target } => {
             match campaign::triage(judge, &dir, target, &KnownDivergences::shipped()) {
                 Ok(summary) => {
-                    campaign::print_summary(&summary);
+                    if let Err(e) = campaign::print_summary(&summary) {
+                        return stdout_failed(e);
+                    }
                     if summary.unexplained().next().is_some() {
                         ExitCode::from(1)
                     } else {
@@ -347,16 +386,16 @@ fn run(cli: Cli) -> ExitCode {
         }
         Command::Coverage { dirs, target } => {
             let (reached, missing, cases) = campaign::variant_coverage(&dirs, target);
-            println!("{cases} cases; executed opcode variants (eravm):");
+            say!("{cases} cases; executed opcode variants (eravm):");
             for (name, n) in &reached {
-                println!("  {name:<32} {n:>12}");
+                say!("  {name:<32} {n:>12}");
             }
-            println!(
+            say!(
                 "\n{} variants of the {target:?} target no case reaches:",
                 missing.len()
             );
             for name in &missing {
-                println!("  {name}");
+                say!("  {name}");
             }
             ExitCode::SUCCESS
         }
@@ -367,7 +406,7 @@ fn run(cli: Cli) -> ExitCode {
             out,
         } => match campaign::distill(target, seed, iterations, &out) {
             Ok(n) => {
-                println!("{n} cases added to {}", out.display());
+                say!("{n} cases added to {}", out.display());
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -384,8 +423,12 @@ fn run(cli: Cli) -> ExitCode {
             scaling,
         } => bench(scale, runs, fuzz, one, vm, scaling),
         Command::Report { dir, format } => match eradiff::findings::report(&dir, format) {
-            Ok(text) => {
-                print!("{text}");
+            Ok((text, unreadable)) => {
+                say_raw!("{text}");
+                if unreadable > 0 {
+                    eprintln!("error: {unreadable} group(s) without a readable case file");
+                    return ExitCode::from(2);
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -395,7 +438,7 @@ fn run(cli: Cli) -> ExitCode {
         },
         Command::Disasm { case: path } => match load(&path) {
             Ok(case) => {
-                print!("{}", disasm::disassemble(&case));
+                say_raw!("{}", disasm::disassemble(&case));
                 ExitCode::SUCCESS
             }
             Err(code) => code,
@@ -406,7 +449,7 @@ fn run(cli: Cli) -> ExitCode {
             iteration,
         } => {
             let case = generate_seeded_for(target, seed, iteration, &Settings::default());
-            println!("{}", case.to_json());
+            say!("{}", case.to_json());
             ExitCode::SUCCESS
         }
         Command::Run {
@@ -420,7 +463,7 @@ fn run(cli: Cli) -> ExitCode {
             let b: &dyn Backend = backend.backend();
             match run_isolated(b, &case, false) {
                 Ok(run) => {
-                    println!(
+                    say!(
                         "{}",
                         serde_json::to_string_pretty(&run.state).unwrap_or_default()
                     );
@@ -450,6 +493,114 @@ fn judge_of(names: &[BackendName]) -> Result<Judge<'static>, String> {
     Ok(Judge::new(Box::leak(backends.into_boxed_slice())))
 }
 
+/// Every case file named, or under the folders named (`*.json`, recursively, sorted).
+fn case_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()?;
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, out)?;
+            } else if p.extension().is_some_and(|e| e == "json") {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut files)?;
+        } else {
+            files.push(p.clone());
+        }
+    }
+    Ok(files)
+}
+
+/// `eradiff replay` of many cases: one line each, then the counts.
+fn replay_many(judge: &Judge, paths: &[PathBuf]) -> ExitCode {
+    let files = match case_files(paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let known = KnownDivergences::shipped();
+    let (mut agree, mut diverge, mut known_diverge, mut reference, mut invalid) = (0, 0, 0, 0, 0);
+    for path in &files {
+        let case = match Case::load(path) {
+            Ok(c) => c,
+            Err(e) => {
+                invalid += 1;
+                say!("{}: input error: {e}", path.display());
+                continue;
+            }
+        };
+        match judge.check(&case) {
+            Verdict::Unsupported(why) => {
+                invalid += 1;
+                say!("{}: fewer than two backends can host it: {why}", path.display());
+            }
+            Verdict::Agree(run) => {
+                agree += 1;
+                say!(
+                    "{}: agree, {:?} after {} cycles",
+                    path.display(),
+                    run.state.end,
+                    run.state.cycles
+                );
+            }
+            Verdict::Disagree(finding) => {
+                let explanation = judge.explain(&case, finding);
+                let in_reference = reference_at_fault(&explanation.signature);
+                let note = match (in_reference, known.reason(&explanation.signature)) {
+                    (Some(_), _) => {
+                        reference += 1;
+                        " (in a reference)"
+                    }
+                    (None, Some(_)) => {
+                        diverge += 1;
+                        known_diverge += 1;
+                        " (known)"
+                    }
+                    (None, None) => {
+                        diverge += 1;
+                        ""
+                    }
+                };
+                let detail = if explanation.detail == explanation.signature {
+                    String::new()
+                } else {
+                    format!(" ({})", explanation.detail)
+                };
+                say!(
+                    "{}: DIVERGES {}{detail}{note}",
+                    path.display(),
+                    explanation.signature
+                );
+            }
+        }
+    }
+    say!(
+        "\n{} cases: {agree} agree, {diverge} diverge against eravm ({known_diverge} on the \
+         known list), {reference} give a finding in a reference, {invalid} not valid case \
+         files or not hosted",
+        files.len()
+    );
+    if invalid > 0 {
+        ExitCode::from(2)
+    } else if diverge + reference > 0 {
+        // As for one case: any disagreement, wherever it is, makes the status 1.
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 fn bench(
     scale: f64,
     runs: usize,
@@ -470,7 +621,7 @@ fn bench(
         };
         return match bench::run_on(vm, &w.case) {
             Ok(cycles) => {
-                println!("{cycles}");
+                say!("{cycles}");
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -482,7 +633,7 @@ fn bench(
     if scaling {
         return match bench::scaling::run(runs) {
             Ok(results) => {
-                print!("{}", bench::scaling::table(&results));
+                say_raw!("{}", bench::scaling::table(&results));
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -493,10 +644,10 @@ fn bench(
     }
     match bench::run(scale, runs) {
         Ok(timings) => {
-            print!("{}", bench::table(&timings));
+            say_raw!("{}", bench::table(&timings));
             if fuzz {
-                println!();
-                print!("{}", bench::fuzz_overhead(2_000));
+                say!();
+                say_raw!("{}", bench::fuzz_overhead(2_000));
             }
             ExitCode::SUCCESS
         }

@@ -54,8 +54,10 @@ fn findings_report_formats() {
         let summary = campaign::run(&config, &KnownDivergences::shipped()).expect("campaign runs");
         assert_eq!(summary.unexplained().count(), 1, "one bug, one group against eravm");
         (
-            findings::report(&out, ReportFormat::Md).expect("report"),
-            findings::report(&out, ReportFormat::Json).expect("report"),
+            findings::report(&out, ReportFormat::Md).expect("report").0,
+            findings::report(&out, ReportFormat::Json)
+                .expect("report")
+                .0,
         )
     });
     let report: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");

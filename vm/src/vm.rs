@@ -40,6 +40,8 @@ pub struct Bootloader {
     pub heap_bound: u32,
     pub aux_heap_bound: u32,
     pub context_u128: u128,
+    /// The flags (LT/overflow, EQ, GT) at the start; a node starts with all clear.
+    pub flags: Flags,
 }
 
 impl Bootloader {
@@ -57,6 +59,7 @@ impl Bootloader {
             heap_bound: u32::MAX,
             aux_heap_bound: u32::MAX,
             context_u128: 0,
+            flags: Flags::from_bits(0),
         }
     }
 }
@@ -238,7 +241,7 @@ impl Vm {
         world.start_frame();
         Vm {
             registers: Registers::from_array(bootloader.registers),
-            flags: 0,
+            flags: bootloader.flags.bits(),
             stack,
             memory,
             context_u128: 0,

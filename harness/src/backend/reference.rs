@@ -223,6 +223,9 @@ pub(crate) fn build(case: &Case, world: &ResolvedWorld) -> RefVm {
             is_pointer: r.is_pointer,
         };
     }
+    vm.local_state.flags.overflow_or_less_than_flag = case.flags.lt;
+    vm.local_state.flags.equality_flag = case.flags.eq;
+    vm.local_state.flags.greater_than_flag = case.flags.gt;
     vm
 }
 

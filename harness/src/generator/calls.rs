@@ -456,6 +456,7 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
         calldata: Bytes(calldata),
         frame,
         max_cycles: settings.max_cycles * 5,
+        flags: Default::default(),
         note: String::new(),
         world: Some(world),
         batch: None,

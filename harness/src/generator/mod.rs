@@ -10,7 +10,9 @@ use arbitrary::{Result, Unstructured};
 use eravm::opcode::{Family, ModifierMeaning};
 use eravm::{Condition, DstMode, FatPointer, Instruction, Opcode, SrcMode, U256};
 
-use crate::case::{Address, Bytes, Case, FrameSettings, RegisterValue, Word, CASE_FORMAT_VERSION};
+use crate::case::{
+    Address, Bytes, Case, FrameSettings, InitialFlags, RegisterValue, Word, CASE_FORMAT_VERSION,
+};
 
 /// The opcodes a single-frame program may use (far calls and world access come later).
 pub const GENERATED_FAMILIES: [Family; 13] = [
@@ -145,6 +147,18 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
         0 => settings.max_cycles,
         _ => u.int_in_range(1..=64u64)?,
     };
+    // Drawn last, so that the cases of a seed stay as they were before flags existed up to
+    // here. One case in four starts with some flags set (any of the seven combinations).
+    let flags = if u.ratio(1, 4)? {
+        let bits = u.int_in_range(1..=7u8)?;
+        InitialFlags {
+            lt: bits & 1 != 0,
+            eq: bits & 2 != 0,
+            gt: bits & 4 != 0,
+        }
+    } else {
+        InitialFlags::default()
+    };
     Ok(Case {
         version: CASE_FORMAT_VERSION,
         code,
@@ -153,6 +167,7 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
         calldata: Bytes(calldata),
         frame,
         max_cycles,
+        flags,
         note: String::new(),
         world: None,
         batch: None,

@@ -424,6 +424,7 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
         ),
         frame,
         max_cycles: settings.max_cycles,
+        flags: Default::default(),
         note: String::new(),
         world: None,
         batch: None,

@@ -1,0 +1,184 @@
+//! Findings folders under faults: atomic files, reports without a summary, campaigns sharing
+//! a folder, paths that work from elsewhere, generator defects counted apart.
+
+use std::path::{Path, PathBuf};
+
+use eradiff::asm::{op, Program};
+use eradiff::campaign::{self, Budget, CampaignConfig, Summary, Target};
+use eradiff::case::Case;
+use eradiff::findings::{self, write_atomic, ReportFormat};
+use eradiff::generator::Settings;
+use eradiff::known::KnownDivergences;
+use eravm::faults::{with_fault, Fault};
+use eravm::{Opcode, TaggedWord, U256};
+
+fn fresh(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// A case `add` decides: diverges under [`Fault::AddOffByOne`].
+fn adding(iteration: u64) -> Case {
+    Program::new()
+        .register(2, TaggedWord::integer(U256::from(40 + iteration)))
+        .push(op(Opcode::Add).imm(2).src1(2).dst(3))
+        .push(op(Opcode::RetOk))
+        .case(10_000)
+}
+
+fn config(out: &Path, iterations: u64) -> CampaignConfig {
+    CampaignConfig {
+        judge: eradiff::differential::Judge::default(),
+        target: Target::Opcodes,
+        seed: 1,
+        budget: Budget::Iterations(iterations),
+        out: out.to_path_buf(),
+        show_progress: false,
+        settings: Settings::default(),
+    }
+}
+
+fn broken_campaign(out: &Path, iterations: u64) -> Summary {
+    with_fault(Fault::AddOffByOne, || {
+        campaign::run_with(
+            &config(out, iterations),
+            &KnownDivergences::shipped(),
+            adding,
+        )
+        .expect("campaign runs")
+    })
+}
+
+/// Every file under `dir`, hidden ones included.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn write_atomic_replaces_whole_and_leaves_no_temporary_file() {
+    let dir = fresh("atomic");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("report.md");
+    write_atomic(&path, "first").unwrap();
+    write_atomic(&path, "second, longer").unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "second, longer");
+    assert_eq!(files(&dir), vec![path.clone()], "only the file itself");
+    let missing = dir.join("no-such-folder/x.json");
+    assert!(write_atomic(&missing, "x").is_err());
+    assert_eq!(files(&dir), vec![path]);
+}
+
+#[test]
+fn summary_paths_are_relative_to_its_folder_and_no_file_is_left_empty() {
+    let out = fresh("relative");
+    let summary = broken_campaign(&out, 3);
+    assert_eq!(summary.groups.len(), 1);
+    assert_eq!(summary.file, out.join("summary.json"));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary.file).unwrap()).unwrap();
+    let case = json["groups"][0]["case"].as_str().unwrap();
+    assert!(
+        Path::new(case).is_relative() && !case.contains("relative/"),
+        "{case}"
+    );
+    assert!(out.join(case).is_file(), "{case} from the summary's folder");
+    for f in files(&out) {
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        assert!(
+            !name.starts_with('.'),
+            "working files are gone: {}",
+            f.display()
+        );
+        assert!(
+            std::fs::metadata(&f).unwrap().len() > 0,
+            "{} is empty",
+            f.display()
+        );
+    }
+}
+
+#[test]
+fn the_report_works_from_the_findings_alone() {
+    let out = fresh("no-summary");
+    broken_campaign(&out, 2);
+    std::fs::remove_file(out.join("summary.json")).unwrap();
+    let (json, unreadable) = with_fault(Fault::AddOffByOne, || {
+        findings::report(&out, ReportFormat::Json).expect("a report")
+    });
+    assert_eq!(unreadable, 0);
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["groups"][0]["signature"], "diverges@add");
+    assert_eq!(report["new_groups"], 1);
+    assert!(
+        report["groups"][0]["finding"].is_object(),
+        "the case was rerun: {json}"
+    );
+    assert!(findings::report(&fresh("empty-folder-missing"), ReportFormat::Md).is_err());
+}
+
+#[test]
+fn two_campaigns_share_one_findings_folder() {
+    let out = fresh("shared");
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| broken_campaign(&out, 40));
+        let b = s.spawn(|| broken_campaign(&out, 40));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_ne!(a.file, b.file, "neither summary replaces the other");
+    assert!(a.file.is_file() && b.file.is_file());
+    let (json, _) = findings::report(&out, ReportFormat::Json).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["executions"], 80);
+    assert_eq!(
+        report["groups"][0]["count"], 80,
+        "both campaigns' hits: {json}"
+    );
+}
+
+#[test]
+fn generated_input_errors_are_generator_defects_not_findings() {
+    let out = fresh("defects");
+    let too_many = |iteration: u64| {
+        let mut case = adding(iteration);
+        if iteration % 2 == 1 {
+            let tx = eradiff::case::Transaction {
+                to: eradiff::case::Address(eravm::H160::from_low_u64_be(0x10000)),
+                gas_limit: 1000,
+                calldata: eradiff::case::Bytes(Vec::new()),
+                rollback: false,
+            };
+            case.batch = Some(eradiff::case::Batch {
+                transactions: vec![tx; 10_001],
+                mode: Default::default(),
+                info: Default::default(),
+            });
+        }
+        case
+    };
+    let summary = campaign::run_with(&config(&out, 6), &KnownDivergences::shipped(), too_many)
+        .expect("campaign runs");
+    assert_eq!(summary.generator_defects, 3);
+    assert!(
+        summary.groups.is_empty(),
+        "no finding: {:?}",
+        summary.groups
+    );
+    assert_eq!(files(&out.join(campaign::GENERATOR_DEFECTS_DIR)).len(), 3);
+}
+
+#[test]
+fn triage_of_a_missing_folder_is_an_error_and_creates_nothing() {
+    let dir = fresh("no-such-triage");
+    assert!(campaign::triage(eradiff::differential::Judge::default(), &dir, Target::Opcodes, &KnownDivergences::shipped()).is_err());
+    assert!(!dir.exists());
+}
