@@ -159,7 +159,7 @@ fn replay_of_many_cases_prints_a_line_each_and_a_summary() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("3 cases: 2 agree, 1 diverge (1 on the known list)"),
+        stdout.contains("3 cases: 2 agree, 1 diverge (1 on the known list, 1 in a reference)"),
         "{stdout}"
     );
 
