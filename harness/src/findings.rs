@@ -319,7 +319,12 @@ pub fn collect(dir: &Path) -> Result<Report, ReportError> {
         format: "eradiff-report/1",
         executions,
         targets,
-        new_groups: groups.iter().filter(|g| g.known.is_none()).count(),
+        new_groups: groups
+            .iter()
+            .filter(|g| {
+                g.known.is_none() && crate::differential::reference_at_fault(&g.signature).is_none()
+            })
+            .count(),
         groups,
         unreadable_cases,
     })
@@ -341,7 +346,7 @@ pub fn markdown(report: &Report) -> String {
     let _ = writeln!(out, "# eradiff divergence report\n");
     let _ = writeln!(
         out,
-        "{} executions on {}; {} signatures, {} new.\n",
+        "{} executions on {}; {} signatures, {} new against eravm.\n",
         report.executions,
         report.targets.join(", "),
         report.groups.len(),
@@ -350,7 +355,7 @@ pub fn markdown(report: &Report) -> String {
     if report.groups.is_empty() {
         let _ = writeln!(
             out,
-            "No divergences: eravm and zk_evm agreed on every case."
+            "No divergences: the backends agreed on every case."
         );
         return out;
     }
@@ -360,10 +365,10 @@ pub fn markdown(report: &Report) -> String {
     );
     let _ = writeln!(out, "|---|---|---|---|---|");
     for g in &report.groups {
-        let status = if g.known.is_some() {
-            "known"
-        } else {
-            "**new**"
+        let status = match (&g.known, crate::differential::reference_at_fault(&g.signature)) {
+            (Some(_), _) => "known".to_string(),
+            (None, Some(reference)) => format!("in {reference}"),
+            (None, None) => "**new**".to_string(),
         };
         let _ = writeln!(
             out,

@@ -455,6 +455,11 @@ impl<T: Probing> Vm2Machine<T> {
             }
             vm.set_register(i as u8 + 1, value, r.is_pointer);
         }
+        vm.set_flags(zksync_vm2::interface::Flags {
+            less_than: case.flags.lt,
+            equal: case.flags.eq,
+            greater: case.flags.gt,
+        });
         {
             let mut frame = vm.current_frame();
             frame.set_exception_handler(eravm::BOOTLOADER_EXCEPTION_HANDLER);
