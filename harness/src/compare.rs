@@ -257,8 +257,9 @@ pub struct Unobserved {
     /// returned (vm2 stops there without returning to the formal frame below it), in the
     /// final state and in the last step of a trace that ended so.
     pub after_exit: bool,
-    /// The pc while a panic is pending, and in the last frame of a run that panicked (vm2
-    /// runs a fault as a jump to a panic instruction off the program).
+    /// Whether a panic is pending, and the pc then and in the last frame of a run that
+    /// panicked (vm2 runs a fault as a jump to a panic instruction off the program, or as
+    /// a callee program that panics: it has no pending panic to show).
     pub pending_panic_pc: bool,
     /// Page numbers inside tagged pointers (vm2 numbers its heaps its own way).
     pub pointer_pages: bool,
@@ -300,7 +301,7 @@ impl Unobserved {
                 self.after_exit,
                 "registers, flags and frame after the first frame returned",
             ),
-            (self.pending_panic_pc, "the pc while a panic is pending"),
+            (self.pending_panic_pc, "whether a panic is pending, and the pc then"),
             (self.pointer_pages, "pointer page numbers"),
             (self.code_pages, "code pages of decommitted bytecodes"),
             (self.access_logs, "per-access pubdata costs and refunds"),
@@ -347,6 +348,9 @@ impl Unobserved {
             s.last_frame.pc = 0;
             s.pc = 0;
         }
+        if self.pending_panic_pc {
+            s.pending_panic = false;
+        }
         s.registers.iter_mut().for_each(|t| self.tagged(t));
         for page in [
             &mut s.heap,
@@ -388,6 +392,9 @@ impl Unobserved {
             }
             if self.pending_panic_pc && pending {
                 s.frame.pc = 0;
+            }
+            if self.pending_panic_pc {
+                s.pending_panic = false;
             }
             if self.pending_panic_pc && off_program {
                 s.pc_before = 0;

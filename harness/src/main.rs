@@ -202,6 +202,7 @@ fn load(path: &std::path::Path) -> Result<Case, ExitCode> {
 }
 
 fn main() -> ExitCode {
+    fixed_mmap_threshold();
     let cli = Cli::parse();
     #[cfg(feature = "fault-injection")]
     if let Some(fault) = std::env::var("ERADIFF_FAULT")
@@ -212,6 +213,18 @@ fn main() -> ExitCode {
         return eravm::faults::with_fault(fault, || run(cli));
     }
     run(cli)
+}
+
+/// vm2 allocates a zeroed 2 MB stack for every VM it builds, and we build one per case.
+/// glibc raises its mmap threshold after large blocks are freed, so those stacks come from
+/// the heap and are cleared by memset, half of a campaign's time; with a fixed threshold they
+/// are fresh pages from the kernel, zero already.
+fn fixed_mmap_threshold() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter, before any thread is started.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
 }
 
 /// Faults that `ERADIFF_FAULT` can switch on, in builds with the `fault-injection` feature.

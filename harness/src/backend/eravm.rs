@@ -159,9 +159,6 @@ impl Machine for EraMachine {
         self.op.vm.take_written_registers() >> 1
     }
 
-    fn pc(&self) -> u16 {
-        self.op.vm.current_frame().pc
-    }
 
     fn flags(&self) -> FlagsView {
         let f = self.op.vm.flags();

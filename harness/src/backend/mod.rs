@@ -112,8 +112,11 @@ pub fn quiet_panics(on: bool) -> bool {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
         let default = std::panic::take_hook();
+        // `ERADIFF_LOUD_PANICS=1` prints every panic (with its backtrace, under
+        // RUST_BACKTRACE), to see where a backend crashed.
+        let loud = std::env::var_os("ERADIFF_LOUD_PANICS").is_some();
         std::panic::set_hook(Box::new(move |info| {
-            if !QUIET.with(Cell::get) {
+            if loud || !QUIET.with(Cell::get) {
                 default(info);
             }
         }));

@@ -400,9 +400,6 @@ impl Machine for ZkMachine {
         self.tracer.written
     }
 
-    fn pc(&self) -> u16 {
-        self.vm.local_state.callstack.current.pc
-    }
 
     fn flags(&self) -> FlagsView {
         let f = &self.vm.local_state.flags;

@@ -236,6 +236,8 @@ pub(crate) struct Probe {
     /// Word indices the bootloader's frame may have written in its heap and aux heap.
     heap_words: BTreeSet<u32>,
     aux_heap_words: BTreeSet<u32>,
+    /// Stack slots the first frame may have written.
+    stack_slots: BTreeSet<u16>,
     /// Why the case cannot be compared on vm2, once that shows.
     unsupported: Option<String>,
     /// A kernel frame wrote a pointer to its stack (so a stack operand may be one).
@@ -305,13 +307,31 @@ impl Probe {
         self.stack_holds_pointers |= stack_dst && (!reads_integers(opcode) || reads_pointer);
     }
 
-    /// The heap words an instruction about to run may write in the bootloader's frame.
+    /// The heap words and stack slots an instruction about to run may write in the first
+    /// frame: by EraVM's addressing, `stack+=[r+i]` writes at the old sp, `stack[sp-(r+i)]`
+    /// and `stack[r+i]` where they say (16 bits, wrapping).
     fn note_writes<S: GlobalStateInterface>(&mut self, opcode: Vm2Opcode, state: &mut S) {
         let ins = Instruction::decode(self.raw);
-        let (heap, aux_heap) = {
+        let (heap, aux_heap, sp) = {
             let frame = state.current_frame();
-            (frame.heap(), frame.aux_heap())
+            (frame.heap(), frame.aux_heap(), frame.stack_pointer())
         };
+        if heap == HeapId::FIRST {
+            let offset = |r: u8, imm: u16| (state.read_register(r).0.low_u32() as u16).wrapping_add(imm);
+            // A pop in the source moves sp before the destination is written.
+            let sp = match ins.src0_mode {
+                SrcMode::StackPop => sp.wrapping_sub(offset(ins.src0, ins.imm0)),
+                _ => sp,
+            };
+            let offset = offset(ins.dst0, ins.imm1);
+            let slot = match ins.dst0_mode {
+                eravm::DstMode::Reg => None,
+                eravm::DstMode::StackPush => Some(sp),
+                eravm::DstMode::StackRelative => Some(sp.wrapping_sub(offset)),
+                eravm::DstMode::StackAbsolute => Some(offset),
+            };
+            self.stack_slots.extend(slot);
+        }
         let register = |r: u8| state.read_register(r).0;
         match opcode {
             Vm2Opcode::HeapWrite | Vm2Opcode::AuxHeapWrite => {
@@ -640,8 +660,12 @@ impl<T: Probing> Machine for Vm2Machine<T> {
     }
 
     fn panicked(&self) -> bool {
-        let opcode = self.tracer.probe().and_then(|p| p.opcode);
-        opcode == Some(Vm2Opcode::Ret(ReturnType::Panic))
+        // A return that panics inside (a bad pointer) sets LT for the caller, as on every
+        // VM; the first frame's has no caller, and how the run ended says.
+        match &self.end {
+            Some((how, _)) => *how == RunEnd::Panic,
+            None => self.flags().lt,
+        }
     }
 
     fn ids(f: &Vm2Frame) -> FrameIds {
@@ -695,9 +719,6 @@ impl<T: Probing> Machine for Vm2Machine<T> {
         crate::observe::ALL_REGISTERS
     }
 
-    fn pc(&self) -> u16 {
-        self.frame().pc
-    }
 
     fn flags(&self) -> FlagsView {
         let f = self.vm.flags();
@@ -790,10 +811,16 @@ impl<T: Probing> Machine for Vm2Machine<T> {
 }
 
 impl<T: Probing> Vm2Machine<T> {
-    /// The bootloader frame's stack words that are not zero.
+    /// The first frame's stack words that are not zero, of the slots it may have written.
     fn stack(&mut self) -> Vec<(u32, Tagged)> {
+        let slots: Vec<u16> = self
+            .tracer
+            .probe()
+            .map(|p| p.stack_slots.iter().copied().collect())
+            .unwrap_or_default();
         let frame = self.bootloader_frame();
-        (0..=u16::MAX)
+        slots
+            .into_iter()
             .filter_map(|i| {
                 let (value, pointer) = frame.read_stack(i);
                 (!value.is_zero() || pointer).then_some((u32::from(i), Tagged { value, pointer }))
