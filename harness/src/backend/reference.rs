@@ -295,6 +295,49 @@ impl ZkMachine {
     }
 }
 
+impl ZkMachine {
+    /// Cycles from `cycles` on until the end or `max_cycles`; the count reached.
+    fn cycle_unwatched(&mut self, mut cycles: u64, max_cycles: u64) -> (u64, Result<(), StepError>) {
+        let mut t = HookTracer::<false>::default();
+        while !self.vm.execution_has_ended() && cycles < max_cycles {
+            if self.vm.cycle(&mut t).is_err() {
+                return (cycles, Err(StepError::Host));
+            }
+            cycles += 1;
+        }
+        (cycles, Ok(()))
+    }
+
+    /// The same, answering hooks, until the operator says to stop.
+    fn cycle_watching_hooks(
+        &mut self,
+        max_cycles: u64,
+        mode: Option<ExecutionMode>,
+    ) -> Result<Option<Stop>, StepError> {
+        let mut t = HookTracer::<true>::default();
+        let mut cycles = self.cycles;
+        while !self.vm.execution_has_ended() && cycles < max_cycles {
+            if self.vm.cycle(&mut t).is_err() {
+                self.cycles = cycles;
+                return Err(StepError::Host);
+            }
+            cycles += 1;
+            let Some(hook) = t.hook.take() else {
+                continue;
+            };
+            // The operator's rollback may set the count back.
+            self.cycles = cycles;
+            let stop = self.answer(Some(hook), mode)?.stop;
+            cycles = self.cycles;
+            if stop.is_some() {
+                return Ok(stop);
+            }
+        }
+        self.cycles = cycles;
+        Ok(None)
+    }
+}
+
 impl Machine for ZkMachine {
     type Frame = CallStackEntry;
 
@@ -328,23 +371,13 @@ impl Machine for ZkMachine {
         mode: Option<ExecutionMode>,
         max_cycles: u64,
     ) -> Result<Option<Stop>, StepError> {
-        if mode.is_none() {
-            let mut t = HookTracer::<false>::default();
-            while !self.vm.execution_has_ended() && self.cycles < max_cycles {
-                self.vm.cycle(&mut t).map_err(|_| StepError::Host)?;
-                self.cycles += 1;
-            }
-            return Ok(None);
+        if mode.is_some() {
+            return self.cycle_watching_hooks(max_cycles, mode);
         }
-        let mut t = HookTracer::<true>::default();
-        while !self.vm.execution_has_ended() && self.cycles < max_cycles {
-            self.vm.cycle(&mut t).map_err(|_| StepError::Host)?;
-            self.cycles += 1;
-            if let Some(stop) = self.answer(t.hook.take(), mode)?.stop {
-                return Ok(Some(stop));
-            }
-        }
-        Ok(None)
+        // The count lives in a local while the loop runs (it stays in a register).
+        let (cycles, ended) = self.cycle_unwatched(self.cycles, max_cycles);
+        self.cycles = cycles;
+        ended.map(|()| None)
     }
 
     fn record_writes(&mut self) {
