@@ -35,17 +35,8 @@ pub struct Workload {
     pub case: Case,
 }
 
-/// A VM the benchmarks can run on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum BenchVm {
-    #[value(name = "eravm")]
-    Eravm,
-    #[value(name = "zk_evm")]
-    ZkEvm,
-    /// Only in builds with `--features vm2`.
-    #[value(name = "vm2")]
-    Vm2,
-}
+/// A VM the benchmarks can run on: any backend.
+pub use crate::backend::BackendName as BenchVm;
 
 /// A program from explicit instructions, run as a kernel bootloader with `registers`.
 fn program(code: &[crate::asm::Op], registers: &[(u8, U256)]) -> Case {
