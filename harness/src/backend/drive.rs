@@ -135,7 +135,7 @@ struct Observer<M: Machine> {
 impl<M: Machine> Observer<M> {
     fn new(m: &M, trace: bool) -> Self {
         Observer {
-            history: History::new(m.registers()),
+            history: History::new(m.registers().map(without_page)),
             calls: CallTracker::default(),
             steps: trace.then(Vec::new),
             counts: Vec::new(),
@@ -211,7 +211,7 @@ impl<M: Machine> Observer<M> {
         let limbs = |i: usize| {
             let mut limbs = m.limbs(i);
             if m.is_pointer(i) {
-                limbs[0] &= 0xffff_ffff;
+                limbs[0] &= POINTER_WITHOUT_PAGE;
             }
             limbs
         };
@@ -225,6 +225,17 @@ impl<M: Machine> Observer<M> {
             candidates,
         );
     }
+}
+
+/// The low limb of a fat pointer without its page (bits 32..64).
+const POINTER_WITHOUT_PAGE: u64 = 0xffff_ffff;
+
+/// A register as the history folds it: a pointer without its page.
+fn without_page(mut t: Tagged) -> Tagged {
+    if t.pointer {
+        t.value.0[0] &= POINTER_WITHOUT_PAGE;
+    }
+    t
 }
 
 /// How the loop ended, before it is classified.

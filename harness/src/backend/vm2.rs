@@ -86,7 +86,7 @@ pub fn unsupported(case: &Case) -> Option<String> {
     }
     for r in case.initial_registers().iter().filter(|r| r.is_pointer) {
         let page = eravm::FatPointer::from_u256(&r.value).page;
-        if heap_of_page(page).is_none() {
+        if heap_of_page(page, case.world.is_some()).is_none() {
             return Some(format!(
                 "an initial pointer into page {page}, which has no heap in vm2"
             ));
@@ -105,11 +105,17 @@ pub fn unsupported(case: &Case) -> Option<String> {
     None
 }
 
+/// The first page no case without a world can reach: a case without contracts makes no
+/// far call, so it never allocates pages beyond the bootloader's.
+const UNREACHED_PAGES: u32 = 2048;
+
 /// vm2's heap for a page of the first frame, where it has one: the calldata, heap and aux
-/// heap pages (7, 10, 11) are vm2's heaps 1, 2, 3; page 0 reads as zeros on both.
-fn heap_of_page(page: u32) -> Option<u32> {
+/// heap pages (7, 10, 11) are vm2's heaps 1, 2, 3; page 0, and in a case without a world any
+/// page no far call can allocate, read as zeros on both (vm2's heap 0 is never written).
+fn heap_of_page(page: u32, has_world: bool) -> Option<u32> {
     Some(match page {
         0 => 0,
+        p if p >= UNREACHED_PAGES && !has_world => 0,
         p if p == eravm::BOOTLOADER_CALLDATA_PAGE.0 => HeapId::FIRST_CALLDATA.as_u32(),
         p if p == eravm::BOOTLOADER_BASE_PAGE.heap().0 => HeapId::FIRST.as_u32(),
         p if p == eravm::BOOTLOADER_BASE_PAGE.aux_heap().0 => HeapId::FIRST_AUX.as_u32(),
@@ -470,7 +476,7 @@ impl<T: Probing> Vm2Machine<T> {
             if r.is_pointer {
                 let mut pointer = eravm::FatPointer::from_u256(&value);
                 // `unsupported` has refused pointers into pages vm2 has no heap for.
-                pointer.page = heap_of_page(pointer.page).unwrap_or(u32::MAX);
+                pointer.page = heap_of_page(pointer.page, case.world.is_some()).unwrap_or(u32::MAX);
                 value = pointer.to_u256() | (value >> 128 << 128);
             }
             vm.set_register(i as u8 + 1, value, r.is_pointer);

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use eravm::{Condition, DstMode, Opcode, SrcMode, TaggedWord, H160, U256};
 
 use crate::asm::{op, Program};
-use crate::backend::{run_eravm_bare, run_zk_evm_bare, Backend, EraVm, ZkEvm};
+use crate::backend::{run_eravm_bare, run_zk_evm_bare};
 use crate::case::{
     Address, Batch, BatchInfo, BatchMode, Bytes, Case, FrameSettings, Transaction, Word,
 };
@@ -342,8 +342,7 @@ fn best_of<F: FnMut() -> u64>(runs: usize, mut f: F) -> (u64, Duration) {
 pub fn check_workload(w: &Workload) -> Result<u64, String> {
     let mut checked = w.case.clone();
     checked.max_cycles = 200_000;
-    let pair: [&dyn Backend; 2] = [&EraVm, &ZkEvm];
-    if let Verdict::Disagree(f) = Judge::new(&pair).check(&checked) {
+    if let Verdict::Disagree(f) = Judge::default().check(&checked) {
         return Err(format!("workload {:?}: the VMs disagree: {f:?}", w.name));
     }
     let cycles = run_eravm(&w.case);
@@ -453,7 +452,7 @@ pub fn fuzz_overhead(iterations: u64) -> String {
         let cases: Vec<Case> = (0..iterations)
             .map(|i| {
                 let case = generate_seeded_for(target, 1, i, &Settings::default());
-                let _ = Judge::new(&[&EraVm, &ZkEvm]).check(&case);
+                let _ = Judge::default().check(&case);
                 case
             })
             .collect();
