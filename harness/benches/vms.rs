@@ -1,5 +1,5 @@
 //! `cargo bench -p eradiff --bench vms`: one criterion group per benchmark workload (those of
-//! `eradiff bench`), with eravm and zk_evm, and vm2 with `--features vm2`. The workloads are
+//! `eradiff bench`), with eravm, zk_evm and vm2. The workloads are
 //! checked before they are timed, as `eradiff bench` checks them; the scale is small so that
 //! each iteration stays short (BENCH_SCALE overrides it).
 
@@ -16,10 +16,7 @@ fn vms(c: &mut Criterion) {
         let mut group = c.benchmark_group(w.id);
         group.sample_size(20);
         group.throughput(Throughput::Elements(cycles));
-        #[cfg(feature = "vm2")]
         let vm2 = eradiff::bench::vm2::check(&w.case).is_ok();
-        #[cfg(not(feature = "vm2"))]
-        let vm2 = false;
         let on = [BenchVm::Eravm, BenchVm::ZkEvm, BenchVm::Vm2]
             .into_iter()
             .filter(|&vm| vm != BenchVm::Vm2 || vm2);
