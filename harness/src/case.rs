@@ -568,6 +568,17 @@ impl Case {
     pub fn instruction_slots(&self) -> usize {
         self.code.len() * 4
     }
+
+    /// The code running at `address`: the case's program at the first frame's address, else
+    /// the world contract deployed there.
+    pub fn code_at(&self, address: &eravm::H160) -> Option<&[Word]> {
+        if *address == self.frame.address.0 {
+            return Some(&self.code);
+        }
+        let contracts = &self.world.as_ref()?.contracts;
+        let contract = contracts.iter().find(|c| c.address.0 == *address)?;
+        Some(&contract.code)
+    }
 }
 
 /// A code page holds 2^16 instructions, four to a word.

@@ -231,6 +231,7 @@ pub fn first_step_difference(a: &[StepState], b: &[StepState]) -> Option<StepDif
 fn step_difference(a: &StepState, b: &StepState) -> Option<FieldDiff> {
     let mut d = Differ { first: None };
     d.simple("pc_before", &a.pc_before, &b.pc_before);
+    d.simple("code_address", &a.code_address, &b.code_address);
     d.field(
         "executed",
         "executed".into(),

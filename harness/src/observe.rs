@@ -383,8 +383,10 @@ pub const RETURN_DATA_LIMIT: usize = 4096;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StepState {
     pub cycle: u64,
-    /// PC of the instruction that ran.
+    /// PC of the instruction that ran, and the address whose code it is.
     pub pc_before: u16,
+    #[serde(serialize_with = "ser_h160")]
+    pub code_address: eravm::H160,
     /// The instruction that ran, after faults and false conditions replaced it.
     pub executed: u64,
     pub frame: FrameView,

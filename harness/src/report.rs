@@ -100,17 +100,32 @@ fn step_section(
         }
         let _ = writeln!(out);
     }
-    let pc = step
-        .left
-        .as_ref()
-        .or(step.right.as_ref())
-        .map(|s| s.pc_before)
-        .unwrap_or(0);
-    let _ = writeln!(
-        out,
-        "Code around pc {pc}:\n\n```\n{}```\n",
-        disasm::around(case, pc, 3)
-    );
+    let Some(ran) = step.left.as_ref().or(step.right.as_ref()) else {
+        return;
+    };
+    let pc = ran.pc_before;
+    let address = ran.code_address;
+    match case.code_at(&address) {
+        Some(code) => {
+            let whose = if address == case.frame.address.0 {
+                "the case's program"
+            } else {
+                "a contract of the world"
+            };
+            let _ = writeln!(
+                out,
+                "Code around pc {pc} of {address:#x} ({whose}):\n\n```\n{}```\n",
+                disasm::around_in(code, pc, 3)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "The step ran at pc {pc} in code at {address:#x}, which the case does not hold \
+                 (a default account or the EVM emulator).\n"
+            );
+        }
+    }
 }
 
 fn state_lines(out: &mut String, _name: &str, s: &StepState) {

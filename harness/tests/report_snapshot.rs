@@ -102,3 +102,29 @@ fn batch_divergence_report() {
         insta::assert_snapshot!("batch_divergence_report", report);
     });
 }
+
+/// A divergence inside a world contract: the report lists that contract's code, with its
+/// address, around the step where the VMs part (not the case's top-level program).
+#[test]
+fn divergence_in_a_world_contract_lists_its_code() {
+    use eradiff::generator::{generate_seeded_for, Settings, Target};
+    let report = with_fault(Fault::WritesCostNoPubdata, || {
+        (0..400)
+            .find_map(|i| {
+                let case = generate_seeded_for(Target::Calls, 11, i, &Settings::default());
+                let Verdict::Disagree(finding) = Judge::default().check(&case) else {
+                    return None;
+                };
+                let explanation = Judge::default().explain(&case, finding);
+                let step = explanation.step.as_ref()?;
+                let ran = step.left.as_ref()?;
+                (ran.code_address != case.frame.address.0)
+                    .then(|| finding_markdown(&case, &explanation, Some("corpus/calls/example.json")))
+            })
+            .expect("the injected bug shows inside a world contract")
+    });
+    assert!(report.contains("(a contract of the world)"), "{report}");
+    insta::with_settings!({ snapshot_path => "../../snapshots", prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!("divergence_in_a_world_contract", report);
+    });
+}

@@ -163,6 +163,7 @@ impl<M: Machine> Observer<M> {
             steps.push(StepState {
                 cycle: m.cycles(),
                 pc_before: M::view(&self.before, 0).pc,
+                code_address: M::ids(&self.before).1,
                 executed: m.executed_raw(),
                 frame: M::view(&m.frame(), m.depth()),
                 flags: m.flags(),
