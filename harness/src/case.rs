@@ -370,6 +370,17 @@ pub enum CaseError {
     },
     #[error("invalid case file: field `{field}`: {message}")]
     Field { field: String, message: String },
+    #[error("{path} is larger than a case file may be ({limit} bytes; set ERADIFF_MAX_CASE_BYTES to allow more)")]
+    TooLarge { path: String, limit: u64 },
+}
+
+/// The largest case file read, in bytes: `ERADIFF_MAX_CASE_BYTES`, or 64 MiB (a case of 2^16
+/// code words and a world of a hundred full contracts is under 30 MiB).
+pub fn max_case_bytes() -> u64 {
+    std::env::var("ERADIFF_MAX_CASE_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64 << 20)
 }
 
 impl Case {
@@ -416,11 +427,27 @@ impl Case {
         Ok(case)
     }
 
+    /// Reads a case file, at most [`max_case_bytes`] of it (`/dev/zero` is refused, not
+    /// read to the end of memory).
     pub fn load(path: &Path) -> Result<Case, CaseError> {
-        let text = std::fs::read_to_string(path).map_err(|source| CaseError::Io {
+        use std::io::Read;
+        let io = |source| CaseError::Io {
             path: path.display().to_string(),
             source,
-        })?;
+        };
+        let limit = max_case_bytes();
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .map_err(io)?
+            .take(limit + 1)
+            .read_to_string(&mut text)
+            .map_err(io)?;
+        if text.len() as u64 > limit {
+            return Err(CaseError::TooLarge {
+                path: path.display().to_string(),
+                limit,
+            });
+        }
         Case::from_json(&text)
     }
 

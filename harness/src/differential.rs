@@ -138,6 +138,7 @@ impl<'a> Judge<'a> {
             signature: String::new(),
             step: None,
             others: Vec::new(),
+            traces_cut_at: None,
             unobserved: Vec::new(),
             batch: None,
             finding,
@@ -167,6 +168,10 @@ impl<'a> Judge<'a> {
         }
         if let (Some(ta), Some(tb)) = (&a.trace, &b.trace) {
             e.step = first_step_difference_of(ta, tb, unobserved);
+            let limit = crate::observe::max_trace_steps();
+            if e.step.is_none() && ta.len() >= limit {
+                e.traces_cut_at = Some(limit);
+            }
         }
         let Some(index) = e.step.as_ref().map(|s| s.index) else {
             return;
@@ -267,6 +272,9 @@ pub struct Explanation {
     /// The other backends' states after that same cycle.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub others: Vec<(String, Option<StepState>)>,
+    /// Where the traces were cut (see [`crate::observe::max_trace_steps`]) without parting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traces_cut_at: Option<usize>,
     /// What the comparison of `left` and `right` left out (see `docs/backends.md`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unobserved: Vec<&'static str>,

@@ -407,10 +407,21 @@ impl StepState {
     }
 }
 
+/// The most steps a trace keeps: `ERADIFF_MAX_TRACE_STEPS`, or 200,000 (a step is about
+/// 1.4 KB, so the two traces of an explanation stay under about 600 MB). A trace cut there
+/// still finds a first difference within it; the report says when it looked no further.
+pub fn max_trace_steps() -> usize {
+    std::env::var("ERADIFF_MAX_TRACE_STEPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000)
+}
+
 /// The result of one run on one backend.
 #[derive(Clone, Debug)]
 pub struct Run {
     pub state: FinalState,
+    /// The steps, up to [`max_trace_steps`] of them.
     pub trace: Option<Vec<StepState>>,
     /// How often each entry of the variant table ran (empty if the backend does not count).
     pub variant_counts: Vec<u32>,

@@ -51,6 +51,12 @@ pub fn finding_markdown(case: &Case, explanation: &Explanation, case_path: Optio
     }
     if let Some(step) = &explanation.step {
         step_section(&mut out, case, step, l, r, &explanation.others);
+    } else if let Some(limit) = explanation.traces_cut_at {
+        let _ = writeln!(
+            out,
+            "The step traces agree over their first {limit} steps, as far as they were kept \
+             (ERADIFF_MAX_TRACE_STEPS); the first difference is later.\n"
+        );
     } else if matches!(explanation.finding, Finding::Divergence { .. }) {
         let _ = writeln!(
             out,

@@ -160,3 +160,15 @@ fn a_batch_beyond_the_bootloaders_room_is_an_input_error() {
     v["batch"] = serde_json::json!({ "transactions": vec![rolled; 10_001] });
     assert!(Case::from_json(&v.to_string()).is_ok());
 }
+
+/// A case file is read to a limit, not to the end of memory: `/dev/zero` is an input error.
+#[test]
+fn a_case_file_is_read_to_a_limit() {
+    let zero = std::path::Path::new("/dev/zero");
+    if !zero.exists() {
+        println!("SKIPPED: this system has no /dev/zero");
+        return;
+    }
+    let err = Case::load(zero).expect_err("an endless file is refused");
+    assert!(matches!(err, CaseError::TooLarge { .. }), "{err}");
+}

@@ -121,6 +121,8 @@ struct Observer<M: Machine> {
     history: History,
     calls: CallTracker,
     steps: Option<Vec<StepState>>,
+    /// The most steps kept.
+    max_steps: usize,
     counts: Vec<u32>,
     hook_registers: Vec<[Tagged; 15]>,
     /// The frame before the current cycle, and its depth.
@@ -138,6 +140,7 @@ impl<M: Machine> Observer<M> {
             history: History::new(m.registers().map(without_page)),
             calls: CallTracker::default(),
             steps: trace.then(Vec::new),
+            max_steps: crate::observe::max_trace_steps(),
             counts: Vec::new(),
             hook_registers: Vec::new(),
             before: m.frame(),
@@ -159,7 +162,7 @@ impl<M: Machine> Observer<M> {
         if m.exit().is_none() {
             self.fold_history(m);
         }
-        if let Some(steps) = self.steps.as_mut() {
+        if let Some(steps) = self.steps.as_mut().filter(|s| s.len() < self.max_steps) {
             steps.push(StepState {
                 cycle: m.cycles(),
                 pc_before: M::view(&self.before, 0).pc,
