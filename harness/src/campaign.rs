@@ -602,7 +602,11 @@ pub fn write_summary(out: &mut dyn io::Write, summary: &Summary) -> io::Result<(
         summary.seed,
         summary.target
     );
-    say!(out, "\nbackends: {}; agreement per pair (agree / disagree):", summary.backends);
+    say!(
+        out,
+        "\nbackends: {}; agreement per pair (agree / disagree):",
+        summary.backends
+    );
     for (pair, [agree, disagree]) in &summary.agreement {
         say!(out, "  {pair:<16} {agree:>10} / {disagree}");
     }
@@ -612,7 +616,7 @@ pub fn write_summary(out: &mut dyn io::Write, summary: &Summary) -> io::Result<(
             say!(out, "  {n:>10}  {why}");
         }
     }
-    
+
     say!(out, "\nruns ended:");
     for (end, n) in &summary.ends {
         say!(out, "  {end:<14} {n:>10}");

@@ -10,8 +10,9 @@ use eravm::{TaggedWord, H160, U256};
 use serde::{Deserialize, Serialize};
 
 /// The version of the case file format this build writes; it reads this one and older.
-/// Version 2 added `world`, version 3 `batch`.
-pub const CASE_FORMAT_VERSION: u32 = 3;
+/// Version 2 added `world`, version 3 `batch`, version 4 protocol transactions (`batch.blocks`)
+/// and hashed storage (`world.hashed_storage`, `world.bytecodes`).
+pub const CASE_FORMAT_VERSION: u32 = 4;
 
 /// The default cap on cycles, so that loops end in a comparable state.
 pub const DEFAULT_MAX_CYCLES: u64 = 20_000;
@@ -52,7 +53,12 @@ pub struct Case {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Batch {
+    /// Transactions for our bootloader.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transactions: Vec<Transaction>,
+    /// L2 blocks of protocol transactions, for the production bootloader (`code`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocks: Vec<L2Block>,
     #[serde(default)]
     pub mode: BatchMode,
     /// The batch information (slots 0–7); every field defaults to zero.
@@ -61,22 +67,50 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// What the operator pushes, in order, each with whether it is rolled back after: our
+    /// transactions, or the protocol transactions of the blocks (each knowing its block).
+    pub fn pushes(&self) -> Vec<(eravm::operator::Transaction, bool)> {
+        let ours = self
+            .transactions
+            .iter()
+            .map(|t| (t.to_operator(), t.rollback));
+        let protocol = self.blocks.iter().flat_map(|block| {
+            block.transactions.iter().enumerate().map(move |(i, tx)| {
+                let pushed = eravm::operator::ProtocolTransaction {
+                    data: tx.to_operator(),
+                    block: block.to_operator(),
+                    starts_block: i == 0,
+                    execution: if tx.eth_call {
+                        eravm::operator::TxExecution::EthCall
+                    } else {
+                        eravm::operator::TxExecution::VerifyExecute
+                    },
+                };
+                (
+                    eravm::operator::Transaction::Protocol(Box::new(pushed)),
+                    tx.rollback,
+                )
+            })
+        });
+        ours.chain(protocol).collect()
+    }
+
     /// Whether every transaction the operator would push fits the bootloader's heap (the
     /// protocol's limits on the number of transactions and on their data), placing them as
     /// both operators do: a rolled-back transaction frees its room again, and in one-tx mode
     /// nothing is pushed after the first transaction kept. The error names the first
-    /// transaction that does not fit.
+    /// transaction that does not fit (its index among all pushed).
     pub fn fits(&self) -> Result<(), (usize, String)> {
         let mut state = eravm::operator::BootloaderState::new();
         let one_by_one = self.fed_one_by_one();
-        for (i, tx) in self.transactions.iter().enumerate() {
+        for (i, (tx, rollback)) in self.pushes().iter().enumerate() {
             let mark = state.mark();
-            if state.place_transaction(&tx.to_operator()).is_err() {
+            if state.place_transaction(tx, 0).is_err() {
                 return Err((
                     i,
                     format!(
                         "does not fit the bootloader's heap: at most {} transactions, and \
-                         their data (3 words each plus the calldata) must end before word {}; \
+                         their data must end before word {}; \
                          {} transactions and {} words of data are placed before it",
                         eravm::operator::layout::MAX_TRANSACTIONS,
                         eravm::operator::layout::HOOK_PARAMS,
@@ -85,7 +119,7 @@ impl Batch {
                     ),
                 ));
             }
-            if one_by_one && tx.rollback {
+            if one_by_one && *rollback {
                 state.restore(mark);
             } else if one_by_one && self.mode == BatchMode::OneTx {
                 break;
@@ -99,6 +133,94 @@ impl Batch {
     /// when some transaction is to be rolled back.
     pub fn fed_one_by_one(&self) -> bool {
         self.transactions.iter().any(|t| t.rollback)
+            || self
+                .blocks
+                .iter()
+                .flat_map(|b| &b.transactions)
+                .any(|t| t.rollback)
+    }
+}
+
+/// An L2 block of protocol transactions, as the operator tells the bootloader about it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct L2Block {
+    pub number: u32,
+    pub timestamp: u64,
+    pub prev_block_hash: Word,
+    pub virtual_blocks: u32,
+    pub transactions: Vec<ProtocolTx>,
+}
+
+impl L2Block {
+    pub fn to_operator(&self) -> eravm::operator::L2BlockEnv {
+        eravm::operator::L2BlockEnv {
+            number: self.number,
+            timestamp: self.timestamp,
+            prev_block_hash: self.prev_block_hash.0,
+            max_virtual_blocks: self.virtual_blocks,
+        }
+    }
+}
+
+/// A transaction for the production bootloader: the protocol's transaction struct, field
+/// for field (see `eravm::operator::TransactionData`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtocolTx {
+    pub tx_type: u8,
+    pub from: Address,
+    pub to: Address,
+    pub gas_limit: Word,
+    pub gas_per_pubdata_limit: Word,
+    pub max_fee_per_gas: Word,
+    pub max_priority_fee_per_gas: Word,
+    #[serde(default)]
+    pub paymaster: Address,
+    pub nonce: Word,
+    #[serde(default)]
+    pub value: Word,
+    #[serde(default)]
+    pub reserved: [Word; 4],
+    #[serde(default)]
+    pub data: Bytes,
+    #[serde(default)]
+    pub signature: Bytes,
+    /// Versioned hashes of the factory dependencies (their code is in `world.bytecodes`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub factory_deps: Vec<Word>,
+    #[serde(default, skip_serializing_if = "Bytes::is_empty")]
+    pub paymaster_input: Bytes,
+    #[serde(default, skip_serializing_if = "Bytes::is_empty")]
+    pub reserved_dynamic: Bytes,
+    /// Run as an eth_call (no validation; the playground bootloader only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub eth_call: bool,
+    /// Rolled back once it has ended, as for [`Transaction::rollback`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rollback: bool,
+}
+
+impl ProtocolTx {
+    pub fn to_operator(&self) -> eravm::operator::TransactionData {
+        eravm::operator::TransactionData {
+            tx_type: self.tx_type,
+            from: self.from.0,
+            to: self.to.0,
+            gas_limit: self.gas_limit.0,
+            gas_per_pubdata_limit: self.gas_per_pubdata_limit.0,
+            max_fee_per_gas: self.max_fee_per_gas.0,
+            max_priority_fee_per_gas: self.max_priority_fee_per_gas.0,
+            paymaster: self.paymaster.0,
+            nonce: self.nonce.0,
+            value: self.value.0,
+            reserved: self.reserved.map(|w| w.0),
+            data: self.data.0.clone(),
+            signature: self.signature.0.clone(),
+            factory_deps: self.factory_deps.iter().map(|w| w.0).collect(),
+            paymaster_input: self.paymaster_input.0.clone(),
+            reserved_dynamic: self.reserved_dynamic.0.clone(),
+        }
     }
 }
 
@@ -155,6 +277,9 @@ pub enum BatchMode {
     OneTx,
     /// Until the bootloader returns or asks for pubdata.
     BootloaderOnly,
+    /// Until the first transaction's validation has ended, as a node validating a
+    /// transaction for its mempool stops.
+    Validation,
 }
 
 impl BatchMode {
@@ -163,17 +288,18 @@ impl BatchMode {
             BatchMode::Batch => eravm::operator::ExecutionMode::Batch,
             BatchMode::OneTx => eravm::operator::ExecutionMode::OneTx,
             BatchMode::BootloaderOnly => eravm::operator::ExecutionMode::BootloaderOnly,
+            BatchMode::Validation => eravm::operator::ExecutionMode::Validation,
         }
     }
 }
 
 impl Transaction {
     pub fn to_operator(&self) -> eravm::operator::Transaction {
-        eravm::operator::Transaction {
+        eravm::operator::Transaction::Simple(eravm::operator::SimpleTransaction {
             to: self.to.0,
             gas_limit: self.gas_limit,
             calldata: self.calldata.0.clone(),
-        }
+        })
     }
 }
 
@@ -383,6 +509,30 @@ pub fn max_case_bytes() -> u64 {
         .unwrap_or(64 << 20)
 }
 
+/// A case (or VM dump) file's text, at most [`max_case_bytes`] of it (`/dev/zero` is
+/// refused, not read to the end of memory).
+pub fn read_limited(path: &Path) -> Result<String, CaseError> {
+    use std::io::Read;
+    let io = |source| CaseError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let limit = max_case_bytes();
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(limit + 1)
+        .read_to_string(&mut text)
+        .map_err(io)?;
+    if text.len() as u64 > limit {
+        return Err(CaseError::TooLarge {
+            path: path.display().to_string(),
+            limit,
+        });
+    }
+    Ok(text)
+}
+
 impl Case {
     /// Parses a case from JSON, naming the offending field on error.
     pub fn from_json(text: &str) -> Result<Case, CaseError> {
@@ -430,25 +580,7 @@ impl Case {
     /// Reads a case file, at most [`max_case_bytes`] of it (`/dev/zero` is refused, not
     /// read to the end of memory).
     pub fn load(path: &Path) -> Result<Case, CaseError> {
-        use std::io::Read;
-        let io = |source| CaseError::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        let limit = max_case_bytes();
-        let mut text = String::new();
-        std::fs::File::open(path)
-            .map_err(io)?
-            .take(limit + 1)
-            .read_to_string(&mut text)
-            .map_err(io)?;
-        if text.len() as u64 > limit {
-            return Err(CaseError::TooLarge {
-                path: path.display().to_string(),
-                limit,
-            });
-        }
-        Case::from_json(&text)
+        Case::from_json(&read_limited(path)?)
     }
 
     pub fn to_json(&self) -> String {
@@ -496,9 +628,39 @@ impl Case {
                 }
             }
         }
+        if self.version < 4
+            && self
+                .world
+                .as_ref()
+                .is_some_and(|w| !w.hashed_storage.is_empty() || !w.bytecodes.is_empty())
+        {
+            return field(
+                "world.hashed_storage".into(),
+                "hashed storage and bytecodes need format version 4".into(),
+            );
+        }
         if let Some(batch) = &self.batch {
+            if self.version < 4 && !batch.blocks.is_empty() {
+                return field(
+                    "batch.blocks".into(),
+                    "protocol transactions need format version 4".into(),
+                );
+            }
+            if !batch.blocks.is_empty() && !batch.transactions.is_empty() {
+                return field(
+                    "batch.blocks".into(),
+                    "a batch has transactions for our bootloader or blocks for the production \
+                     one, not both"
+                        .into(),
+                );
+            }
             if let Err((i, message)) = batch.fits() {
-                return field(format!("batch.transactions[{i}]"), message);
+                let name = if batch.blocks.is_empty() {
+                    "transactions"
+                } else {
+                    "blocks[*].transactions (in order)"
+                };
+                return field(format!("batch.{name}[{i}]"), message);
             }
         }
         if self.code.len() > MAX_CODE_WORDS {

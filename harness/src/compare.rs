@@ -302,7 +302,10 @@ impl Unobserved {
                 self.after_exit,
                 "registers, flags and frame after the first frame returned",
             ),
-            (self.pending_panic_pc, "whether a panic is pending, and the pc then"),
+            (
+                self.pending_panic_pc,
+                "whether a panic is pending, and the pc then",
+            ),
             (self.pointer_pages, "pointer page numbers"),
             (self.code_pages, "code pages of decommitted bytecodes"),
             (self.access_logs, "per-access pubdata costs and refunds"),

@@ -353,10 +353,7 @@ pub fn markdown(report: &Report) -> String {
         report.new_groups
     );
     if report.groups.is_empty() {
-        let _ = writeln!(
-            out,
-            "No divergences: the backends agreed on every case."
-        );
+        let _ = writeln!(out, "No divergences: the backends agreed on every case.");
         return out;
     }
     let _ = writeln!(
@@ -365,7 +362,10 @@ pub fn markdown(report: &Report) -> String {
     );
     let _ = writeln!(out, "|---|---|---|---|---|");
     for g in &report.groups {
-        let status = match (&g.known, crate::differential::reference_at_fault(&g.signature)) {
+        let status = match (
+            &g.known,
+            crate::differential::reference_at_fault(&g.signature),
+        ) {
             (Some(_), _) => "known".to_string(),
             (None, Some(reference)) => format!("in {reference}"),
             (None, None) => "**new**".to_string(),

@@ -9,6 +9,7 @@ pub mod case;
 pub mod compare;
 pub mod differential;
 pub mod disasm;
+pub mod dump;
 pub mod findings;
 pub mod fuzzing;
 pub mod generator;

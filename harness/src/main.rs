@@ -68,6 +68,23 @@ enum Command {
         #[arg(long)]
         verbose: bool,
     },
+    /// Turn a zksync-era `VmDump` (what a node's shadow VM writes when vm_latest and
+    /// vm_fast disagree) into a case and replay it like `replay`.
+    ReplayDump {
+        dump: PathBuf,
+        /// Also write the case there (it holds the dump's bytecode: keep it out of
+        /// repositories).
+        #[arg(long)]
+        save: Option<PathBuf>,
+        /// Stop once the transaction's validation has ended, as a node validating it for
+        /// its mempool does (dumps from mempool validation hold only the storage
+        /// validation read).
+        #[arg(long)]
+        validation: bool,
+        /// Also print the final state when they agree.
+        #[arg(long)]
+        verbose: bool,
+    },
     /// Print the program of a case.
     Disasm { case: PathBuf },
     /// Shrink a disagreeing case while its signature stays the same.
@@ -302,50 +319,39 @@ fn run(cli: Cli) -> ExitCode {
             if path.is_dir() {
                 return replay_many(&judge, &cases);
             }
-            let path = path.clone();
-            let case = match load(&path) {
+            let case = match load(path) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            let (verdict, declined) = judge.check_counted(&case);
-            for d in &declined {
-                say!("{} declined the case: {}", d.backend, d.reason);
-            }
-            match verdict {
-                Verdict::Unsupported(why) => {
-                    say!("fewer than two backends can host this case: {why}");
-                    ExitCode::from(2)
-                }
-                Verdict::Agree(run) => {
-                    say!(
-                        "{} agree: {:?} after {} cycles, {} ergs left",
-                        judge.names(),
-                        run.state.end,
-                        run.state.cycles,
-                        run.state.ergs
-                    );
-                    if verbose {
-                        say!(
-                            "{}",
-                            serde_json::to_string_pretty(&run.state).unwrap_or_default()
-                        );
+            replay_one(&judge, &case, &path.display().to_string(), verbose)
+        }
+        Command::ReplayDump {
+            dump,
+            save,
+            validation,
+            verbose,
+        } => {
+            let case = match eradiff::dump::VmDump::load(&dump).and_then(|d| d.to_case()) {
+                Ok(mut case) => {
+                    if let (true, Some(batch)) = (validation, case.batch.as_mut()) {
+                        batch.mode = eradiff::case::BatchMode::Validation;
                     }
-                    ExitCode::SUCCESS
+                    case
                 }
-                Verdict::Disagree(finding) => {
-                    let explanation = judge.explain(&case, finding);
-                    let path = path.display().to_string();
-                    say!(
-                        "{}",
-                        report::finding_markdown(&case, &explanation, Some(&path))
-                    );
-                    if let Some(reason) = KnownDivergences::shipped().reason(&explanation.signature)
-                    {
-                        say!("(on the known-divergence list: {reason})");
-                    }
-                    ExitCode::from(1)
+                Err(e) => {
+                    eprintln!("error: {}: {e}", dump.display());
+                    return ExitCode::from(2);
                 }
+            };
+            let mut label = dump.display().to_string();
+            if let Some(save) = &save {
+                if let Err(e) = eradiff::findings::write_atomic(save, case.to_json().as_bytes()) {
+                    eprintln!("error: cannot write {}: {e}", save.display());
+                    return ExitCode::from(2);
+                }
+                label = save.display().to_string();
             }
+            replay_one(&judge, &case, &label, verbose)
         }
         Command::Minimize {
             case: path,
@@ -534,6 +540,60 @@ fn case_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
 }
 
 /// `eradiff replay` of many cases: one line each, then the counts.
+/// Replays one case on the judge's backends and prints the verdict (and, for a batch, what
+/// became of each transaction); `path` names the case in the report.
+fn replay_one(judge: &Judge, case: &Case, path: &str, verbose: bool) -> ExitCode {
+    let (verdict, declined) = judge.check_counted(case);
+    for d in &declined {
+        say!("{} declined the case: {}", d.backend, d.reason);
+    }
+    match verdict {
+        Verdict::Unsupported(why) => {
+            say!("fewer than two backends can host this case: {why}");
+            ExitCode::from(2)
+        }
+        Verdict::Agree(run) => {
+            say!(
+                "{} agree: {:?} after {} cycles, {} ergs left",
+                judge.names(),
+                run.state.end,
+                run.state.cycles,
+                run.state.ergs
+            );
+            if let Some(batch) = &run.state.batch {
+                for (i, (success, returned, refund)) in batch.results.iter().enumerate() {
+                    let outcome = if *success { "succeeded" } else { "failed" };
+                    say!("transaction {i}: {outcome}, returned 0x{returned}, refund {refund}");
+                }
+                let stops = batch
+                    .hooks
+                    .last()
+                    .map(|h| h.hook.as_str())
+                    .unwrap_or("none");
+                say!("{} hooks raised, the last {stops}", batch.hooks.len());
+            }
+            if verbose {
+                say!(
+                    "{}",
+                    serde_json::to_string_pretty(&run.state).unwrap_or_default()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Verdict::Disagree(finding) => {
+            let explanation = judge.explain(case, finding);
+            say!(
+                "{}",
+                report::finding_markdown(case, &explanation, Some(path))
+            );
+            if let Some(reason) = KnownDivergences::shipped().reason(&explanation.signature) {
+                say!("(on the known-divergence list: {reason})");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn replay_many(judge: &Judge, paths: &[PathBuf]) -> ExitCode {
     let files = match case_files(paths) {
         Ok(f) => f,
@@ -556,7 +616,10 @@ fn replay_many(judge: &Judge, paths: &[PathBuf]) -> ExitCode {
         match judge.check(&case) {
             Verdict::Unsupported(why) => {
                 invalid += 1;
-                say!("{}: fewer than two backends can host it: {why}", path.display());
+                say!(
+                    "{}: fewer than two backends can host it: {why}",
+                    path.display()
+                );
             }
             Verdict::Agree(run) => {
                 agree += 1;

@@ -34,6 +34,25 @@ pub struct World {
     /// Code run for addresses holding EVM bytecode.
     #[serde(default)]
     pub evm_emulator: Vec<Word>,
+    /// Slots known only by their derived key, as a node's state snapshot holds them (the
+    /// storage a `VmDump` carries).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hashed_storage: Vec<HashedSlot>,
+    /// More bytecodes the decommitter knows (factory dependencies), by their own hash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bytecodes: Vec<Vec<Word>>,
+}
+
+/// A slot by its derived key (`blake2s(address as 32 bytes ‖ key)`), with its value and its
+/// enumeration index; no index means the slot was never written (its write is initial).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HashedSlot {
+    pub derived_key: Word,
+    #[serde(default)]
+    pub value: Word,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enumeration_index: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,6 +120,8 @@ pub struct ResolvedWorld {
     pub enumerated: FxHashMap<StorageKey, u64>,
     pub default_aa_code_hash: U256,
     pub evm_emulator_code_hash: U256,
+    /// Slots known by their derived key only: value and enumeration index.
+    pub hashed: FxHashMap<[u8; 32], (U256, Option<u64>)>,
 }
 
 impl ResolvedWorld {
@@ -109,6 +130,30 @@ impl ResolvedWorld {
         key.address == H160::from_low_u64_be(SYSTEM_CONTEXT)
             || (key.address == H160::from_low_u64_be(BASE_TOKEN)
                 && key.key == bootloader_balance_key())
+    }
+
+    fn hashed_slot(&self, key: &StorageKey) -> Option<(U256, Option<u64>)> {
+        if self.hashed.is_empty() {
+            return None;
+        }
+        let derived = eravm::operator::pubdata::derived_key(&key.address, &key.key);
+        self.hashed.get(&derived).copied()
+    }
+
+    /// A slot's value at the start of the batch.
+    pub fn initial_value(&self, key: &StorageKey) -> U256 {
+        match self.values.get(key) {
+            Some(value) => *value,
+            None => self.hashed_slot(key).map(|(v, _)| v).unwrap_or_default(),
+        }
+    }
+
+    /// A slot's enumeration index, if an earlier batch wrote it.
+    pub fn enumeration_index(&self, key: &StorageKey) -> Option<u64> {
+        match self.enumerated.get(key) {
+            Some(index) => Some(*index),
+            None => self.hashed_slot(key).and_then(|(_, index)| index),
+        }
     }
 }
 
@@ -145,6 +190,18 @@ impl World {
         for s in &self.storage {
             resolved.values.insert(key(&s.address, &s.key), s.value.0);
         }
+        for code in &self.bytecodes {
+            resolved
+                .bytecodes
+                .push((bytecode_hash(code, false), words(code)));
+        }
+        for s in &self.hashed_storage {
+            let mut derived = [0u8; 32];
+            s.derived_key.0.to_big_endian(&mut derived);
+            resolved
+                .hashed
+                .insert(derived, (s.value.0, s.enumeration_index));
+        }
         for k in &self.enumerated {
             let next = resolved.enumerated.len() as u64 + 1;
             resolved
@@ -165,6 +222,7 @@ impl ResolvedWorld {
         let mut storage = eravm::InMemoryStorage {
             values: self.values.clone(),
             enumerated: self.enumerated.clone(),
+            hashed: self.hashed.clone(),
             ..Default::default()
         };
         for (hash, code) in &self.bytecodes {

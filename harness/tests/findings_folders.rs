@@ -158,6 +158,7 @@ fn generated_input_errors_are_generator_defects_not_findings() {
                 rollback: false,
             };
             case.batch = Some(eradiff::case::Batch {
+                blocks: Vec::new(),
                 transactions: vec![tx; 10_001],
                 mode: Default::default(),
                 info: Default::default(),
@@ -179,6 +180,12 @@ fn generated_input_errors_are_generator_defects_not_findings() {
 #[test]
 fn triage_of_a_missing_folder_is_an_error_and_creates_nothing() {
     let dir = fresh("no-such-triage");
-    assert!(campaign::triage(eradiff::differential::Judge::default(), &dir, Target::Opcodes, &KnownDivergences::shipped()).is_err());
+    assert!(campaign::triage(
+        eradiff::differential::Judge::default(),
+        &dir,
+        Target::Opcodes,
+        &KnownDivergences::shipped()
+    )
+    .is_err());
     assert!(!dir.exists());
 }

@@ -1,7 +1,7 @@
 //! The minimiser shrinks a long divergent program to the few instructions that matter.
 
-use eradiff::generator::{generate_seeded, Settings};
 use eradiff::differential::Judge;
+use eradiff::generator::{generate_seeded, Settings};
 use eradiff::minimize::{instruction_count, minimize, signature_of};
 use eravm::faults::{with_fault, Fault};
 

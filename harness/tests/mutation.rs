@@ -16,7 +16,9 @@ fn first_signature_with(fault: Fault) -> Option<String> {
                     assert!(matches!(finding, Finding::Divergence { .. }));
                     let signature = Judge::default().explain(&case, finding).signature;
                     // A difference of vm2's own is not the injected bug.
-                    reference_at_fault(&signature).is_none().then_some(signature)
+                    reference_at_fault(&signature)
+                        .is_none()
+                        .then_some(signature)
                 }
             }
         })
@@ -50,7 +52,10 @@ fn without_a_fault_the_same_cases_agree() {
         // Nothing against eravm: eravm and zk_evm agree (vm2 may have its own differences).
         if let Verdict::Disagree(finding) = Judge::default().check(&case) {
             let signature = Judge::default().explain(&case, finding).signature;
-            assert!(reference_at_fault(&signature).is_some(), "case {i}: {signature}");
+            assert!(
+                reference_at_fault(&signature).is_some(),
+                "case {i}: {signature}"
+            );
         }
     }
 }

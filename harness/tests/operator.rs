@@ -124,7 +124,7 @@ fn rollback_restores_everything_a_run_changes() {
 fn the_operator_runs_a_batch() {
     use eradiff::case::Address;
     use eradiff::world::{Contract, World};
-    use eravm::operator::{ExecutionMode, OperatorVm, Stop, Transaction};
+    use eravm::operator::{ExecutionMode, OperatorVm, SimpleTransaction, Stop, Transaction};
     // A contract that stores its calldata length's word 0 and returns 32 bytes of heap.
     let ok = eravm::H160::from_low_u64_be(0x1_0000);
     let reverts = eravm::H160::from_low_u64_be(0x1_0001);
@@ -168,21 +168,21 @@ fn the_operator_runs_a_batch() {
         10_000_000,
     );
     let txs = [
-        Transaction {
+        Transaction::Simple(SimpleTransaction {
             to: ok,
             gas_limit: 100_000,
             calldata: vec![7; 40],
-        },
-        Transaction {
+        }),
+        Transaction::Simple(SimpleTransaction {
             to: reverts,
             gas_limit: 100_000,
             calldata: vec![],
-        },
-        Transaction {
+        }),
+        Transaction::Simple(SimpleTransaction {
             to: ok,
             gas_limit: 100_000,
             calldata: vec![9; 3],
-        },
+        }),
     ];
     for tx in &txs {
         operator.push_transaction(tx).unwrap();

@@ -52,7 +52,11 @@ fn findings_report_formats() {
             settings: Settings::default(),
         };
         let summary = campaign::run(&config, &KnownDivergences::shipped()).expect("campaign runs");
-        assert_eq!(summary.unexplained().count(), 1, "one bug, one group against eravm");
+        assert_eq!(
+            summary.unexplained().count(),
+            1,
+            "one bug, one group against eravm"
+        );
         (
             findings::report(&out, ReportFormat::Md).expect("report").0,
             findings::report(&out, ReportFormat::Json)
@@ -118,8 +122,9 @@ fn divergence_in_a_world_contract_lists_its_code() {
                 let explanation = Judge::default().explain(&case, finding);
                 let step = explanation.step.as_ref()?;
                 let ran = step.left.as_ref()?;
-                (ran.code_address != case.frame.address.0)
-                    .then(|| finding_markdown(&case, &explanation, Some("corpus/calls/example.json")))
+                (ran.code_address != case.frame.address.0).then(|| {
+                    finding_markdown(&case, &explanation, Some("corpus/calls/example.json"))
+                })
             })
             .expect("the injected bug shows inside a world contract")
     });

@@ -30,7 +30,10 @@ fn a_difference_past_the_trace_limit_is_reported_with_the_cut() {
     assert!(cut.step.is_none());
     assert_eq!(cut.traces_cut_at, Some(10));
     let report = finding_markdown(&case, &cut, None);
-    assert!(report.contains("agree over their first 10 steps"), "{report}");
+    assert!(
+        report.contains("agree over their first 10 steps"),
+        "{report}"
+    );
 
     let whole = explain("1000");
     assert_eq!(whole.traces_cut_at, None);

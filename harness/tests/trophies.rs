@@ -33,7 +33,11 @@ fn every_trophy_still_parts_zk_evm_and_vm2() {
         };
         let explanation = judge.explain(&case, finding);
         assert_eq!(explanation.signature, expected, "{name}");
-        assert_eq!(reference_at_fault(&explanation.signature), Some("vm2"), "{name}");
+        assert_eq!(
+            reference_at_fault(&explanation.signature),
+            Some("vm2"),
+            "{name}"
+        );
         if let Finding::Divergence { odd, groups, .. } = &explanation.finding {
             assert_eq!(odd.as_deref(), Some("vm2"), "{name}");
             assert!(
@@ -66,5 +70,8 @@ fn the_known_list_names_the_reference_its_signatures_name() {
     assert_eq!(known.check(), Ok(()));
     let mut bad = known.clone();
     bad.divergences[0].at_fault = Some("vm2".into());
-    assert!(bad.check().is_err(), "a crash of zk_evm blamed on vm2 must be refused");
+    assert!(
+        bad.check().is_err(),
+        "a crash of zk_evm blamed on vm2 must be refused"
+    );
 }

@@ -22,6 +22,8 @@ pub enum Fault {
     PubdataDropsLastDiff,
     /// Rolling back to an operator snapshot keeps the events emitted since.
     RollbackKeepsEvents,
+    /// The protocol transaction encoding (shared by both operators) adds one to the nonce.
+    TxEncodingNonceOffByOne,
 }
 
 thread_local! {

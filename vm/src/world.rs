@@ -443,6 +443,9 @@ pub struct InMemoryStorage {
     pub free_slots: FxHashSet<StorageKey>,
     /// Contracts all of whose slots are free.
     pub free_contracts: FxHashSet<H160>,
+    /// Slots known only by their derived key (a node's state snapshot): value and
+    /// enumeration index, consulted for slots not in `values`.
+    pub hashed: FxHashMap<[u8; 32], (U256, Option<u64>)>,
 }
 
 impl InMemoryStorage {
@@ -455,6 +458,33 @@ impl InMemoryStorage {
             self.values.insert(*key, *value);
             let next = self.enumerated.len() as u64 + 1;
             self.enumerated.entry(*key).or_insert(next);
+        }
+    }
+
+    /// A slot known only by its derived key.
+    fn hashed_slot(&self, key: &StorageKey) -> Option<(U256, Option<u64>)> {
+        if self.hashed.is_empty() {
+            return None;
+        }
+        self.hashed
+            .get(&crate::operator::pubdata::derived_key(
+                &key.address,
+                &key.key,
+            ))
+            .copied()
+    }
+
+    fn initial_value(&self, key: &StorageKey) -> Option<U256> {
+        match self.values.get(key) {
+            Some(value) => Some(*value),
+            None => self.hashed_slot(key).map(|(value, _)| value),
+        }
+    }
+
+    fn index(&self, key: &StorageKey) -> Option<u64> {
+        match self.enumerated.get(key) {
+            Some(index) => Some(*index),
+            None => self.hashed_slot(key).and_then(|(_, index)| index),
         }
     }
 
@@ -472,15 +502,15 @@ impl Storage for InMemoryStorage {
     }
 
     fn storage_read(&mut self, key: &StorageKey) -> Option<U256> {
-        self.values.get(key).copied()
+        self.initial_value(key)
     }
 
     fn cost_of_writing_storage(&mut self, key: &StorageKey, value: U256) -> u32 {
-        let initial = self.values.get(key).copied().unwrap_or_default();
+        let initial = self.initial_value(key).unwrap_or_default();
         if self.is_free_storage_slot(key) || initial == value {
             return 0;
         }
-        let key_bytes = if self.enumerated.contains_key(key) {
+        let key_bytes = if self.index(key).is_some() {
             REPEATED_WRITE_KEY_BYTES
         } else {
             INITIAL_WRITE_KEY_BYTES
@@ -493,7 +523,7 @@ impl Storage for InMemoryStorage {
     }
 
     fn enumeration_index(&mut self, key: &StorageKey) -> Option<u64> {
-        self.enumerated.get(key).copied()
+        self.index(key)
     }
 }
 

@@ -7,8 +7,8 @@ use super::drive::{drive, drive_bare, Cycle, EndState, Machine, StepError};
 use super::{Backend, BackendError, FedOperator};
 use crate::case::Case;
 use crate::observe::{
-    CallTracker, FlagsView, FrameIds, FrameView, LogView, Run, RunEnd, RunStats, SlotView,
-    Tagged, WorldView, RETURN_DATA_LIMIT,
+    CallTracker, FlagsView, FrameIds, FrameView, LogView, Run, RunEnd, RunStats, SlotView, Tagged,
+    WorldView, RETURN_DATA_LIMIT,
 };
 use crate::world::ResolvedWorld;
 
@@ -96,7 +96,10 @@ impl Machine for EraMachine {
     ) -> Result<Option<Stop>, StepError> {
         match mode {
             None => {
-                self.op.vm.run(Some(max_cycles)).map_err(|e| step_error(e.into()))?;
+                self.op
+                    .vm
+                    .run(Some(max_cycles))
+                    .map_err(|e| step_error(e.into()))?;
                 Ok(None)
             }
             Some(mode) => {
@@ -158,7 +161,6 @@ impl Machine for EraMachine {
         // eravm says which registers the cycle wrote; only they can have changed.
         self.op.vm.take_written_registers() >> 1
     }
-
 
     fn flags(&self) -> FlagsView {
         let f = self.op.vm.flags();
@@ -283,9 +285,12 @@ impl FedOperator for EraMachine {
     fn pop_snapshot_no_rollback(&mut self) {
         self.op.pop_snapshot_no_rollback();
     }
-    fn push_transaction(&mut self, tx: &crate::case::Transaction) -> Result<(), BackendError> {
+    fn push_transaction(
+        &mut self,
+        tx: &::eravm::operator::Transaction,
+    ) -> Result<(), BackendError> {
         self.op
-            .push_transaction(&tx.to_operator())
+            .push_transaction(tx)
             .map_err(|e| BackendError::Unsupported(e.to_string()))
     }
 }
@@ -300,7 +305,7 @@ fn world_view(vm: &Vm, world: &ResolvedWorld) -> WorldView {
     let mut storage: Vec<SlotView> = w
         .storage_changes
         .iter()
-        .filter(|(k, v)| world.values.get(k).copied().unwrap_or_default() != **v)
+        .filter(|(k, v)| world.initial_value(k) != **v)
         .map(|(k, v)| slot(k, v))
         .collect();
     storage.sort();
@@ -354,4 +359,3 @@ fn precompile_name(address: u16) -> &'static str {
         _ => "other",
     }
 }
-

@@ -130,7 +130,8 @@ pub(crate) trait FedOperator {
     fn make_snapshot(&mut self);
     fn rollback_to_the_latest_snapshot(&mut self);
     fn pop_snapshot_no_rollback(&mut self);
-    fn push_transaction(&mut self, tx: &crate::case::Transaction) -> Result<(), BackendError>;
+    fn push_transaction(&mut self, tx: &::eravm::operator::Transaction)
+        -> Result<(), BackendError>;
 }
 
 /// How both operators feed a batch's transactions, so that they do it identically.
@@ -145,7 +146,8 @@ pub(crate) trait FedOperator {
 ///
 /// [`Batch::fed_one_by_one`]: crate::case::Batch::fed_one_by_one
 pub(crate) struct Feeder {
-    transactions: Vec<crate::case::Transaction>,
+    /// What the operator pushes, each with whether it is rolled back after.
+    transactions: Vec<(::eravm::operator::Transaction, bool)>,
     /// The transaction running now, while feeding one at a time.
     current: Option<usize>,
     mode: ::eravm::operator::ExecutionMode,
@@ -158,14 +160,14 @@ impl Feeder {
         op: &mut impl FedOperator,
     ) -> Result<Feeder, BackendError> {
         let mut feeder = Feeder {
-            transactions: batch.transactions.clone(),
+            transactions: batch.pushes(),
             current: None,
             mode: batch.mode.execution_mode(),
         };
         if batch.fed_one_by_one() {
             feeder.feed(0, op)?;
         } else {
-            for tx in &batch.transactions {
+            for (tx, _) in &feeder.transactions {
                 op.push_transaction(tx)?;
             }
         }
@@ -174,7 +176,7 @@ impl Feeder {
 
     fn feed(&mut self, index: usize, op: &mut impl FedOperator) -> Result<(), BackendError> {
         self.current = None;
-        if let Some(tx) = self.transactions.get(index) {
+        if let Some((tx, _)) = self.transactions.get(index) {
             op.make_snapshot();
             op.push_transaction(tx)?;
             self.current = Some(index);
@@ -202,7 +204,7 @@ impl Feeder {
         if stop != ::eravm::operator::Stop::TxEnded {
             return Ok(false);
         }
-        if self.transactions[index].rollback {
+        if self.transactions[index].1 {
             op.rollback_to_the_latest_snapshot();
         } else if self.mode == ::eravm::operator::ExecutionMode::OneTx {
             self.current = None;

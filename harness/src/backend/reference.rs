@@ -1,12 +1,12 @@
 //! The reference: matter-labs' `zk_evm` (vm1), hosted the way a node hosts its bootloader.
 
+use eravm::operator::{ExecutionMode, Stop};
 use eravm::U256;
 use zk_evm::aux_structures::{MemoryPage, PubdataCost};
 use zk_evm::block_properties::BlockProperties;
 use zk_evm::tracing::{
     AfterDecodingData, AfterExecutionData, BeforeExecutionData, Tracer, VmLocalStateData,
 };
-use eravm::operator::{ExecutionMode, Stop};
 use zk_evm::vm_state::{CallStackEntry, PrimitiveValue, Version, VmState};
 use zk_evm::witness_trace::DummyTracer;
 use zk_evm::zkevm_opcode_defs::ethereum_types::{Address as RefAddress, U256 as RefU256};
@@ -17,10 +17,10 @@ use zk_evm::zkevm_opcode_defs::{
 };
 use zk_evm_abstractions::precompiles::DefaultPrecompilesProcessor;
 
+use super::drive::{drive, drive_bare, Cycle, EndState, Machine, StepError};
 use super::reference_host::{JournaledEvents, OracleStorage, WorldDecommitter};
 use super::reference_memory::ReferenceMemory;
 use super::reference_operator::{raised_hook, RaisedHook, ReferenceOperator};
-use super::drive::{drive, drive_bare, Cycle, EndState, Machine, StepError};
 use super::{Backend, BackendError, FedOperator};
 use crate::case::Case;
 use crate::observe::{
@@ -242,7 +242,9 @@ impl Backend for ZkEvm {
 /// The history digest of a run that folds every register on every cycle, not only those
 /// the instruction names as destinations: the check that [`written_by`] misses nothing.
 pub fn history_of_every_register(case: &Case) -> Result<u64, BackendError> {
-    Ok(drive(ZkMachine::new(case, true), case, false)?.state.history)
+    Ok(drive(ZkMachine::new(case, true), case, false)?
+        .state
+        .history)
 }
 
 /// Runs a case on zk_evm with no observation at all, for timing; returns the cycles run. A
@@ -286,8 +288,7 @@ impl ZkMachine {
         hook: Option<RaisedHook>,
         mode: Option<ExecutionMode>,
     ) -> Result<Cycle, StepError> {
-        let (Some(hook), Some(operator), Some(mode)) = (hook, self.operator.as_mut(), mode)
-        else {
+        let (Some(hook), Some(operator), Some(mode)) = (hook, self.operator.as_mut(), mode) else {
             return Ok(Cycle::default());
         };
         let stop = operator.answer(hook, &mut self.vm, mode)?;
@@ -297,7 +298,11 @@ impl ZkMachine {
 
 impl ZkMachine {
     /// Cycles from `cycles` on until the end or `max_cycles`; the count reached.
-    fn cycle_unwatched(&mut self, mut cycles: u64, max_cycles: u64) -> (u64, Result<(), StepError>) {
+    fn cycle_unwatched(
+        &mut self,
+        mut cycles: u64,
+        max_cycles: u64,
+    ) -> (u64, Result<(), StepError>) {
         let mut t = HookTracer::<false>::default();
         while !self.vm.execution_has_ended() && cycles < max_cycles {
             if self.vm.cycle(&mut t).is_err() {
@@ -360,7 +365,9 @@ impl Machine for ZkMachine {
     }
 
     fn step(&mut self, mode: Option<ExecutionMode>) -> Result<Cycle, StepError> {
-        self.vm.cycle(&mut self.tracer).map_err(|_| StepError::Host)?;
+        self.vm
+            .cycle(&mut self.tracer)
+            .map_err(|_| StepError::Host)?;
         self.cycles += 1;
         let hook = self.tracer.hook.take();
         self.answer(hook, mode)
@@ -432,7 +439,6 @@ impl Machine for ZkMachine {
     fn written_registers(&mut self) -> u16 {
         self.tracer.written
     }
-
 
     fn flags(&self) -> FlagsView {
         let f = &self.vm.local_state.flags;
@@ -543,10 +549,15 @@ impl FedOperator for ZkMachine {
             op.pop_snapshot_no_rollback();
         }
     }
-    fn push_transaction(&mut self, tx: &crate::case::Transaction) -> Result<(), BackendError> {
+    fn push_transaction(
+        &mut self,
+        tx: &::eravm::operator::Transaction,
+    ) -> Result<(), BackendError> {
         match self.operator.as_mut() {
-            Some(op) => op.push(tx, &mut self.vm.memory),
-            None => Err(BackendError::Unsupported("a transaction without a batch".into())),
+            Some(op) => op.push(tx, &mut self.vm),
+            None => Err(BackendError::Unsupported(
+                "a transaction without a batch".into(),
+            )),
         }
     }
 }

@@ -57,8 +57,7 @@ enum Rollback {
 
 #[derive(Clone, Debug)]
 pub struct OracleStorage {
-    initial: FxHashMap<StorageKey, U256>,
-    enumerated: FxHashMap<StorageKey, u64>,
+    world: std::sync::Arc<ResolvedWorld>,
     /// Current values of slots written in this run.
     pub current: FxHashMap<StorageKey, U256>,
     pub transient: FxHashMap<StorageKey, U256>,
@@ -73,8 +72,13 @@ pub struct OracleStorage {
 impl OracleStorage {
     pub fn new(world: &ResolvedWorld) -> OracleStorage {
         OracleStorage {
-            initial: world.values.clone(),
-            enumerated: world.enumerated.clone(),
+            // Only the slots: the bytecodes go to the decommitter.
+            world: std::sync::Arc::new(ResolvedWorld {
+                values: world.values.clone(),
+                enumerated: world.enumerated.clone(),
+                hashed: world.hashed.clone(),
+                ..Default::default()
+            }),
             current: FxHashMap::default(),
             transient: FxHashMap::default(),
             frames: vec![Vec::new()],
@@ -87,12 +91,12 @@ impl OracleStorage {
     }
 
     pub fn initial_value(&self, key: &StorageKey) -> U256 {
-        self.initial.get(key).copied().unwrap_or_default()
+        self.world.initial_value(key)
     }
 
     /// The slot's index in the state tree, if an earlier batch wrote it.
     pub fn enumeration_index(&self, key: &StorageKey) -> Option<u64> {
-        self.enumerated.get(key).copied()
+        self.world.enumeration_index(key)
     }
 
     fn value(&self, key: &StorageKey) -> U256 {
@@ -108,7 +112,7 @@ impl OracleStorage {
         if ResolvedWorld::is_free(key) || initial == value {
             return 0;
         }
-        let key_bytes = if self.enumerated.contains_key(key) {
+        let key_bytes = if self.enumeration_index(key).is_some() {
             4
         } else {
             32

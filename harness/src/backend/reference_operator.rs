@@ -6,7 +6,7 @@
 //! so that a batch case compares both VMs under the same operator protocol.
 
 use eravm::operator::{
-    layout, pubdata, BootloaderState, ExecutionMode, Hook, Stop, TxResult, RESULT_BYTES,
+    layout, pubdata, BootloaderState, ExecutionMode, HookCall, Stop, RESULT_BYTES,
 };
 use eravm::U256;
 use zk_evm::zkevm_opcode_defs::ethereum_types::U256 as RefU256;
@@ -69,11 +69,12 @@ struct Snapshot {
 impl ReferenceOperator {
     /// Writes the batch information into the bootloader's heap.
     pub fn start(batch: &Batch, memory: &mut ReferenceMemory) -> Self {
-        for (index, value) in batch.info.to_operator().words() {
-            memory.set(HEAP, index, to_ref(value));
-        }
+        let env = batch.info.to_operator();
+        write(memory, env.words());
+        let mut state = BootloaderState::new();
+        state.fees = env.fees();
         ReferenceOperator {
-            state: BootloaderState::new(),
+            state,
             snapshots: Vec::new(),
         }
     }
@@ -81,16 +82,14 @@ impl ReferenceOperator {
     /// Places a transaction in the bootloader's heap.
     pub fn push(
         &mut self,
-        tx: &crate::case::Transaction,
-        memory: &mut ReferenceMemory,
+        tx: &eravm::operator::Transaction,
+        vm: &mut RefVm,
     ) -> Result<(), BackendError> {
         let placed = self
             .state
-            .place_transaction(&tx.to_operator())
+            .place_transaction(tx, pubdata_counter(vm))
             .map_err(|e| BackendError::Unsupported(e.to_string()))?;
-        for (index, value) in placed {
-            memory.set(HEAP, index, to_ref(value));
-        }
+        write(&mut vm.memory, placed);
         Ok(())
     }
 
@@ -136,63 +135,40 @@ impl ReferenceOperator {
         vm: &mut RefVm,
         mode: ExecutionMode,
     ) -> Result<Option<Stop>, BackendError> {
-        let Some(kind) = Hook::from_value(&hook.value) else {
-            return Err(BackendError::Unsupported(format!(
-                "the bootloader raised an unknown hook {:#x}",
-                hook.value
-            )));
+        let call = HookCall {
+            value: hook.value,
+            params: hook.params,
         };
-        self.state.hooks.push((kind, hook.params));
-        match kind {
-            Hook::PostResult => {
-                let pointer = RefFatPointer::from_u256(to_ref(hook.params[1]));
-                self.state.results.push(TxResult {
-                    success: !hook.params[0].is_zero(),
-                    return_data: vm.memory.slice(pointer, RESULT_BYTES),
-                    refund: U256::zero(),
-                });
-            }
-            Hook::AskOperatorForRefund => {
-                let tx = self.state.results.len().saturating_sub(1) as u32;
-                vm.memory
-                    .set(HEAP, layout::OPERATOR_REFUNDS + tx, to_ref(hook.params[0]));
-            }
-            Hook::NotifyAboutRefund => {
-                if let Some(last) = self.state.results.last_mut() {
-                    last.refund = hook.params[0];
-                }
-            }
-            Hook::TxHasEnded if mode == ExecutionMode::OneTx => return Ok(Some(Stop::TxEnded)),
-            Hook::PubdataRequested => {
-                if mode != ExecutionMode::Batch {
-                    return Ok(Some(Stop::PubdataRequested));
-                }
-                if self.state.pubdata.is_some() {
-                    return Err(BackendError::Unsupported(
-                        "the bootloader requested pubdata twice".into(),
-                    ));
-                }
-                let pubdata = pubdata(vm);
-                if pubdata.len().div_ceil(32) + 1 >= layout::L1_MESSENGER_PUBDATA_WORDS as usize {
-                    return Err(BackendError::Unsupported(
-                        "the pubdata does not fit its region of the bootloader's heap".into(),
-                    ));
-                }
-                for (i, chunk) in pubdata.chunks(32).enumerate() {
-                    let mut word = [0u8; 32];
-                    word[..chunk.len()].copy_from_slice(chunk);
-                    vm.memory.set(
-                        HEAP,
-                        layout::L1_MESSENGER_PUBDATA + 1 + i as u32,
-                        RefU256::from_big_endian(&word),
-                    );
-                }
-                self.state.pubdata = Some(pubdata);
-            }
-            _ => {}
+        let memory = &vm.memory;
+        let answer = self
+            .state
+            .answer(&call, mode, pubdata_counter(vm), |word| {
+                memory.slice(RefFatPointer::from_u256(to_ref(*word)), RESULT_BYTES)
+            })
+            .map_err(|e| BackendError::Unsupported(e.to_string()))?;
+        if let Some(refund) = answer.refund {
+            write(&mut vm.memory, [refund]);
         }
-        Ok(None)
+        if answer.pubdata_wanted {
+            let placed = self
+                .state
+                .place_pubdata(pubdata(vm))
+                .map_err(|e| BackendError::Unsupported(e.to_string()))?;
+            write(&mut vm.memory, placed);
+        }
+        Ok(answer.stop)
     }
+}
+
+fn write(memory: &mut ReferenceMemory, words: impl IntoIterator<Item = (u32, U256)>) {
+    for (index, value) in words {
+        memory.set(HEAP, index, to_ref(value));
+    }
+}
+
+/// zk_evm's global pubdata counter (what the bootloader reads through `context.meta`).
+fn pubdata_counter(vm: &RefVm) -> i32 {
+    vm.local_state.pubdata_revert_counter.0
 }
 
 /// What the batch publishes, collected from zk_evm's event sink, decommitter and storage

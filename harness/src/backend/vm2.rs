@@ -19,8 +19,8 @@ use eravm::operator::{BootloaderState, ExecutionMode, Stop};
 use eravm::{Instruction, Opcode, SrcMode, StorageKey, H160, U256};
 use rustc_hash::{FxHashMap, FxHashSet};
 use zksync_vm2::interface::{
-    CallframeInterface, GlobalStateInterface, HeapId, Opcode as Vm2Opcode, OpcodeType,
-    ReturnType, ShouldStop, StateInterface, Tracer,
+    CallframeInterface, GlobalStateInterface, HeapId, Opcode as Vm2Opcode, OpcodeType, ReturnType,
+    ShouldStop, StateInterface, Tracer,
 };
 use zksync_vm2::{ExecutionEnd, Program, Settings, StorageInterface, StorageSlot, VirtualMachine};
 
@@ -97,7 +97,12 @@ pub fn unsupported(case: &Case) -> Option<String> {
         code.iter()
             .flat_map(eravm::decoder::code_word_instructions)
             .map(Instruction::decode)
-            .any(|i| matches!(i.opcode, Opcode::StaticMemoryRead | Opcode::StaticMemoryWrite))
+            .any(|i| {
+                matches!(
+                    i.opcode,
+                    Opcode::StaticMemoryRead | Opcode::StaticMemoryWrite
+                )
+            })
     };
     if static_memory(&case.code_words()) || world.bytecodes.iter().any(|(_, c)| static_memory(c)) {
         return Some("vm2 0.5.0 does not implement the static-memory opcodes".into());
@@ -308,7 +313,9 @@ impl Probe {
         }
         let stack_dst = matches!(
             ins.dst0_mode,
-            eravm::DstMode::StackPush | eravm::DstMode::StackRelative | eravm::DstMode::StackAbsolute
+            eravm::DstMode::StackPush
+                | eravm::DstMode::StackRelative
+                | eravm::DstMode::StackAbsolute
         );
         self.stack_holds_pointers |= stack_dst && (!reads_integers(opcode) || reads_pointer);
     }
@@ -323,7 +330,8 @@ impl Probe {
             (frame.heap(), frame.aux_heap(), frame.stack_pointer())
         };
         if heap == HeapId::FIRST {
-            let offset = |r: u8, imm: u16| (state.read_register(r).0.low_u32() as u16).wrapping_add(imm);
+            let offset =
+                |r: u8, imm: u16| (state.read_register(r).0.low_u32() as u16).wrapping_add(imm);
             // A pop in the source moves sp before the destination is written.
             let sp = match ins.src0_mode {
                 SrcMode::StackPop => sp.wrapping_sub(offset(ins.src0, ins.imm0)),
@@ -387,7 +395,9 @@ impl Tracer for Probe {
                 let word = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     frame.read_contract_code(pc >> 2)
                 }));
-                word.map_or(0, |w| eravm::decoder::code_word_instructions(&w)[(pc & 3) as usize])
+                word.map_or(0, |w| {
+                    eravm::decoder::code_word_instructions(&w)[(pc & 3) as usize]
+                })
             })
         };
         self.note_page_reads(OP::VALUE, state);
@@ -725,7 +735,6 @@ impl<T: Probing> Machine for Vm2Machine<T> {
         crate::observe::ALL_REGISTERS
     }
 
-
     fn flags(&self) -> FlagsView {
         let f = self.vm.flags();
         FlagsView {
@@ -780,7 +789,11 @@ impl<T: Probing> Machine for Vm2Machine<T> {
     }
 
     fn returned_bytes(&self) -> Vec<u8> {
-        let mut data = self.end.as_ref().map(|(_, d)| d.clone()).unwrap_or_default();
+        let mut data = self
+            .end
+            .as_ref()
+            .map(|(_, d)| d.clone())
+            .unwrap_or_default();
         data.truncate(RETURN_DATA_LIMIT);
         data
     }
@@ -903,7 +916,7 @@ impl<T: Probing> FedOperator for Vm2Machine<T> {
     fn pop_snapshot_no_rollback(&mut self) {
         self.vm.pop_snapshot();
     }
-    fn push_transaction(&mut self, _: &crate::case::Transaction) -> Result<(), BackendError> {
+    fn push_transaction(&mut self, _: &::eravm::operator::Transaction) -> Result<(), BackendError> {
         Err(BackendError::Unsupported(
             "our bootloader's operator protocol is not hosted on vm2".into(),
         ))

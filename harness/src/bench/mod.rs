@@ -225,6 +225,7 @@ pub fn batch(transactions: usize) -> Case {
     case.max_cycles = u64::MAX;
     case.world = Some(world);
     case.batch = Some(Batch {
+        blocks: Vec::new(),
         transactions,
         mode: BatchMode::Batch,
         info: BatchInfo {

@@ -344,6 +344,7 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
         expected_base_fee: u.int_in_range(0..=1_000_000_000)?,
     };
     case.batch = Some(Batch {
+        blocks: Vec::new(),
         transactions,
         mode,
         info,

@@ -18,7 +18,7 @@
 
 use primitive_types::U256;
 
-use super::layout;
+use super::{layout, SimpleTransaction};
 use crate::decoder::Instruction;
 use crate::opcode::{Condition, DstMode, Opcode, SrcMode};
 
@@ -31,6 +31,17 @@ impl TxEncoding {
     pub const GAS_LIMIT: u32 = 1;
     pub const CALLDATA_LENGTH: u32 = 2;
     pub const CALLDATA: u32 = 3;
+
+    /// The words of `tx`, from its start.
+    pub fn words(tx: &SimpleTransaction) -> Vec<U256> {
+        let mut words = vec![
+            U256::from_big_endian(tx.to.as_bytes()),
+            U256::from(tx.gas_limit),
+            U256::from(tx.calldata.len()),
+        ];
+        words.extend(super::words_of_bytes(&tx.calldata));
+        words
+    }
 }
 
 /// Hook numbers the program raises.

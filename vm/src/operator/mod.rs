@@ -16,6 +16,9 @@
 pub mod bootloader;
 pub mod layout;
 pub mod pubdata;
+pub mod transaction;
+
+pub use transaction::{Fees, L2BlockEnv, ProtocolTransaction, TransactionData, TxExecution};
 
 use primitive_types::{H160, U256};
 
@@ -23,6 +26,15 @@ use crate::fat_pointer::FatPointer;
 use crate::state::{PageId, TaggedWord};
 use crate::vm::{Bootloader, ChainSettings, Vm, VmError, VmSnapshot, BOOTLOADER_BASE_PAGE};
 use crate::world::Storage;
+
+/// Bytes as big-endian words, the last one padded with zeros.
+pub fn words_of_bytes(bytes: &[u8]) -> impl Iterator<Item = U256> + '_ {
+    bytes.chunks(32).map(|chunk| {
+        let mut word = [0u8; 32];
+        word[..chunk.len()].copy_from_slice(chunk);
+        U256::from_big_endian(&word)
+    })
+}
 
 /// The hooks of the protocol, by number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -82,12 +94,19 @@ impl HookCall {
     }
 }
 
-/// A transaction, in our bootloader's encoding (see [`bootloader::TxEncoding`]).
+/// A transaction in our bootloader's encoding (see [`bootloader::TxEncoding`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Transaction {
+pub struct SimpleTransaction {
     pub to: H160,
     pub gas_limit: u32,
     pub calldata: Vec<u8>,
+}
+
+/// A transaction the operator pushes: for our bootloader, or for the production one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transaction {
+    Simple(SimpleTransaction),
+    Protocol(Box<ProtocolTransaction>),
 }
 
 /// The batch information the operator writes to slots 0–7 before the bootloader starts.
@@ -119,6 +138,15 @@ impl BatchEnv {
             at(7, U256::from(!self.previous_batch_hash.is_zero() as u8)),
         ]
     }
+
+    /// The fee inputs the operator's refund uses.
+    pub fn fees(&self) -> Fees {
+        Fees {
+            fair_l2_gas_price: self.fair_l2_gas_price,
+            fair_pubdata_price: self.fair_pubdata_price,
+            base_fee: self.expected_base_fee,
+        }
+    }
 }
 
 /// How far [`OperatorVm::run`] goes.
@@ -130,6 +158,9 @@ pub enum ExecutionMode {
     Batch,
     /// Until the bootloader returns or requests pubdata, which it then does not get.
     BootloaderOnly,
+    /// Until the first transaction's validation has ended (ValidationStepEnded), as a node
+    /// validating a transaction for its mempool stops.
+    Validation,
 }
 
 /// What the operator learned about one transaction.
@@ -149,6 +180,7 @@ pub const RESULT_BYTES: usize = 1024;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stop {
     TxEnded,
+    ValidationEnded,
     PubdataRequested,
     /// The bootloader returned (ok, revert or panic) or the cycle cap was hit.
     Finished,
@@ -179,6 +211,14 @@ pub struct BootloaderState {
     pub hooks: Vec<(Hook, [U256; 3])>,
     /// The pubdata written on PubdataRequested.
     pub pubdata: Option<Vec<u8>>,
+    /// The fee inputs of the batch (for the refund of protocol transactions).
+    pub fees: Fees,
+    /// Per pushed transaction: its gas limit if it is a protocol transaction (the operator
+    /// computes its refund), `None` for ours (the operator offers what the bootloader does).
+    refund_rules: Vec<Option<U256>>,
+    /// The VM's pubdata counter when the last transaction was pushed: vm1 counts the pubdata
+    /// a transaction published from the start of its run.
+    run_start_pubdata: i32,
 }
 
 /// Where the bootloader state was at a snapshot. The state only grows, except that the
@@ -192,6 +232,17 @@ pub struct BootloaderMark {
     last_result: Option<TxResult>,
     hooks: usize,
     pubdata: Option<Vec<u8>>,
+    run_start_pubdata: i32,
+}
+
+/// What the operator does about a hook, on either VM: words to write into the bootloader's
+/// heap, the refund it offers (a word to write, kept apart so that a test can corrupt one
+/// side's), whether to stop, and whether the VM's side must now supply the pubdata.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Answer {
+    pub refund: Option<(u32, U256)>,
+    pub stop: Option<Stop>,
+    pub pubdata_wanted: bool,
 }
 
 impl BootloaderState {
@@ -204,12 +255,14 @@ impl BootloaderState {
             last_result: self.results.last().cloned(),
             hooks: self.hooks.len(),
             pubdata: self.pubdata.clone(),
+            run_start_pubdata: self.run_start_pubdata,
         }
     }
 
     /// Goes back to `mark`.
     pub fn restore(&mut self, mark: BootloaderMark) {
         self.transactions = mark.transactions;
+        self.refund_rules.truncate(mark.transactions);
         self.next_data_word = mark.next_data_word;
         self.results.truncate(mark.results);
         if let (Some(last), Some(kept)) = (self.results.last_mut(), mark.last_result) {
@@ -217,37 +270,148 @@ impl BootloaderState {
         }
         self.hooks.truncate(mark.hooks);
         self.pubdata = mark.pubdata;
+        self.run_start_pubdata = mark.run_start_pubdata;
     }
 
     /// Where `tx` goes in the bootloader's heap (word index and value: its description,
-    /// then its data), counting it as pushed. Both operators place transactions this way.
+    /// its operator words, its data), counting it as pushed while the VM's pubdata counter
+    /// is `pubdata_counter`. Both operators place transactions this way.
     pub fn place_transaction(
         &mut self,
         tx: &Transaction,
+        pubdata_counter: i32,
     ) -> Result<Vec<(u32, U256)>, OperatorError> {
-        let words = bootloader::TxEncoding::CALLDATA + (tx.calldata.len() as u32).div_ceil(32);
+        let data = match tx {
+            Transaction::Simple(tx) => bootloader::TxEncoding::words(tx),
+            Transaction::Protocol(tx) => tx.data.abi_encode(),
+        };
+        let words = u32::try_from(data.len()).unwrap_or(u32::MAX);
         if self.transactions as u32 >= layout::MAX_TRANSACTIONS
-            || self.next_data_word + words >= layout::HOOK_PARAMS
+            || self.next_data_word.saturating_add(words) >= layout::HOOK_PARAMS
         {
             return Err(OperatorError::BatchFull);
         }
+        let index = self.transactions as u32;
         let start = self.next_data_word;
-        let description = layout::TX_DESCRIPTIONS + 2 * self.transactions as u32;
+        let description = layout::TX_DESCRIPTIONS + 2 * index;
+        let (mode, rule) = match tx {
+            Transaction::Simple(_) => (U256::one(), None),
+            Transaction::Protocol(tx) => (tx.execution.description(), Some(tx.data.gas_limit)),
+        };
         let mut placed = vec![
-            (description, U256::one()),
+            (description, mode),
             (description + 1, U256::from(start as u64 * 32)),
-            (start, U256::from_big_endian(tx.to.as_bytes())),
-            (start + 1, U256::from(tx.gas_limit)),
-            (start + 2, U256::from(tx.calldata.len())),
         ];
-        for (i, chunk) in tx.calldata.chunks(32).enumerate() {
-            let mut word = [0u8; 32];
-            word[..chunk.len()].copy_from_slice(chunk);
-            placed.push((start + 3 + i as u32, U256::from_big_endian(&word)));
+        if let Transaction::Protocol(tx) = tx {
+            placed.push((layout::OPERATOR_REFUNDS + index, U256::zero()));
+            placed.push((layout::TX_OVERHEADS + index, tx.data.overhead().into()));
+            placed.push((
+                layout::TRUSTED_GAS_LIMITS + index,
+                tx.data.trusted_gas_limit(),
+            ));
+            let block = layout::L2_BLOCK_INFO + 4 * index;
+            for (i, word) in tx.block.words(tx.starts_block).into_iter().enumerate() {
+                placed.push((block + i as u32, word));
+            }
         }
+        placed.extend((start..).zip(data));
         self.next_data_word = start + words;
         self.transactions += 1;
+        self.refund_rules.push(rule);
+        self.run_start_pubdata = pubdata_counter;
         Ok(placed)
+    }
+
+    /// Learns from a hook the bootloader raised (in `mode`, with the VM's pubdata counter
+    /// now), as vm1's operator does, and says what to do about it. `read_bytes` reads the
+    /// bytes a fat pointer (as a word) names, for PostResult.
+    pub fn answer(
+        &mut self,
+        call: &HookCall,
+        mode: ExecutionMode,
+        pubdata_counter: i32,
+        read_bytes: impl FnOnce(&U256) -> Vec<u8>,
+    ) -> Result<Answer, OperatorError> {
+        let hook = call.hook().ok_or(OperatorError::UnknownHook(call.value))?;
+        self.hooks.push((hook, call.params));
+        let mut answer = Answer::default();
+        match hook {
+            Hook::PostResult => self.results.push(TxResult {
+                success: !call.params[0].is_zero(),
+                return_data: read_bytes(&call.params[1]),
+                refund: U256::zero(),
+            }),
+            Hook::AskOperatorForRefund => answer.refund = self.refund(call, mode, pubdata_counter),
+            Hook::NotifyAboutRefund => {
+                if let Some(last) = self.results.last_mut() {
+                    last.refund = call.params[0];
+                }
+            }
+            Hook::TxHasEnded if mode == ExecutionMode::OneTx => answer.stop = Some(Stop::TxEnded),
+            Hook::ValidationStepEnded if mode == ExecutionMode::Validation => {
+                answer.stop = Some(Stop::ValidationEnded)
+            }
+            Hook::PubdataRequested if mode != ExecutionMode::Batch => {
+                answer.stop = Some(Stop::PubdataRequested)
+            }
+            Hook::PubdataRequested if self.pubdata.is_some() => {
+                return Err(OperatorError::PubdataTwice)
+            }
+            Hook::PubdataRequested => answer.pubdata_wanted = true,
+            _ => {}
+        }
+        Ok(answer)
+    }
+
+    /// The refund the operator offers for the current transaction: for ours, what the
+    /// bootloader proposes; for a protocol transaction, vm1's rule, which a node applies
+    /// only when it runs one transaction at a time.
+    fn refund(
+        &self,
+        call: &HookCall,
+        mode: ExecutionMode,
+        pubdata_counter: i32,
+    ) -> Option<(u32, U256)> {
+        let tx = self.current_tx();
+        let slot = layout::OPERATOR_REFUNDS + tx;
+        match self.refund_rules.get(tx as usize).copied().flatten() {
+            None => Some((slot, call.params[0])),
+            Some(_) if mode != ExecutionMode::OneTx => None,
+            Some(gas_limit) => {
+                let published = pubdata_counter
+                    .saturating_sub(self.run_start_pubdata)
+                    .max(0);
+                let [proposed, spent_on_pubdata, gas_per_pubdata] = call.params;
+                Some((
+                    slot,
+                    self.fees.operator_refund(
+                        gas_limit,
+                        proposed,
+                        spent_on_pubdata,
+                        gas_per_pubdata,
+                        published as u32,
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// The transaction the bootloader is on: the number of results so far, less one.
+    fn current_tx(&self) -> u32 {
+        self.results.len().saturating_sub(1) as u32
+    }
+
+    /// Records the pubdata the VM's side built on PubdataRequested and says where it goes:
+    /// word by word from the word after the pubdata region's start.
+    pub fn place_pubdata(&mut self, pubdata: Vec<u8>) -> Result<Vec<(u32, U256)>, OperatorError> {
+        if pubdata.len().div_ceil(32) + 1 >= layout::L1_MESSENGER_PUBDATA_WORDS as usize {
+            return Err(OperatorError::PubdataTooLarge);
+        }
+        let words = (layout::L1_MESSENGER_PUBDATA + 1..)
+            .zip(words_of_bytes(&pubdata))
+            .collect();
+        self.pubdata = Some(pubdata);
+        Ok(words)
     }
 
     /// A fresh state: nothing pushed yet.
@@ -291,7 +455,12 @@ impl OperatorVm {
 
     /// Writes the batch information (before the bootloader starts).
     pub fn write_batch_env(&mut self, env: &BatchEnv) {
-        for (index, value) in env.words() {
+        self.bootloader_state.fees = env.fees();
+        self.write_words(env.words());
+    }
+
+    fn write_words(&mut self, words: impl IntoIterator<Item = (u32, U256)>) {
+        for (index, value) in words {
             self.vm
                 .memory
                 .write_from_host(heap(), index, TaggedWord::integer(value));
@@ -300,11 +469,10 @@ impl OperatorVm {
 
     /// Writes a transaction into the bootloader's heap: its description, then its data.
     pub fn push_transaction(&mut self, tx: &Transaction) -> Result<(), OperatorError> {
-        for (index, value) in self.bootloader_state.place_transaction(tx)? {
-            self.vm
-                .memory
-                .write_from_host(heap(), index, TaggedWord::integer(value));
-        }
+        let placed = self
+            .bootloader_state
+            .place_transaction(tx, self.vm.pubdata())?;
+        self.write_words(placed);
         Ok(())
     }
 
@@ -325,73 +493,33 @@ impl OperatorVm {
         let Some(call) = self.vm.take_hook() else {
             return Ok(None);
         };
-        let hook = call.hook().ok_or(OperatorError::UnknownHook(call.value))?;
-        self.bootloader_state.hooks.push((hook, call.params));
-        match hook {
-            Hook::PostResult => {
-                let pointer = FatPointer::from_u256(&call.params[1]);
-                let return_data = self.vm.memory.read_bytes(
+        let memory = &self.vm.memory;
+        let answer = self
+            .bootloader_state
+            .answer(&call, mode, self.vm.pubdata(), |word| {
+                let pointer = FatPointer::from_u256(word);
+                memory.read_bytes(
                     PageId(pointer.page),
                     pointer.start.wrapping_add(pointer.offset),
                     pointer.length.saturating_sub(pointer.offset),
                     RESULT_BYTES,
-                );
-                self.bootloader_state.results.push(TxResult {
-                    success: !call.params[0].is_zero(),
-                    return_data,
-                    refund: U256::zero(),
-                });
-            }
-            Hook::AskOperatorForRefund => {
-                // Our operator offers exactly what the bootloader proposes.
-                let index = layout::OPERATOR_REFUNDS + self.current_tx();
-                let refund = call.params[0];
-                #[cfg(feature = "fault-injection")]
-                let refund = if crate::faults::is_active(crate::faults::Fault::RefundOffByOne) {
-                    refund.overflowing_add(U256::one()).0
-                } else {
-                    refund
-                };
-                self.vm
-                    .memory
-                    .write_from_host(heap(), index, TaggedWord::integer(refund));
-            }
-            Hook::NotifyAboutRefund => {
-                if let Some(last) = self.bootloader_state.results.last_mut() {
-                    last.refund = call.params[0];
-                }
-            }
-            Hook::TxHasEnded if mode == ExecutionMode::OneTx => return Ok(Some(Stop::TxEnded)),
-            Hook::PubdataRequested => {
-                if mode != ExecutionMode::Batch {
-                    return Ok(Some(Stop::PubdataRequested));
-                }
-                if self.bootloader_state.pubdata.is_some() {
-                    return Err(OperatorError::PubdataTwice);
-                }
-                let pubdata = self.pubdata();
-                if pubdata.len().div_ceil(32) + 1 >= layout::L1_MESSENGER_PUBDATA_WORDS as usize {
-                    return Err(OperatorError::PubdataTooLarge);
-                }
-                for (i, chunk) in pubdata.chunks(32).enumerate() {
-                    let mut word = [0u8; 32];
-                    word[..chunk.len()].copy_from_slice(chunk);
-                    self.vm.memory.write_from_host(
-                        heap(),
-                        layout::L1_MESSENGER_PUBDATA + 1 + i as u32,
-                        TaggedWord::integer(U256::from_big_endian(&word)),
-                    );
-                }
-                self.bootloader_state.pubdata = Some(pubdata);
-            }
-            _ => {}
+                )
+            })?;
+        if let Some((slot, refund)) = answer.refund {
+            #[cfg(feature = "fault-injection")]
+            let refund = if crate::faults::is_active(crate::faults::Fault::RefundOffByOne) {
+                refund.overflowing_add(U256::one()).0
+            } else {
+                refund
+            };
+            self.write_words([(slot, refund)]);
         }
-        Ok(None)
-    }
-
-    /// The transaction the bootloader is on: the number of results so far, less one.
-    fn current_tx(&self) -> u32 {
-        self.bootloader_state.results.len().saturating_sub(1) as u32
+        if answer.pubdata_wanted {
+            let pubdata = self.pubdata();
+            let placed = self.bootloader_state.place_pubdata(pubdata)?;
+            self.write_words(placed);
+        }
+        Ok(answer.stop)
     }
 
     /// What the batch publishes, collected from this VM: the L1 messenger's events, the
