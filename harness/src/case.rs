@@ -128,6 +128,46 @@ impl Batch {
         Ok(())
     }
 
+    /// A readable account of the `index`th protocol transaction pushed and its L2 block, for
+    /// reports; `None` for our transactions.
+    pub fn describe_protocol_transaction(&self, index: usize) -> Option<String> {
+        let (block, tx) = self
+            .blocks
+            .iter()
+            .flat_map(|b| b.transactions.iter().map(move |t| (b, t)))
+            .nth(index)?;
+        let kind = match tx.tx_type {
+            0 => "legacy",
+            1 => "EIP-2930",
+            2 => "EIP-1559",
+            113 => "EIP-712",
+            254 => "protocol upgrade",
+            255 => "L1 priority",
+            _ => "unknown-type",
+        };
+        let selector = match tx.data.0.get(..4) {
+            Some(s) => format!("selector 0x{}, ", hex::encode(s)),
+            None => String::new(),
+        };
+        Some(format!(
+            "Transaction {index}, in L2 block {} (timestamp {}): {kind} from {:#x} to {:#x}, \
+             nonce {}, value {}, gas limit {}, max fee per gas {}, {selector}{} bytes of \
+             calldata, {} bytes of signature, {} factory dependencies{}.",
+            block.number,
+            block.timestamp,
+            tx.from.0,
+            tx.to.0,
+            tx.nonce.0,
+            tx.value.0,
+            tx.gas_limit.0,
+            tx.max_fee_per_gas.0,
+            tx.data.0.len(),
+            tx.signature.0.len(),
+            tx.factory_deps.len(),
+            if tx.eth_call { ", as an eth_call" } else { "" },
+        ))
+    }
+
     /// Whether the operator pushes the transactions one at a time, each after the previous
     /// one has ended (taking a snapshot before each push), rather than all before the start:
     /// when some transaction is to be rolled back.

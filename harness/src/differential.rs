@@ -141,6 +141,7 @@ impl<'a> Judge<'a> {
             traces_cut_at: None,
             unobserved: Vec::new(),
             batch: None,
+            batch_transaction: None,
             finding,
         };
         if matches!(explanation.finding, Finding::Divergence { .. }) {
@@ -164,7 +165,10 @@ impl<'a> Judge<'a> {
         let unobserved = lb.unobserved().either(rb.unobserved());
         e.unobserved = unobserved.names();
         if let (Some(x), Some(y)) = (&a.state.batch, &b.state.batch) {
-            e.batch = where_batches_part(x, y);
+            if let Some((tx, text)) = where_batches_part(x, y) {
+                e.batch = Some(text);
+                e.batch_transaction = tx;
+            }
         }
         if let (Some(ta), Some(tb)) = (&a.trace, &b.trace) {
             e.step = first_step_difference_of(ta, tb, unobserved);
@@ -285,14 +289,17 @@ pub struct Explanation {
     /// For batch cases: the transaction and hook where the operators' views first part.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch: Option<String>,
+    /// The transaction (index among those pushed) where the operators' views first part.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_transaction: Option<usize>,
 }
 
 /// Where two views of one batch first differ: the first hook that differs (or is missing on
-/// one side), else a transaction's result, else the pubdata.
+/// one side), else a transaction's result, else the pubdata; with the transaction, if one.
 fn where_batches_part(
     a: &crate::observe::BatchView,
     b: &crate::observe::BatchView,
-) -> Option<String> {
+) -> Option<(Option<usize>, String)> {
     let hook = (0..a.hooks.len().max(b.hooks.len())).find(|&i| a.hooks.get(i) != b.hooks.get(i));
     if let Some(i) = hook {
         let h = a.hooks.get(i).or(b.hooks.get(i))?;
@@ -302,17 +309,17 @@ fn where_batches_part(
             (Some(_), Some(_)) => "the registers",
             _ => "raised on one side only",
         };
-        return Some(format!(
-            "transaction {}, hook #{i} ({}): {what}",
-            h.tx, h.hook
+        return Some((
+            Some(h.tx),
+            format!("transaction {}, hook #{i} ({}): {what}", h.tx, h.hook),
         ));
     }
     if let Some(i) =
         (0..a.results.len().max(b.results.len())).find(|&i| a.results.get(i) != b.results.get(i))
     {
-        return Some(format!("transaction {i}: its result"));
+        return Some((Some(i), format!("transaction {i}: its result")));
     }
-    (a.pubdata != b.pubdata).then(|| "the published pubdata".to_string())
+    (a.pubdata != b.pubdata).then(|| (None, "the published pubdata".to_string()))
 }
 
 /// The signature that groups findings: what differs, and at which instruction.

@@ -254,6 +254,8 @@ fn parse_fault(name: &str) -> Option<eravm::faults::Fault> {
         "events-survive-revert" => Fault::EventsSurviveRevert,
         "writes-cost-no-pubdata" => Fault::WritesCostNoPubdata,
         "free-precompiles" => Fault::FreePrecompiles,
+        "refund-off-by-one" => Fault::RefundOffByOne,
+        "tx-encoding-nonce-off-by-one" => Fault::TxEncodingNonceOffByOne,
         _ => return None,
     })
 }

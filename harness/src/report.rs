@@ -19,6 +19,12 @@ pub fn finding_markdown(case: &Case, explanation: &Explanation, case_path: Optio
         if let Some(batch) = &explanation.batch {
             let _ = writeln!(out, "In the batch, first at {batch}.\n");
         }
+        let described = explanation
+            .batch_transaction
+            .and_then(|i| case.batch.as_ref()?.describe_protocol_transaction(i));
+        if let Some(described) = described {
+            let _ = writeln!(out, "{described}\n");
+        }
     }
     match &explanation.finding {
         Finding::Divergence {
