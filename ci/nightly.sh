@@ -62,14 +62,12 @@ for target in "${targets[@]}"; do
         -fork="$jobs" -ignore_crashes=1 -timeout=30 -max_total_time=$(( share - in_process )) \
         > "$out/$target/libfuzzer/log.txt" 2>&1 || true
   fi
-  echo "nightly: $target: in-process, $jobs workers, ${in_process}s"
+  echo "nightly: $target: in-process, $jobs jobs, ${in_process}s"
   mkdir -p "$out/$target"
-  for i in $(seq 1 "$jobs"); do
-    "$eradiff" fuzz --target "$target" --seed "$(( seed_base * 100 + i ))" \
-      --duration "${in_process}s" --out "$out/$target/worker-$i" --no-progress \
-      > "$out/$target/worker-$i.log" 2>&1 &
-  done
-  wait || true
+  # One campaign on every core: one findings folder, one summary.
+  "$eradiff" fuzz --target "$target" --seed "$seed_base" --jobs "$jobs" \
+    --duration "${in_process}s" --out "$out/$target/campaign" --no-progress \
+    > "$out/$target/campaign.log" 2>&1 || true
 done
 
 # libFuzzer findings are case files without a summary: fold them into one.

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -41,6 +43,9 @@ pub struct CampaignConfig {
     pub out: PathBuf,
     pub show_progress: bool,
     pub settings: Settings,
+    /// Threads running cases (1: this thread only). Iterations are handed out in order, so a
+    /// campaign of N iterations runs cases 0..N of its seed whatever the number of jobs.
+    pub jobs: usize,
 }
 
 /// Reruns spent minimising each new finding.
@@ -342,9 +347,9 @@ pub fn run(config: &CampaignConfig, known: &KnownDivergences) -> io::Result<Summ
 pub fn run_with(
     config: &CampaignConfig,
     known: &KnownDivergences,
-    generate: impl Fn(u64) -> Case,
+    generate: impl Fn(u64) -> Case + Sync,
 ) -> io::Result<Summary> {
-    let mut findings = Findings::new(config.judge, &config.out)?;
+    let findings = Findings::new(config.judge, &config.out)?;
     let progress = if config.show_progress {
         // The bar counts cases, or seconds of the duration (the rate is in the message).
         let (bar, template) = match config.budget {
@@ -368,86 +373,41 @@ pub fn run_with(
     };
 
     let start = Instant::now();
-    let mut counts = vec![0u64; eravm::decoder::VARIANT_TABLE_LEN];
-    let mut ends: BTreeMap<String, u64> = BTreeMap::new();
-    let mut executions = 0u64;
-    let mut stats = RunStats::default();
-    let mut new_findings = 0u64;
-    let mut crashes = 0u64;
-    let mut tally = Tally::new(config.judge);
-    loop {
-        match config.budget {
-            Budget::Iterations(n) if executions >= n => break,
-            Budget::Duration(d) if start.elapsed() >= d => break,
-            _ => {}
-        }
-        let case = generate(executions);
-        if let Err(e) = case.validate() {
-            findings.generator_defect(&case, &e)?;
-            executions += 1;
-            continue;
-        }
-        let (verdict, declined) = config.judge.check_counted(&case);
-        tally.count(&verdict, &declined);
-        match verdict {
-            Verdict::Unsupported(why) => {
-                *ends.entry(format!("unsupported: {why}")).or_default() += 1;
-            }
-            Verdict::Agree(run) => {
-                for (i, &c) in run.variant_counts.iter().enumerate() {
-                    counts[i] += c as u64;
-                }
-                *ends.entry(format!("{:?}", run.state.end)).or_default() += 1;
-                stats.deep_reverts += run.stats.deep_reverts;
-                stats.deep_panics += run.stats.deep_panics;
-                stats.initial_writes += run.stats.initial_writes;
-                stats.repeated_writes += run.stats.repeated_writes;
-                stats.rolled_back_writes += run.stats.rolled_back_writes;
-                if let Some(batch) = &run.state.batch {
-                    stats.batches.count(batch, case.batch.as_ref());
-                }
-                for (name, [bad, good]) in &run.stats.precompiles {
-                    let total = stats.precompiles.entry(name.clone()).or_default();
-                    total[0] += bad;
-                    total[1] += good;
-                }
-            }
-            Verdict::Disagree(finding) => {
-                if matches!(finding, Finding::Crash { .. }) {
-                    crashes += 1;
-                }
-                *ends.entry("disagreement".into()).or_default() += 1;
-                if findings.record(&case, executions, finding, known)? {
-                    new_findings += 1;
-                    progress.println(format!(
-                        "new finding #{new_findings} at iteration {executions}: {}",
-                        findings
-                            .groups
-                            .values()
-                            .last()
-                            .map(|g| g.signature.as_str())
-                            .unwrap_or("")
-                    ));
-                }
-            }
-        }
-        executions += 1;
-        if executions % 64 == 0 {
-            match config.budget {
-                Budget::Iterations(_) => progress.set_position(executions),
-                Budget::Duration(_) => progress.set_position(start.elapsed().as_secs()),
-            }
-            let rate = executions as f64 / start.elapsed().as_secs_f64().max(1e-9);
-            progress.set_message(format!(
-                "{rate:.0} execs/s, {} signatures",
-                findings.groups.len()
-            ));
-        }
+    let campaign = Campaign {
+        config,
+        known,
+        start,
+        next: AtomicU64::new(0),
+        totals: Mutex::new(Totals::new(config.judge)),
+        findings: Mutex::new(findings),
+        progress,
+    };
+    if config.jobs <= 1 {
+        campaign.work(&generate)?;
+    } else {
+        // A fault injected into eravm (per thread) is injected into every job.
+        let fault = eravm::faults::active();
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..config.jobs)
+                .map(|_| scope.spawn(|| eravm::faults::inherit(fault, || campaign.work(&generate))))
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect::<io::Result<Vec<()>>>()
+        })?;
     }
-    progress.finish_and_clear();
-
+    campaign.progress.finish_and_clear();
+    let totals = campaign
+        .totals
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner());
+    let findings = campaign
+        .findings
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner());
     let seconds = start.elapsed().as_secs_f64();
-    let (variant_counts, mode_counts) = group_counts(&counts);
+    let (variant_counts, mode_counts) = group_counts(&totals.counts);
     let groups: Vec<FindingGroup> = findings.groups.values().cloned().collect();
     let mut summary = Summary {
         generator_defects: findings.generator_defects,
@@ -455,25 +415,175 @@ pub fn run_with(
         file: PathBuf::new(),
         target: config.target,
         seed: config.seed,
-        executions,
+        executions: totals.executions,
         seconds,
-        executions_per_second: executions as f64 / seconds.max(1e-9),
-        ends,
+        executions_per_second: totals.executions as f64 / seconds.max(1e-9),
+        ends: totals.ends,
         variant_counts,
         mode_counts,
         new_divergences: groups
             .iter()
             .filter(|g| g.known.is_none() && reference_at_fault(&g.signature).is_none())
             .count() as u64,
-        crashes,
+        crashes: totals.crashes,
         groups,
-        stats,
+        stats: totals.stats,
         backends: config.judge.names(),
-        agreement: tally.agreement,
-        declined: tally.declined,
+        agreement: totals.tally.agreement,
+        declined: totals.tally.declined,
     };
     summary.file = findings.finish(&summary)?;
     Ok(summary)
+}
+
+/// What every job of a campaign shares: the next iteration to run, the totals, the findings
+/// folder and the progress bar.
+struct Campaign<'a> {
+    config: &'a CampaignConfig,
+    known: &'a KnownDivergences,
+    start: Instant,
+    next: AtomicU64,
+    totals: Mutex<Totals>,
+    findings: Mutex<Findings>,
+    progress: ProgressBar,
+}
+
+/// The counts a campaign adds up over its cases.
+struct Totals {
+    counts: Vec<u64>,
+    ends: BTreeMap<String, u64>,
+    executions: u64,
+    stats: RunStats,
+    new_findings: u64,
+    crashes: u64,
+    tally: Tally,
+}
+
+impl Totals {
+    fn new(judge: Judge<'_>) -> Totals {
+        Totals {
+            counts: vec![0u64; eravm::decoder::VARIANT_TABLE_LEN],
+            ends: BTreeMap::new(),
+            executions: 0,
+            stats: RunStats::default(),
+            new_findings: 0,
+            crashes: 0,
+            tally: Tally::new(judge),
+        }
+    }
+
+    /// Adds what an agreeing run exercised.
+    fn agreed(&mut self, run: &crate::observe::Run, case: &Case) {
+        for (i, &c) in run.variant_counts.iter().enumerate() {
+            self.counts[i] += c as u64;
+        }
+        *self.ends.entry(format!("{:?}", run.state.end)).or_default() += 1;
+        let stats = &mut self.stats;
+        stats.deep_reverts += run.stats.deep_reverts;
+        stats.deep_panics += run.stats.deep_panics;
+        stats.initial_writes += run.stats.initial_writes;
+        stats.repeated_writes += run.stats.repeated_writes;
+        stats.rolled_back_writes += run.stats.rolled_back_writes;
+        if let Some(batch) = &run.state.batch {
+            stats.batches.count(batch, case.batch.as_ref());
+        }
+        for (name, [bad, good]) in &run.stats.precompiles {
+            let total = stats.precompiles.entry(name.clone()).or_default();
+            total[0] += bad;
+            total[1] += good;
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Campaign<'_> {
+    /// The next iteration to run, or `None` when the budget is spent.
+    fn claim(&self) -> Option<u64> {
+        if let Budget::Duration(d) = self.config.budget {
+            if self.start.elapsed() >= d {
+                return None;
+            }
+        }
+        let iteration = self.next.fetch_add(1, Ordering::Relaxed);
+        match self.config.budget {
+            Budget::Iterations(n) if iteration >= n => None,
+            _ => Some(iteration),
+        }
+    }
+
+    /// One job: runs cases until the budget is spent.
+    fn work(&self, generate: &(impl Fn(u64) -> Case + Sync)) -> io::Result<()> {
+        while let Some(iteration) = self.claim() {
+            let case = generate(iteration);
+            self.run_case(&case, iteration)?;
+            let executions = {
+                let mut totals = lock(&self.totals);
+                totals.executions += 1;
+                totals.executions
+            };
+            if executions % 64 == 0 {
+                self.show_progress(executions);
+            }
+        }
+        Ok(())
+    }
+
+    fn run_case(&self, case: &Case, iteration: u64) -> io::Result<()> {
+        if let Err(e) = case.validate() {
+            return lock(&self.findings).generator_defect(case, &e);
+        }
+        let (verdict, declined) = self.config.judge.check_counted(case);
+        let mut totals = lock(&self.totals);
+        totals.tally.count(&verdict, &declined);
+        match verdict {
+            Verdict::Unsupported(why) => {
+                *totals
+                    .ends
+                    .entry(format!("unsupported: {why}"))
+                    .or_default() += 1;
+            }
+            Verdict::Agree(run) => totals.agreed(&run, case),
+            Verdict::Disagree(finding) => {
+                if matches!(finding, Finding::Crash { .. }) {
+                    totals.crashes += 1;
+                }
+                *totals.ends.entry("disagreement".into()).or_default() += 1;
+                drop(totals);
+                self.record(case, iteration, finding)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn record(&self, case: &Case, iteration: u64, finding: Finding) -> io::Result<()> {
+        let mut findings = lock(&self.findings);
+        if findings.record(case, iteration, finding, self.known)? {
+            let signature = findings.groups.values().last().map(|g| g.signature.clone());
+            drop(findings);
+            let mut totals = lock(&self.totals);
+            totals.new_findings += 1;
+            self.progress.println(format!(
+                "new finding #{} at iteration {iteration}: {}",
+                totals.new_findings,
+                signature.unwrap_or_default()
+            ));
+        }
+        Ok(())
+    }
+
+    fn show_progress(&self, executions: u64) {
+        match self.config.budget {
+            Budget::Iterations(_) => self.progress.set_position(executions),
+            Budget::Duration(_) => self.progress.set_position(self.start.elapsed().as_secs()),
+        }
+        let rate = executions as f64 / self.start.elapsed().as_secs_f64().max(1e-9);
+        let signatures = lock(&self.findings).groups.len();
+        self.progress
+            .set_message(format!("{rate:.0} execs/s, {signatures} signatures"));
+    }
 }
 
 /// Folds per-index counts into per-variant (mnemonic and modifiers) and per-mode counts.

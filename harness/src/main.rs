@@ -57,6 +57,10 @@ enum Command {
         max_instructions: usize,
         #[arg(long)]
         no_progress: bool,
+        /// Threads running cases (default: every core). The same seed and iterations run
+        /// the same cases whatever the number; findings go to one folder, one summary.
+        #[arg(long)]
+        jobs: Option<usize>,
     },
     /// Rerun a case on both VMs and print the difference (exit status 1 if they disagree).
     /// Given several files or a folder (every `*.json` under it), one line per case and a
@@ -277,6 +281,7 @@ fn run(cli: Cli) -> ExitCode {
             out,
             max_instructions,
             no_progress,
+            jobs,
         } => {
             let budget = match (iterations, duration) {
                 (_, Some(d)) => Budget::Duration(d),
@@ -294,6 +299,8 @@ fn run(cli: Cli) -> ExitCode {
                     max_instructions,
                     ..Settings::default()
                 },
+                jobs: jobs
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             };
             let known = KnownDivergences::shipped();
             match campaign::run(&config, &known) {

@@ -36,6 +36,7 @@ fn config(out: &Path, iterations: u64) -> CampaignConfig {
         out: out.to_path_buf(),
         show_progress: false,
         settings: Settings::default(),
+        jobs: 1,
     }
 }
 
@@ -188,4 +189,37 @@ fn triage_of_a_missing_folder_is_an_error_and_creates_nothing() {
     )
     .is_err());
     assert!(!dir.exists());
+}
+
+/// Jobs share out the iterations in order: two jobs run the same cases as one, so a seed
+/// repeats whatever the number of cores, and an injected bug reaches every job.
+#[test]
+fn two_jobs_run_the_same_cases_as_one() {
+    let summary = |jobs: usize, out: &str| {
+        let out = std::env::temp_dir().join(format!("eradiff-jobs-{}-{out}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let config = CampaignConfig {
+            jobs,
+            ..config(&out, 300)
+        };
+        with_fault(Fault::AddOffByOne, || {
+            campaign::run(&config, &KnownDivergences::shipped()).expect("campaign runs")
+        })
+    };
+    let (one, two) = (summary(1, "one"), summary(2, "two"));
+    assert_eq!(one.executions, two.executions);
+    assert_eq!(one.ends, two.ends);
+    assert_eq!(one.agreement, two.agreement);
+    assert_eq!(one.variant_counts, two.variant_counts);
+    let signatures = |s: &Summary| {
+        s.groups
+            .iter()
+            .map(|g| (g.signature.clone(), g.count))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(signatures(&one), signatures(&two));
+    assert!(
+        !two.groups.is_empty(),
+        "the injected bug is found by both jobs"
+    );
 }

@@ -50,6 +50,7 @@ fn findings_report_formats() {
             out: out.clone(),
             show_progress: false,
             settings: Settings::default(),
+            jobs: 1,
         };
         let summary = campaign::run(&config, &KnownDivergences::shipped()).expect("campaign runs");
         assert_eq!(

@@ -35,6 +35,20 @@ pub fn is_active(fault: Fault) -> bool {
     ACTIVE.with(|active| active.get() == Some(fault))
 }
 
+/// The fault switched on in this thread, if any: what a thread it starts must inherit.
+pub fn active() -> Option<Fault> {
+    ACTIVE.with(Cell::get)
+}
+
+/// Runs `f` with `fault` (if any) switched on in this thread, as in the thread that started
+/// it (see [`active`]).
+pub fn inherit<T>(fault: Option<Fault>, f: impl FnOnce() -> T) -> T {
+    match fault {
+        Some(fault) => with_fault(fault, f),
+        None => f(),
+    }
+}
+
 /// Runs `f` with `fault` switched on in this thread.
 pub fn with_fault<T>(fault: Fault, f: impl FnOnce() -> T) -> T {
     struct Reset;
