@@ -89,6 +89,20 @@ enum Command {
         #[arg(long)]
         verbose: bool,
     },
+    /// Print the cycles of a case on one VM: pc, instruction, the registers it changed,
+    /// flags, ergs, depth and the memory it wrote, one line each (also for cases the VMs
+    /// agree on).
+    Trace {
+        case: PathBuf,
+        #[arg(long, value_enum, default_value = "eravm")]
+        backend: BackendName,
+        /// First cycle to print.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Last cycle to print.
+        #[arg(long, default_value_t = u64::MAX)]
+        to: u64,
+    },
     /// Print the program of a case.
     Disasm { case: PathBuf },
     /// Shrink a disagreeing case while its signature stays the same.
@@ -334,6 +348,18 @@ fn run(cli: Cli) -> ExitCode {
             };
             replay_one(&judge, &case, &path.display().to_string(), verbose)
         }
+        Command::Trace {
+            case: path,
+            backend,
+            from,
+            to,
+        } => {
+            let case = match load(&path) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            trace(&case, backend, from, to)
+        }
         Command::ReplayDump {
             dump,
             save,
@@ -549,6 +575,37 @@ fn case_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
 }
 
 /// `eradiff replay` of many cases: one line each, then the counts.
+/// Prints a step trace of `case` on `backend`, cycles `from` to `to`.
+fn trace(case: &Case, backend: BackendName, from: u64, to: u64) -> ExitCode {
+    let run = match eradiff::backend::run_isolated(backend.backend(), case, true) {
+        Ok(run) => run,
+        Err(e) => {
+            say!("{}: {e}", backend.backend().name());
+            return ExitCode::from(1);
+        }
+    };
+    let steps = run.trace.unwrap_or_default();
+    say!(
+        "{}",
+        eradiff::report::trace_text(&steps, from, to).trim_end()
+    );
+    let kept = steps.last().map_or(0, |s| s.cycle);
+    if steps.len() >= eradiff::observe::max_trace_steps() && to > kept {
+        say!(
+            "(the trace is kept to its first {} steps, cycle {kept}; set \
+             ERADIFF_MAX_TRACE_STEPS to see further)",
+            steps.len()
+        );
+    }
+    say!(
+        "{}: {:?} after {} cycles",
+        backend.backend().name(),
+        run.state.end,
+        run.state.cycles
+    );
+    ExitCode::SUCCESS
+}
+
 /// Replays one case on the judge's backends and prints the verdict (and, for a batch, what
 /// became of each transaction); `path` names the case in the report.
 fn replay_one(judge: &Judge, case: &Case, path: &str, verbose: bool) -> ExitCode {

@@ -170,3 +170,57 @@ fn state_lines(out: &mut String, _name: &str, s: &StepState) {
     }
     let _ = writeln!(out, "```");
 }
+
+/// A step trace as text, one line per cycle from `from` to `to` (inclusive): the cycle, the
+/// code address when it changes, pc, the instruction that ran, the registers it changed,
+/// flags, ergs and depth, and the memory it wrote. The state before the first cycle is the
+/// start of the run.
+pub fn trace_text(trace: &[StepState], from: u64, to: u64) -> String {
+    let mut out = String::new();
+    let mut previous: Option<&StepState> = None;
+    let mut first = true;
+    for step in trace {
+        if step.cycle > to {
+            break;
+        }
+        if step.cycle >= from {
+            trace_line(&mut out, previous, step, first);
+            first = false;
+        }
+        previous = Some(step);
+    }
+    out
+}
+
+fn trace_line(out: &mut String, previous: Option<&StepState>, s: &StepState, first: bool) {
+    if first || previous.is_some_and(|p| p.code_address != s.code_address) {
+        let _ = writeln!(out, "-- code of {:#x}", s.code_address);
+    }
+    let f = &s.frame;
+    let _ = write!(
+        out,
+        "{:>8}  pc {:>5}  {:<44} ergs {} depth {} flags {}",
+        s.cycle,
+        s.pc_before,
+        s.disassembly(),
+        f.ergs,
+        f.depth,
+        s.flags
+    );
+    for (i, r) in s.registers.iter().enumerate() {
+        let changed = match previous {
+            Some(p) => p.registers[i] != *r,
+            None => !r.value.is_zero() || r.pointer,
+        };
+        if changed {
+            let _ = write!(out, "  r{}={}", i + 1, r);
+        }
+    }
+    for (page, index, w) in &s.writes {
+        let _ = write!(out, "  [page {page} word {index:#x}]={w}");
+    }
+    if s.pending_panic {
+        let _ = write!(out, "  (panic pending)");
+    }
+    let _ = writeln!(out);
+}

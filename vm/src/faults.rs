@@ -1,5 +1,6 @@
 //! Deliberate semantic bugs, switched on per thread, so that differential suites can show
-//! they catch a wrong VM. Compiled only with the `fault-injection` feature.
+//! they catch a wrong VM. The switch is always here; the VM acts on it only when built with
+//! the `fault-injection` feature.
 
 use std::cell::Cell;
 

@@ -17,7 +17,8 @@ pub mod state;
 mod vm;
 pub mod world;
 
-#[cfg(feature = "fault-injection")]
+/// Always compiled, so that a harness can pass the switch on to its threads; the checks in
+/// the VM that act on it exist only with the `fault-injection` feature.
 pub mod faults;
 
 pub use decoder::Instruction;
