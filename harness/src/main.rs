@@ -161,6 +161,10 @@ enum Command {
         /// slots, transactions per batch).
         #[arg(long, conflicts_with = "one")]
         scaling: bool,
+        /// Time one case file instead (a real batch from `replay-dump --save`, say) on
+        /// every VM: best of `--runs`, cycles per second.
+        #[arg(long, value_name = "CASE", conflicts_with_all = ["one", "scaling", "fuzz"])]
+        case: Option<PathBuf>,
     },
     /// Summarise a findings folder: one section per signature.
     Report {
@@ -475,7 +479,14 @@ fn run(cli: Cli) -> ExitCode {
             one,
             vm,
             scaling,
-        } => bench(scale, runs, fuzz, one, vm, scaling),
+            case,
+        } => match case {
+            Some(path) => match load(&path) {
+                Ok(case) => bench_case(&case, runs),
+                Err(code) => code,
+            },
+            None => bench(scale, runs, fuzz, one, vm, scaling),
+        },
         Command::Report { dir, format } => match eradiff::findings::report(&dir, format) {
             Ok((text, unreadable)) => {
                 say_raw!("{text}");
@@ -735,6 +746,35 @@ fn replay_many(judge: &Judge, paths: &[PathBuf]) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Times one case on every VM (best of `runs`, unobserved, as the benchmark runs).
+fn bench_case(case: &Case, runs: usize) -> ExitCode {
+    use clap::ValueEnum;
+    use eradiff::bench::{run_on, BenchVm};
+    for &vm in BenchVm::value_variants() {
+        let mut best: Option<(u64, Duration)> = None;
+        for _ in 0..runs.max(1) {
+            let start = std::time::Instant::now();
+            match run_on(vm, case) {
+                Ok(cycles) => {
+                    let took = start.elapsed();
+                    if best.is_none_or(|(_, t)| took < t) {
+                        best = Some((cycles, took));
+                    }
+                }
+                Err(e) => {
+                    say!("{vm:?}: not timed: {e}");
+                    break;
+                }
+            }
+        }
+        if let Some((cycles, took)) = best {
+            let rate = cycles as f64 / took.as_secs_f64().max(1e-9) / 1e6;
+            say!("{vm:?}: {cycles} cycles in {took:.2?}: {rate:.1} Mcycles/s");
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn bench(
