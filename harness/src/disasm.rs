@@ -1,4 +1,4 @@
-//! Disassembly of a case's code page.
+//! Disassembly of a case's code page, and of every contract of its world.
 
 use std::fmt::Write;
 
@@ -7,9 +7,36 @@ use eravm::Instruction;
 
 use crate::case::{Case, Word};
 
-/// One line per instruction slot: `pc  raw  text`.
+/// One line per instruction slot: `pc  raw  text`; then, for a case with a world, each
+/// contract under a header naming its address and code hash (constants and data words are
+/// printed as the instructions they would decode to: EraVM code does not mark them).
 pub fn disassemble(case: &Case) -> String {
-    lines(case, 0, u16::MAX)
+    let mut out = lines(&case.code, 0, u16::MAX);
+    let Some(world) = &case.world else {
+        return out;
+    };
+    let mut section = |title: String, code: &[Word]| {
+        let hash = crate::world::bytecode_hash(code, false);
+        let _ = writeln!(
+            out,
+            "\n== {title} ({} words, hash {hash:#066x})",
+            code.len()
+        );
+        out.push_str(&lines(code, 0, u16::MAX));
+    };
+    for c in &world.contracts {
+        section(format!("contract at {:#x}", c.address.0), &c.code);
+    }
+    if !world.default_account.is_empty() {
+        section("the default account".into(), &world.default_account);
+    }
+    if !world.evm_emulator.is_empty() && world.evm_emulator != world.default_account {
+        section("the EVM emulator".into(), &world.evm_emulator);
+    }
+    for code in &world.bytecodes {
+        section("known bytecode".into(), code);
+    }
+    out
 }
 
 /// The instructions from `pc - radius` to `pc + radius` of the case's program, the one at
@@ -51,9 +78,9 @@ fn slots(code: &[Word]) -> impl Iterator<Item = (u16, u64)> + '_ {
     })
 }
 
-fn lines(case: &Case, from: u16, to: u16) -> String {
+fn lines(code: &[Word], from: u16, to: u16) -> String {
     let mut out = String::new();
-    for (at, raw) in slots(&case.code) {
+    for (at, raw) in slots(code) {
         if at >= from && at <= to {
             let _ = writeln!(out, "{at:5}  {raw:016x}  {}", Instruction::decode(raw));
         }

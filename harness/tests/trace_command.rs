@@ -39,3 +39,35 @@ fn a_trace_prints_the_cycles_asked_for_with_the_registers_they_changed() {
         );
     }
 }
+
+/// `disasm` lists every contract of a case's world after the program, each under a header
+/// with its address, size and code hash.
+#[test]
+fn disasm_shows_every_contract_of_the_world() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../corpus/calls/known-decommit-twice.json"
+    );
+    let case = eradiff::case::Case::load(std::path::Path::new(path)).expect("a corpus case");
+    let world = case.world.as_ref().expect("a calls case has a world");
+    let text = eradiff::disasm::disassemble(&case);
+    for c in &world.contracts {
+        let header = format!(
+            "== contract at {:#x} ({} words, hash ",
+            c.address.0,
+            c.code.len()
+        );
+        assert!(text.contains(&header), "{header} missing:\n{text}");
+    }
+    let program_lines = text
+        .split("\n== ")
+        .next()
+        .unwrap_or_default()
+        .lines()
+        .count();
+    assert_eq!(
+        program_lines,
+        case.code.len() * 4,
+        "the program comes first, whole"
+    );
+}

@@ -84,7 +84,11 @@ pub fn unsupported(case: &Case) -> Option<String> {
     if case.frame.is_static {
         return Some("vm2 cannot start in a static frame".into());
     }
-    if case.world.as_ref().is_some_and(|w| !w.hashed_storage.is_empty()) {
+    if case
+        .world
+        .as_ref()
+        .is_some_and(|w| !w.hashed_storage.is_empty())
+    {
         return Some("the vm2 host does not read slots by derived key yet".into());
     }
     for r in case.initial_registers().iter().filter(|r| r.is_pointer) {
