@@ -13,6 +13,7 @@ pub mod memory;
 pub mod opcode;
 pub mod operator;
 pub mod precompiles;
+mod programs;
 pub mod state;
 mod vm;
 pub mod world;

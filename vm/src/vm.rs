@@ -405,11 +405,7 @@ impl Vm {
                     let words = self.memory.code_words(PageId(page));
                     // Marking the page may have been its first code use: nothing changed.
                     self.code_generation = self.memory.code_generation();
-                    let code: std::rc::Rc<[Predecoded]> = words
-                        .iter()
-                        .flat_map(crate::decoder::code_word_instructions)
-                        .map(Predecoded::from_raw)
-                        .collect();
+                    let code = crate::programs::decoded(words);
                     self.decoded.insert(page, code.clone());
                     code
                 }
