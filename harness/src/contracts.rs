@@ -50,6 +50,8 @@ pub const BATCH_CONTRACTS: &[&str] = &[
 
 /// The largest contract file read (real ones are under 200 KB of hex).
 const MAX_FILE_BYTES: u64 = 16 << 20;
+/// The deepest folder searched (symlinks are followed).
+const MAX_DEPTH: usize = 32;
 /// Folders never searched.
 const SKIPPED_DIRS: &[&str] = &[".git", "node_modules", "target"];
 
@@ -178,6 +180,10 @@ impl fmt::Display for Provenance {
 pub enum BundleError {
     #[error("no contracts folder or tarball at {0}")]
     NotFound(PathBuf),
+    #[error("{0} is neither a folder nor a .tar.gz of contracts")]
+    NotABundle(PathBuf),
+    #[error("{0}: folders nested deeper than {MAX_DEPTH} levels (a symlink loop?)")]
+    TooDeep(PathBuf),
     #[error("cannot read {path}: {source}")]
     Io {
         path: String,
@@ -445,10 +451,14 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> BundleError + '_ {
 
 fn walk(
     dir: &Path,
+    depth: usize,
     wanted: &VersionManifest,
     version: ProtocolVersion,
     found: &mut Vec<Candidate>,
 ) -> Result<(), BundleError> {
+    if depth > MAX_DEPTH {
+        return Err(BundleError::TooDeep(dir.to_path_buf()));
+    }
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(io_error(dir))?
         .collect::<Result<_, _>>()
@@ -456,11 +466,11 @@ fn walk(
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let path = entry.path();
-        let kind = entry.file_type().map_err(io_error(&path))?;
+        let kind = std::fs::metadata(&path).map_err(io_error(&path))?;
         if kind.is_dir() {
             let name = entry.file_name();
             if !SKIPPED_DIRS.iter().any(|s| name == *s) {
-                walk(&path, wanted, version, found)?;
+                walk(&path, depth + 1, wanted, version, found)?;
             }
         } else if kind.is_file() {
             let shown = path.display().to_string();
@@ -507,9 +517,11 @@ impl Bundle {
         let wanted = manifest(version)?;
         let mut found = Vec::new();
         if dir_or_tarball.is_dir() {
-            walk(dir_or_tarball, wanted, version, &mut found)?;
+            walk(dir_or_tarball, 0, wanted, version, &mut found)?;
         } else if dir_or_tarball.is_file() && is_tarball(dir_or_tarball) {
             unpack(dir_or_tarball, wanted, version, &mut found)?;
+        } else if dir_or_tarball.exists() {
+            return Err(BundleError::NotABundle(dir_or_tarball.to_path_buf()));
         } else {
             return Err(BundleError::NotFound(dir_or_tarball.to_path_buf()));
         }

@@ -183,6 +183,10 @@ fn a_missing_or_empty_folder_is_an_error() {
     let empty = fresh_dir("contracts-empty");
     let err = Bundle::load(&empty, ProtocolVersion::V27).unwrap_err();
     assert!(matches!(err, BundleError::Empty(_)), "{err}");
+    let file = empty.join("notes.txt");
+    write(&file, b"not a bundle");
+    let err = Bundle::load(&file, ProtocolVersion::V27).unwrap_err();
+    assert!(matches!(err, BundleError::NotABundle(_)), "{err}");
 }
 
 #[test]
