@@ -107,6 +107,16 @@ fn check_synthetic(bundle: &Bundle) {
         "L1Messenger and EmptyContract twice"
     );
     assert!(world.contracts.iter().all(|c| !c.constructing));
+    let resolved = world.resolve();
+    let slot = eravm::StorageKey {
+        address: H160::from_low_u64_be(eradiff::world::ACCOUNT_CODE_STORAGE),
+        key: U256::from(0x8008),
+    };
+    assert_eq!(resolved.initial_value(&slot), messenger.hash);
+    assert_eq!(
+        resolved.default_aa_code_hash,
+        bytecode_hash(&fake_code(5, 3), false)
+    );
 
     let report = bundle.report();
     assert!(report.contains("L1Messenger"), "{report}");
