@@ -7,6 +7,7 @@ pub mod bench;
 pub mod campaign;
 pub mod case;
 pub mod compare;
+pub mod contracts;
 pub mod differential;
 pub mod disasm;
 pub mod dump;

@@ -103,6 +103,18 @@ enum Command {
         #[arg(long, default_value_t = u64::MAX)]
         to: u64,
     },
+    /// Load a contract bundle (a folder, an anvil-zksync `builtin-contracts-vNN.tar.gz`, or a
+    /// `VmDump` JSON file) and list each contract's hash against the official manifest.
+    Contracts {
+        /// The bundle (default: `ERADIFF_CONTRACTS`).
+        dir: Option<PathBuf>,
+        /// The protocol version whose manifest applies (a dump names its own).
+        #[arg(long, value_enum, default_value = "v26")]
+        protocol: eradiff::contracts::ProtocolVersion,
+        /// Exit with status 1 unless every contract a batch needs is there.
+        #[arg(long)]
+        require: bool,
+    },
     /// Print the program of a case.
     Disasm { case: PathBuf },
     /// Shrink a disagreeing case while its signature stays the same.
@@ -501,6 +513,26 @@ fn run(cli: Cli) -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Contracts {
+            dir,
+            protocol,
+            require,
+        } => match load_bundle(dir, protocol) {
+            Ok(bundle) => {
+                say_raw!("{}", bundle.report());
+                match bundle.require(eradiff::contracts::BATCH_CONTRACTS) {
+                    Err(e) if require => {
+                        eprintln!("{e}");
+                        ExitCode::from(1)
+                    }
+                    _ => ExitCode::SUCCESS,
+                }
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Disasm { case: path } => match load(&path) {
             Ok(case) => {
                 say_raw!("{}", disasm::disassemble(&case));
@@ -541,6 +573,25 @@ fn run(cli: Cli) -> ExitCode {
             }
         }
     }
+}
+
+/// The bundle a `contracts` command names: a `VmDump` JSON file, or a folder or tarball.
+fn load_bundle(
+    dir: Option<PathBuf>,
+    protocol: eradiff::contracts::ProtocolVersion,
+) -> Result<eradiff::contracts::Bundle, String> {
+    use eradiff::contracts::{Bundle, CONTRACTS_ENV};
+    let Some(path) = dir.or_else(|| std::env::var_os(CONTRACTS_ENV).map(PathBuf::from)) else {
+        return Err(format!(
+            "name a contracts folder or tarball, or set {CONTRACTS_ENV}"
+        ));
+    };
+    if path.is_file() && path.extension().is_some_and(|e| e == "json") {
+        let dump =
+            eradiff::dump::VmDump::load(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        return Bundle::from_dump(&dump).map_err(|e| e.to_string());
+    }
+    Bundle::load(&path, protocol).map_err(|e| e.to_string())
 }
 
 /// The judge of the backends named on the command line (each once, in the order given).
