@@ -18,6 +18,26 @@ use crate::case::{
 };
 use crate::world::{bytecode_hash, HashedSlot, World};
 
+/// The package on crates.io that ships zksync-era's two test dumps (`tests/vm_dumps/`).
+pub const DUMPS_PACKAGE: &str = "zksync_multivm-29.13.0-non-semver-compat";
+
+/// Where zksync-era's test dumps are: `ERADIFF_VM_DUMPS`, else the package's folder in
+/// cargo's registry if a `cargo fetch` (`ci/fetch-vm-dumps.sh`) unpacked it there.
+pub fn vm_dumps_dir() -> Option<std::path::PathBuf> {
+    use std::path::PathBuf;
+    if let Some(dir) = std::env::var_os("ERADIFF_VM_DUMPS") {
+        return Some(PathBuf::from(dir));
+    }
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
+    std::fs::read_dir(home.join("registry/src"))
+        .ok()?
+        .flatten()
+        .map(|index| index.path().join(DUMPS_PACKAGE).join("tests/vm_dumps"))
+        .find(|dir| dir.is_dir())
+}
+
 /// Cycles a dump may run (a real transaction takes thousands, a sealed batch about 1.5M).
 pub const DUMP_MAX_CYCLES: u64 = 50_000_000;
 

@@ -303,26 +303,9 @@ fn a_real_bundle_has_official_kernel_contracts() {
     }
 }
 
-fn registry_dumps() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("ERADIFF_VM_DUMPS") {
-        return Some(PathBuf::from(dir));
-    }
-    let home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
-    std::fs::read_dir(home.join("registry/src"))
-        .ok()?
-        .flatten()
-        .map(|i| {
-            i.path()
-                .join("zksync_multivm-29.13.0-non-semver-compat/tests/vm_dumps")
-        })
-        .find(|dir| dir.is_dir())
-}
-
 #[test]
 fn the_vm_dumps_carry_official_contracts() {
-    let Some(dir) = registry_dumps() else {
+    let Some(dir) = eradiff::dump::vm_dumps_dir() else {
         eprintln!("SKIPPED: no VM dumps (set ERADIFF_VM_DUMPS); their contracts were not checked");
         return;
     };

@@ -7,8 +7,6 @@
 //! points `ERADIFF_VM_DUMPS` at them; without it the test looks in cargo's registry, and says
 //! loudly when it finds nothing.
 
-use std::path::PathBuf;
-
 use eradiff::backend::{EraVm, ZkEvm};
 use eradiff::case::{BatchMode, Case};
 use eradiff::differential::{Judge, Verdict};
@@ -16,25 +14,9 @@ use eradiff::dump::VmDump;
 use eradiff::observe::FinalState;
 use eravm::faults::{with_fault, Fault};
 
-const PACKAGE: &str = "zksync_multivm-29.13.0-non-semver-compat";
-
-fn dumps_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("ERADIFF_VM_DUMPS") {
-        return Some(PathBuf::from(dir));
-    }
-    let home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
-    std::fs::read_dir(home.join("registry/src"))
-        .ok()?
-        .flatten()
-        .map(|index| index.path().join(PACKAGE).join("tests/vm_dumps"))
-        .find(|dir| dir.is_dir())
-}
-
 /// The case of a dump, or `None` (with a loud note) when the dumps are not here.
 fn dump_case(name: &str, mode: BatchMode) -> Option<Case> {
-    let Some(dir) = dumps_dir() else {
+    let Some(dir) = eradiff::dump::vm_dumps_dir() else {
         eprintln!(
             "SKIPPED: no VM dumps (run ci/fetch-vm-dumps.sh and set ERADIFF_VM_DUMPS); \
              the dump {name} was not replayed"
