@@ -218,7 +218,11 @@ impl VmDump {
     /// transaction: push it, run to its end).
     pub fn to_case(&self) -> Result<Case, DumpError> {
         let version = &self.system_env.version;
-        if !matches!(version.as_str(), "Version26" | "Version27" | "Version28") {
+        use crate::contracts::ProtocolVersion;
+        let layout_known = version
+            .parse::<ProtocolVersion>()
+            .is_ok_and(|v| v <= ProtocolVersion::V28);
+        if !layout_known {
             return field(
                 "system_env.version",
                 format!("{version}: this build has the heap layout of protocol versions 26 to 28"),

@@ -454,10 +454,21 @@ impl InMemoryStorage {
     /// writing them again is a repeated write. Slots new to the tree get the next indices,
     /// in the order given.
     pub fn commit(&mut self, changes: &[(StorageKey, U256)]) {
+        // Indices go on from the highest given so far, by address or by derived key.
+        let by_hash = self.hashed.values().filter_map(|(_, index)| *index);
+        let mut last = self
+            .enumerated
+            .values()
+            .copied()
+            .chain(by_hash)
+            .max()
+            .unwrap_or(0);
         for (key, value) in changes {
             self.values.insert(*key, *value);
-            let next = self.enumerated.len() as u64 + 1;
-            self.enumerated.entry(*key).or_insert(next);
+            if self.index(key).is_none() {
+                last += 1;
+                self.enumerated.insert(*key, last);
+            }
         }
     }
 
