@@ -757,7 +757,7 @@ pub fn write_summary(out: &mut dyn io::Write, summary: &Summary) -> io::Result<(
                 say!(out, "  {name:<12} {good:>10} / {bad:<10}{mark}");
             }
         }
-        Target::Calls | Target::Batches => {
+        Target::Calls | Target::Batches | Target::Realbatches => {
             for (name, n) in &summary.variant_counts {
                 say!(out, "  {name:<28} {n:>12}");
             }
@@ -964,7 +964,7 @@ pub fn variant_coverage(
     let families: &[eravm::opcode::Family] = match target {
         Target::Opcodes => &crate::generator::GENERATED_FAMILIES,
         Target::Precompiles => &[eravm::opcode::Family::Log],
-        Target::Calls | Target::Batches => &[
+        Target::Calls | Target::Batches | Target::Realbatches => &[
             eravm::opcode::Family::FarCall,
             eravm::opcode::Family::Log,
             eravm::opcode::Family::Ret,

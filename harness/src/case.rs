@@ -75,11 +75,10 @@ impl Batch {
             .iter()
             .map(|t| (t.to_operator(), t.rollback));
         let protocol = self.blocks.iter().flat_map(|block| {
-            block.transactions.iter().enumerate().map(move |(i, tx)| {
+            block.transactions.iter().map(move |tx| {
                 let pushed = eravm::operator::ProtocolTransaction {
                     data: tx.to_operator(),
                     block: block.to_operator(),
-                    starts_block: i == 0,
                     execution: if tx.eth_call {
                         eravm::operator::TxExecution::EthCall
                     } else {
@@ -126,6 +125,16 @@ impl Batch {
             }
         }
         Ok(())
+    }
+
+    /// The block that closes the batch (the fictive block the bootloader asks for on
+    /// FinalBatchInfo): the last block, when it has no transactions. A batch whose last block
+    /// has transactions gets none, and the bootloader cannot seal it.
+    pub fn closing_block(&self) -> Option<eravm::operator::L2BlockEnv> {
+        self.blocks
+            .last()
+            .filter(|b| b.transactions.is_empty())
+            .map(L2Block::to_operator)
     }
 
     /// A readable account of the `index`th protocol transaction pushed and its L2 block, for

@@ -35,6 +35,49 @@ struct Cli {
     command: Command,
 }
 
+/// Where the realbatches target finds its contracts.
+#[derive(clap::Args)]
+struct BundleArgs {
+    /// The contract bundle of real batches (default: `ERADIFF_CONTRACTS`): a folder or an
+    /// anvil-zksync tarball, with zksync-era's bootloaders (see docs/contracts.md).
+    #[arg(long)]
+    contracts: Option<PathBuf>,
+    /// Its protocol version.
+    #[arg(long, value_enum, default_value = "v26")]
+    protocol: eradiff::contracts::ProtocolVersion,
+}
+
+impl BundleArgs {
+    /// Generator settings for `target`: the realbatches target gets the bundle, which must
+    /// hold what a batch needs (else an input error).
+    fn settings(&self, target: Target, settings: Settings) -> Result<Settings, ExitCode> {
+        if target != Target::Realbatches {
+            return Ok(settings);
+        }
+        let fail = |e: String| {
+            eprintln!("error: the realbatches target needs a contract bundle: {e}");
+            ExitCode::from(2)
+        };
+        let bundle = load_bundle(self.contracts.clone(), self.protocol).map_err(fail)?;
+        bundle
+            .require(eradiff::contracts::BATCH_CONTRACTS)
+            .map_err(|e| fail(e.to_string()))?;
+        if bundle
+            .bootloader(eradiff::contracts::BootloaderKind::ProvedBatch)
+            .is_none()
+        {
+            return Err(fail(format!(
+                "{} holds no proved_batch bootloader",
+                bundle.source.display()
+            )));
+        }
+        Ok(Settings {
+            bundle: Some(std::sync::Arc::new(bundle)),
+            ..settings
+        })
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Generate cases, run them on eravm and zk_evm, and keep every disagreement.
@@ -61,6 +104,8 @@ enum Command {
         /// the same cases whatever the number; findings go to one folder, one summary.
         #[arg(long)]
         jobs: Option<usize>,
+        #[command(flatten)]
+        bundle: BundleArgs,
     },
     /// Rerun a case on both VMs and print the difference (exit status 1 if they disagree).
     /// Given several files or a folder (every `*.json` under it), one line per case and a
@@ -192,6 +237,8 @@ enum Command {
         seed: u64,
         #[arg(long, default_value_t = 0)]
         iteration: u64,
+        #[command(flatten)]
+        bundle: BundleArgs,
     },
     /// Run a case on one VM and print its final state as JSON.
     Run {
@@ -312,7 +359,18 @@ fn run(cli: Cli) -> ExitCode {
             max_instructions,
             no_progress,
             jobs,
+            bundle,
         } => {
+            let settings = match bundle.settings(
+                target,
+                Settings {
+                    max_instructions,
+                    ..Settings::default()
+                },
+            ) {
+                Ok(settings) => settings,
+                Err(code) => return code,
+            };
             let budget = match (iterations, duration) {
                 (_, Some(d)) => Budget::Duration(d),
                 (Some(n), None) => Budget::Iterations(n),
@@ -325,10 +383,7 @@ fn run(cli: Cli) -> ExitCode {
                 budget,
                 out: out.clone(),
                 show_progress: !no_progress,
-                settings: Settings {
-                    max_instructions,
-                    ..Settings::default()
-                },
+                settings,
                 jobs: jobs
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             };
@@ -544,8 +599,13 @@ fn run(cli: Cli) -> ExitCode {
             target,
             seed,
             iteration,
+            bundle,
         } => {
-            let case = generate_seeded_for(target, seed, iteration, &Settings::default());
+            let settings = match bundle.settings(target, Settings::default()) {
+                Ok(settings) => settings,
+                Err(code) => return code,
+            };
+            let case = generate_seeded_for(target, seed, iteration, &settings);
             say!("{}", case.to_json());
             ExitCode::SUCCESS
         }

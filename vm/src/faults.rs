@@ -25,6 +25,8 @@ pub enum Fault {
     RollbackKeepsEvents,
     /// The protocol transaction encoding (shared by both operators) adds one to the nonce.
     TxEncodingNonceOffByOne,
+    /// eravm's operator writes the closing (fictive) L2 block one second late.
+    FictiveBlockTimestampOffByOne,
 }
 
 thread_local! {

@@ -135,6 +135,14 @@ struct Observer<M: Machine> {
 }
 
 impl<M: Machine> Observer<M> {
+    /// After an operator's rollback: the hooks the rolled-back transaction raised are gone,
+    /// and any register may have changed.
+    fn rolled_back(&mut self, m: &M) {
+        let hooks = m.bootloader().map_or(0, |b| b.hooks.len());
+        self.hook_registers.truncate(hooks);
+        self.operator_acted = true;
+    }
+
     fn new(m: &M, trace: bool) -> Self {
         Observer {
             history: History::new(m.registers().map(without_page)),
@@ -259,7 +267,15 @@ pub(crate) fn drive<M: Machine>(mut m: M, case: &Case, trace: bool) -> Result<Ru
     let mut seen = Observer::new(&m, trace);
     let stopped = loop {
         if m.exit().is_some() {
-            break Stopped::Exit;
+            let rolled_back = match feeder.as_mut() {
+                Some(feeder) => feeder.on_stop(Stop::Finished, &mut m)?,
+                None => false,
+            };
+            if !rolled_back {
+                break Stopped::Exit;
+            }
+            seen.rolled_back(&m);
+            continue;
         }
         if m.cycles() >= case.max_cycles {
             break Stopped::CycleLimit;
@@ -275,9 +291,7 @@ pub(crate) fn drive<M: Machine>(mut m: M, case: &Case, trace: bool) -> Result<Ru
             if !feeder.on_stop(stop, &mut m)? {
                 break Stopped::Operator;
             }
-            // A rollback forgets the hooks the transaction raised.
-            let hooks = m.bootloader().map_or(0, |b| b.hooks.len());
-            seen.hook_registers.truncate(hooks);
+            seen.rolled_back(&m);
         }
     };
     Ok(finish(m, case, seen, stopped))
@@ -352,8 +366,10 @@ pub(crate) fn drive_bare<M: Machine>(mut m: M, case: &Case) -> u64 {
     };
     loop {
         let mode = feeder.as_ref().map(Feeder::mode);
-        let Ok(Some(stop)) = m.run_bare(mode, case.max_cycles) else {
-            break;
+        let stop = match m.run_bare(mode, case.max_cycles) {
+            Ok(Some(stop)) => stop,
+            Ok(None) if m.exit().is_some() => Stop::Finished,
+            _ => break,
         };
         let Some(feeder) = feeder.as_mut() else {
             break;

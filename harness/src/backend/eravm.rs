@@ -46,7 +46,7 @@ impl EraMachine {
             world.chain_settings(),
         ));
         if let Some(batch) = &case.batch {
-            op.write_batch_env(&batch.info.to_operator());
+            op.write_batch_env(&batch.info.to_operator(), batch.closing_block());
         }
         EraMachine { op, world }
     }

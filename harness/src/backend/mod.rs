@@ -141,7 +141,8 @@ pub(crate) trait FedOperator {
 /// operator works like a state keeper instead: before each transaction it takes a snapshot,
 /// pushes the transaction and runs until it has ended (TxHasEnded); then it rolls back to the
 /// snapshot if the transaction is marked `rollback`, or drops the snapshot, and goes on with
-/// the next. In one-transaction mode the run stops at the first transaction kept; after the
+/// the next. A transaction marked `rollback` may also end the bootloader's run (a rejected
+/// transaction halts it); it is rolled back the same way. In one-transaction mode the run stops at the first transaction kept; after the
 /// last transaction the run goes on as the mode says.
 ///
 /// [`Batch::fed_one_by_one`]: crate::case::Batch::fed_one_by_one
@@ -201,10 +202,14 @@ impl Feeder {
         let Some(index) = self.current else {
             return Ok(false);
         };
-        if stop != ::eravm::operator::Stop::TxEnded {
+        let rollback = self.transactions[index].1;
+        // A transaction the bootloader rejects ends the run (it halts, as on a failed
+        // validation); a state keeper rolls such a transaction back and goes on.
+        let halted = stop == ::eravm::operator::Stop::Finished && rollback;
+        if stop != ::eravm::operator::Stop::TxEnded && !halted {
             return Ok(false);
         }
-        if self.transactions[index].1 {
+        if rollback {
             op.rollback_to_the_latest_snapshot();
         } else if self.mode == ::eravm::operator::ExecutionMode::OneTx {
             self.current = None;

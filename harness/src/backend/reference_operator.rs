@@ -72,7 +72,7 @@ impl ReferenceOperator {
         let env = batch.info.to_operator();
         write(memory, env.words());
         let mut state = BootloaderState::new();
-        state.fees = env.fees();
+        state.start_batch(&env, batch.closing_block());
         ReferenceOperator {
             state,
             snapshots: Vec::new(),
@@ -146,6 +146,7 @@ impl ReferenceOperator {
                 memory.slice(RefFatPointer::from_u256(to_ref(*word)), RESULT_BYTES)
             })
             .map_err(|e| BackendError::Unsupported(e.to_string()))?;
+        write(&mut vm.memory, answer.writes);
         if let Some(refund) = answer.refund {
             write(&mut vm.memory, [refund]);
         }

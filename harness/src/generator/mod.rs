@@ -37,6 +37,8 @@ pub struct Settings {
     pub min_instructions: usize,
     pub max_instructions: usize,
     pub max_cycles: u64,
+    /// The contracts of real batches (the realbatches target needs them).
+    pub bundle: Option<std::sync::Arc<crate::contracts::Bundle>>,
 }
 
 impl Default for Settings {
@@ -45,6 +47,7 @@ impl Default for Settings {
             min_instructions: 1,
             max_instructions: 48,
             max_cycles: 4_000,
+            bundle: None,
         }
     }
 }
@@ -217,6 +220,9 @@ pub enum Target {
     Precompiles,
     /// Our bootloader run by the operator over transactions to a generated world.
     Batches,
+    /// The production bootloader and system contracts over signed transactions (needs a
+    /// bundle: `--contracts` or `ERADIFF_CONTRACTS`).
+    Realbatches,
 }
 
 impl Target {
@@ -227,6 +233,7 @@ impl Target {
             Target::Calls => calls::generate(u, settings),
             Target::Precompiles => precompiles::generate(u, settings),
             Target::Batches => batches::generate(u, settings),
+            Target::Realbatches => realbatches::generate(u, settings),
         }
     }
 }
@@ -581,6 +588,7 @@ fn instruction(
 pub mod batches;
 pub mod calls;
 pub mod precompiles;
+pub mod realbatches;
 
 #[cfg(test)]
 mod seeded_tests {

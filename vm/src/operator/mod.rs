@@ -219,6 +219,10 @@ pub struct BootloaderState {
     /// The VM's pubdata counter when the last transaction was pushed: vm1 counts the pubdata
     /// a transaction published from the start of its run.
     run_start_pubdata: i32,
+    /// The L2 block of the last transaction placed: the next starts a block if it differs.
+    open_block: Option<u32>,
+    /// The L2 block that closes the batch (the fictive block), written on FinalBatchInfo.
+    closing_block: Option<L2BlockEnv>,
 }
 
 /// Where the bootloader state was at a snapshot. The state only grows, except that the
@@ -233,6 +237,7 @@ pub struct BootloaderMark {
     hooks: usize,
     pubdata: Option<Vec<u8>>,
     run_start_pubdata: i32,
+    open_block: Option<u32>,
 }
 
 /// What the operator does about a hook, on either VM: words to write into the bootloader's
@@ -240,6 +245,8 @@ pub struct BootloaderMark {
 /// side's), whether to stop, and whether the VM's side must now supply the pubdata.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Answer {
+    /// The closing L2 block's words, on FinalBatchInfo.
+    pub writes: Vec<(u32, U256)>,
     pub refund: Option<(u32, U256)>,
     pub stop: Option<Stop>,
     pub pubdata_wanted: bool,
@@ -256,6 +263,7 @@ impl BootloaderState {
             hooks: self.hooks.len(),
             pubdata: self.pubdata.clone(),
             run_start_pubdata: self.run_start_pubdata,
+            open_block: self.open_block,
         }
     }
 
@@ -271,6 +279,22 @@ impl BootloaderState {
         self.hooks.truncate(mark.hooks);
         self.pubdata = mark.pubdata;
         self.run_start_pubdata = mark.run_start_pubdata;
+        self.open_block = mark.open_block;
+    }
+
+    /// Takes the batch's fee inputs (for refunds) and the block that closes it.
+    pub fn start_batch(&mut self, env: &BatchEnv, closing_block: Option<L2BlockEnv>) {
+        self.fees = env.fees();
+        self.closing_block = closing_block;
+    }
+
+    /// The four words of `block` for the transaction (or closing block) at `index`, with its
+    /// virtual blocks if it starts a block; the block is then the open one.
+    fn place_block(&mut self, block: &L2BlockEnv, index: u32) -> Vec<(u32, U256)> {
+        let starts = self.open_block != Some(block.number);
+        self.open_block = Some(block.number);
+        let at = layout::L2_BLOCK_INFO + 4 * index;
+        (at..).zip(block.words(starts)).collect()
     }
 
     /// Where `tx` goes in the bootloader's heap (word index and value: its description,
@@ -309,10 +333,7 @@ impl BootloaderState {
                 layout::TRUSTED_GAS_LIMITS + index,
                 tx.data.trusted_gas_limit(),
             ));
-            let block = layout::L2_BLOCK_INFO + 4 * index;
-            for (i, word) in tx.block.words(tx.starts_block).into_iter().enumerate() {
-                placed.push((block + i as u32, word));
-            }
+            placed.extend(self.place_block(&tx.block, index));
         }
         placed.extend((start..).zip(data));
         self.next_data_word = start + words;
@@ -345,6 +366,11 @@ impl BootloaderState {
             Hook::NotifyAboutRefund => {
                 if let Some(last) = self.results.last_mut() {
                     last.refund = call.params[0];
+                }
+            }
+            Hook::FinalBatchInfo => {
+                if let Some(block) = self.closing_block {
+                    answer.writes = self.place_block(&block, self.transactions as u32);
                 }
             }
             Hook::TxHasEnded if mode == ExecutionMode::OneTx => answer.stop = Some(Stop::TxEnded),
@@ -453,9 +479,10 @@ impl OperatorVm {
         }
     }
 
-    /// Writes the batch information (before the bootloader starts).
-    pub fn write_batch_env(&mut self, env: &BatchEnv) {
-        self.bootloader_state.fees = env.fees();
+    /// Writes the batch information (before the bootloader starts) and keeps the block
+    /// that closes the batch for FinalBatchInfo.
+    pub fn write_batch_env(&mut self, env: &BatchEnv, closing_block: Option<L2BlockEnv>) {
+        self.bootloader_state.start_batch(env, closing_block);
         self.write_words(env.words());
     }
 
@@ -505,6 +532,15 @@ impl OperatorVm {
                     RESULT_BYTES,
                 )
             })?;
+        #[allow(unused_mut)]
+        let mut writes = answer.writes;
+        #[cfg(feature = "fault-injection")]
+        if crate::faults::is_active(crate::faults::Fault::FictiveBlockTimestampOffByOne) {
+            if let Some((_, timestamp)) = writes.get_mut(1) {
+                *timestamp = timestamp.overflowing_add(U256::one()).0;
+            }
+        }
+        self.write_words(writes);
         if let Some((slot, refund)) = answer.refund {
             #[cfg(feature = "fault-injection")]
             let refund = if crate::faults::is_active(crate::faults::Fault::RefundOffByOne) {

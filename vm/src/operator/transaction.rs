@@ -171,13 +171,13 @@ impl TxExecution {
     }
 }
 
-/// A transaction for the production bootloader: its data, the L2 block it runs in, whether
-/// it is the block's first, and how the bootloader treats it.
+/// A transaction for the production bootloader: its data, the L2 block it runs in, and how
+/// the bootloader treats it. Whether it starts its block the operator knows from what it
+/// placed before (a rolled-back first transaction leaves the block to the next one).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProtocolTransaction {
     pub data: TransactionData,
     pub block: L2BlockEnv,
-    pub starts_block: bool,
     pub execution: TxExecution,
 }
 

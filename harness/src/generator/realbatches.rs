@@ -1,0 +1,312 @@
+//! Real batches: the production bootloader (`proved_batch`) and a bundle's system contracts
+//! at genesis, with signed L2 transactions (EIP-712, EIP-1559, legacy) from funded accounts
+//! over several L2 blocks, closed by the fictive block the bootloader asks for.
+//!
+//! Transactions are transfers, calls into user contracts deployed at genesis (one writes
+//! storage, one reverts, one panics: execution failures a batch keeps), and transactions the
+//! bootloader rejects — a wrong nonce, a bad signature, a sender without funds, a gas limit
+//! below the overhead, a fee under the base fee — which halt the bootloader, so the operator
+//! marks them to be rolled back, as a state keeper drops them. Some good transactions are
+//! rolled back too. Every batch is meant to seal: one that does not is a defect of this
+//! generator or of an operator (the campaign counts it apart).
+
+use arbitrary::{Result, Unstructured};
+use eravm::{H160, U256};
+
+use super::batches::storage_writer;
+use super::{pick, Settings};
+use crate::asm::{op, Program};
+use crate::case::{
+    Address, Batch, BatchInfo, BatchMode, Bytes, Case, FrameSettings, InitialFlags, L2Block,
+    ProtocolTx, RegisterValue, Word, CASE_FORMAT_VERSION,
+};
+use crate::contracts::BootloaderKind;
+use crate::genesis::{Genesis, DEFAULT_CHAIN_ID};
+use crate::signing::{self, Account, EIP_1559_TX, EIP_712_TX, LEGACY_TX};
+use crate::world::Contract;
+
+/// Funded accounts, and the one without funds.
+const FUNDED: u64 = 4;
+const UNFUNDED: u64 = 1_000;
+/// Each funded account's balance: far more than any batch spends.
+const RICH: u128 = 1_000_000_000_000_000_000_000_000_000_000;
+/// User contracts: a storage writer, a reverter, a panicker.
+const CONTRACTS: u64 = 0xc0de_0000;
+const WRITER: u64 = CONTRACTS;
+const REVERTER: u64 = CONTRACTS + 1;
+const PANICKER: u64 = CONTRACTS + 2;
+/// Enough cycles for the block tip (about 1.5 million) and fifty transactions.
+const MAX_CYCLES: u64 = 30_000_000;
+const FAIR_L2_GAS_PRICE: u64 = 250_000_000;
+
+/// What a generated transaction is meant to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Intent {
+    Transfer,
+    WriteStorage,
+    Revert,
+    Panic,
+    // Rejected by the bootloader (rolled back):
+    WrongNonce,
+    BadSignature,
+    NoFunds,
+    GasBelowOverhead,
+    FeeBelowBaseFee,
+}
+
+const INTENTS: [(u32, Intent); 9] = [
+    (30, Intent::Transfer),
+    (20, Intent::WriteStorage),
+    (6, Intent::Revert),
+    (6, Intent::Panic),
+    (3, Intent::WrongNonce),
+    (3, Intent::BadSignature),
+    (3, Intent::NoFunds),
+    (3, Intent::GasBelowOverhead),
+    (3, Intent::FeeBelowBaseFee),
+];
+
+impl Intent {
+    fn rejected(self) -> bool {
+        matches!(
+            self,
+            Intent::WrongNonce
+                | Intent::BadSignature
+                | Intent::NoFunds
+                | Intent::GasBelowOverhead
+                | Intent::FeeBelowBaseFee
+        )
+    }
+}
+
+/// The accounts of a batch and their next nonces.
+struct Wallets {
+    accounts: Vec<Account>,
+    nonces: Vec<u64>,
+    unfunded: Account,
+}
+
+/// One block being built: its transactions and the rolling hash of those kept.
+struct OpenBlock {
+    block: L2Block,
+    rolling: U256,
+    kept: usize,
+}
+
+struct Builder {
+    wallets: Wallets,
+    base_fee: u64,
+    chain_id: u64,
+}
+
+fn user_contracts() -> Vec<Contract> {
+    let program = |code: Program| code.case(0).code;
+    [
+        (WRITER, storage_writer(false)),
+        (REVERTER, program(Program::new().push(op(eravm::Opcode::RetRevert)))),
+        (PANICKER, program(Program::new().push(op(eravm::Opcode::RetPanic)))),
+    ]
+    .into_iter()
+    .map(|(address, code)| Contract {
+        address: Address(H160::from_low_u64_be(address)),
+        code,
+        constructing: false,
+    })
+    .collect()
+}
+
+impl Builder {
+    /// A well-formed transaction from `sender` (nonce aside) meant to do `intent`.
+    fn body(&self, u: &mut Unstructured, intent: Intent, from: H160) -> Result<ProtocolTx> {
+        let tx_type = [EIP_712_TX, EIP_1559_TX, LEGACY_TX][pick(u, &[4, 3, 3])?];
+        let (to, data) = match intent {
+            Intent::WriteStorage => (WRITER, u.bytes(32)?.to_vec()),
+            Intent::Revert => (REVERTER, Vec::new()),
+            Intent::Panic => (PANICKER, Vec::new()),
+            _ => (0, Vec::new()),
+        };
+        let to = if to == 0 {
+            let i = u.int_in_range(0..=FUNDED)?;
+            match self.wallets.accounts.get(i as usize) {
+                Some(account) => account.address,
+                None => H160::from_low_u64_be(0xf00d_0000 + u.int_in_range(0..=255)?),
+            }
+        } else {
+            H160::from_low_u64_be(to)
+        };
+        let value = match intent {
+            Intent::Transfer => U256::from(u.int_in_range(0..=1_000_000_000_000_000_000u64)?),
+            _ => U256::zero(),
+        };
+        let max_fee = self.base_fee * u.int_in_range(1..=3)?;
+        let priority = match tx_type {
+            EIP_712_TX | EIP_1559_TX => u.int_in_range(0..=max_fee)?,
+            _ => max_fee,
+        };
+        let mut tx = ProtocolTx {
+            tx_type,
+            from: Address(from),
+            to: Address(to),
+            gas_limit: Word(u.int_in_range(4_000_000u64..=40_000_000)?.into()),
+            gas_per_pubdata_limit: Word(
+                eravm::operator::transaction::MAX_GAS_PER_PUBDATA_BYTE.into(),
+            ),
+            max_fee_per_gas: Word(max_fee.into()),
+            max_priority_fee_per_gas: Word(priority.into()),
+            value: Word(value),
+            data: Bytes(data),
+            ..ProtocolTx::default()
+        };
+        if tx_type == LEGACY_TX && u.ratio(4, 5)? {
+            tx.reserved[0] = Word(U256::one());
+        }
+        Ok(tx)
+    }
+
+    /// A signed transaction meant to do `intent`, and its hash.
+    fn transaction(&mut self, u: &mut Unstructured, intent: Intent) -> Result<(ProtocolTx, usize)> {
+        let sender = u.int_in_range(0..=FUNDED - 1)? as usize;
+        let account = match intent {
+            Intent::NoFunds => self.wallets.unfunded.clone(),
+            _ => self.wallets.accounts[sender].clone(),
+        };
+        let mut tx = self.body(u, intent, account.address)?;
+        let nonce = match intent {
+            Intent::NoFunds => 0,
+            Intent::WrongNonce => self.wallets.nonces[sender] + u.int_in_range(1..=3)?,
+            _ => self.wallets.nonces[sender],
+        };
+        tx.nonce = Word(nonce.into());
+        match intent {
+            Intent::GasBelowOverhead => tx.gas_limit = Word(u.int_in_range(0..=9_999u64)?.into()),
+            Intent::FeeBelowBaseFee => {
+                let fee = u.int_in_range(0..=self.base_fee - 1)?;
+                tx.max_fee_per_gas = Word(fee.into());
+                tx.max_priority_fee_per_gas = Word(fee.into());
+            }
+            _ => {}
+        }
+        account.sign(&mut tx, self.chain_id);
+        if intent == Intent::BadSignature {
+            let i = u.int_in_range(0..=63)?;
+            tx.signature.0[i] ^= 1 << u.int_in_range(0..=7)?;
+        }
+        Ok((tx, sender))
+    }
+
+    /// Adds a transaction to `open`, keeping it (its sender's nonce moves on, its hash joins
+    /// the block's rolling hash) unless it is rolled back: if rejected, or now and then when
+    /// `may_roll_back`.
+    fn push(
+        &mut self,
+        u: &mut Unstructured,
+        open: &mut OpenBlock,
+        intent: Intent,
+        may_roll_back: bool,
+    ) -> Result<()> {
+        let (mut tx, sender) = self.transaction(u, intent)?;
+        tx.rollback = intent.rejected() || (may_roll_back && u.ratio(1, 12)?);
+        if !tx.rollback {
+            let hash = signing::tx_hash(&tx, self.chain_id).expect("a signed transaction");
+            open.rolling = signing::rolling_hash(open.rolling, &hash);
+            open.kept += 1;
+            self.wallets.nonces[sender] += 1;
+        }
+        open.block.transactions.push(tx);
+        Ok(())
+    }
+}
+
+/// A real batch of 1–4 L2 blocks and 1–48 transactions on `settings.bundle`'s contracts.
+pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
+    let bundle = settings
+        .bundle
+        .as_deref()
+        .ok_or(arbitrary::Error::IncorrectFormat)?;
+    let bootloader = bundle
+        .bootloader(BootloaderKind::ProvedBatch)
+        .ok_or(arbitrary::Error::IncorrectFormat)?;
+    let fair_pubdata_price = u.int_in_range(0..=2_000_000_000_000u64)?;
+    let base_fee = eravm::operator::Fees::derived_base_fee(FAIR_L2_GAS_PRICE, fair_pubdata_price);
+    let accounts: Vec<Account> = (0..FUNDED).map(Account::nth).collect();
+    let genesis = Genesis {
+        chain_id: DEFAULT_CHAIN_ID,
+        balances: accounts.iter().map(|a| (a.address, U256::from(RICH))).collect(),
+        contracts: user_contracts(),
+    };
+    let mut builder = Builder {
+        wallets: Wallets {
+            nonces: vec![0; accounts.len()],
+            accounts,
+            unfunded: Account::nth(UNFUNDED),
+        },
+        base_fee,
+        chain_id: DEFAULT_CHAIN_ID,
+    };
+    let timestamp = u.int_in_range(1..=1_000_000u64)?;
+    let blocks = blocks(u, &mut builder, timestamp)?;
+    Ok(Case {
+        version: CASE_FORMAT_VERSION,
+        code: bootloader.code.clone(),
+        ergs: u32::MAX,
+        registers: vec![RegisterValue {
+            index: 1,
+            value: Word(U256::from(eravm::BOOTLOADER_CALLDATA_PAGE.0) << 32),
+            pointer: true,
+        }],
+        calldata: Bytes::default(),
+        frame: FrameSettings::default(),
+        flags: InitialFlags::default(),
+        max_cycles: MAX_CYCLES,
+        world: Some(genesis.world(bundle)),
+        batch: Some(Batch {
+            transactions: Vec::new(),
+            blocks,
+            mode: BatchMode::Batch,
+            info: BatchInfo {
+                operator: Address(H160::from_low_u64_be(0xfee)),
+                previous_batch_hash: Word::default(),
+                timestamp,
+                number: 1,
+                fair_pubdata_price,
+                fair_l2_gas_price: FAIR_L2_GAS_PRICE,
+                expected_base_fee: base_fee,
+            },
+        }),
+        note: format!("realbatches on {} ({})", bundle.version.name(), bundle.source.display()),
+    })
+}
+
+/// The L2 blocks, each with at least one transaction kept, and the empty closing block.
+fn blocks(u: &mut Unstructured, b: &mut Builder, timestamp: u64) -> Result<Vec<L2Block>> {
+    let count = u.int_in_range(1..=4u32)?;
+    let mut blocks = Vec::new();
+    let mut prev = signing::legacy_l2_block_hash(0);
+    let mut at = timestamp;
+    for number in 1..=count + 1 {
+        let mut open = OpenBlock {
+            block: L2Block {
+                number,
+                timestamp: at,
+                prev_block_hash: Word(prev),
+                virtual_blocks: 1,
+                transactions: Vec::new(),
+            },
+            rolling: U256::zero(),
+            kept: 0,
+        };
+        if number <= count {
+            for _ in 0..u.int_in_range(1..=12u32)? {
+                let intent = INTENTS[pick(u, &INTENTS.map(|(w, _)| w))?].1;
+                b.push(u, &mut open, intent, true)?;
+            }
+            if open.kept == 0 {
+                b.push(u, &mut open, Intent::Transfer, false)?;
+            }
+        }
+        prev = signing::l2_block_hash(number, at, prev, open.rolling);
+        at += u.int_in_range(1..=3u64)?;
+        blocks.push(open.block);
+    }
+    Ok(blocks)
+}
