@@ -486,6 +486,9 @@ impl Totals {
         stats.rolled_back_writes += run.stats.rolled_back_writes;
         if let Some(batch) = &run.state.batch {
             stats.batches.count(batch, case.batch.as_ref());
+            stats.batches.cycles += run.state.cycles;
+            stats.batches.sealed +=
+                (run.state.end == crate::observe::RunEnd::Ok && batch.pubdata.is_some()) as u64;
         }
         for (name, [bad, good]) in &run.stats.precompiles {
             let total = stats.precompiles.entry(name.clone()).or_default();
@@ -629,6 +632,66 @@ macro_rules! say {
 
 /// What the batches target must show: long batches, failed transactions, every hook our
 /// bootloader raises, published pubdata.
+fn print_real_batch_stats(
+    out: &mut dyn io::Write,
+    b: &crate::observe::BatchStats,
+) -> io::Result<()> {
+    say!(
+        out,
+        "\nreal batches (production bootloader, eravm's operator):"
+    );
+    let unsealed = b.runs - b.sealed;
+    let mark = if unsealed > 0 {
+        "  <- generator or operator defect"
+    } else {
+        ""
+    };
+    say!(
+        out,
+        "  batches run / sealed                 {:>12} / {}{mark}",
+        b.runs,
+        b.sealed
+    );
+    say!(
+        out,
+        "  L2 blocks (batches with 2+)          {:>12} ({})",
+        b.l2_blocks,
+        b.multi_block_batches
+    );
+    say!(
+        out,
+        "  transactions with a result / failed  {:>12} / {}",
+        b.transactions,
+        b.failed
+    );
+    say!(
+        out,
+        "  transactions rolled back             {:>12}",
+        b.rolled_back_transactions
+    );
+    say!(
+        out,
+        "  cycles per batch (eravm = zk_evm)    {:>12}",
+        b.cycles / b.runs.max(1)
+    );
+    say!(out, "  transactions pushed, by type:");
+    for (kind, n) in &b.by_type {
+        say!(out, "    {kind:<34} {n:>12}");
+    }
+    say!(
+        out,
+        "  rejected by the bootloader (halted, rolled back), by reason:"
+    );
+    for (why, n) in &b.rejected {
+        say!(out, "    {why:<34} {n:>12}");
+    }
+    say!(out, "  hooks raised:");
+    for (hook, n) in &b.hooks {
+        say!(out, "    {hook:<34} {n:>12}");
+    }
+    Ok(())
+}
+
 fn print_batch_stats(out: &mut dyn io::Write, b: &crate::observe::BatchStats) -> io::Result<()> {
     say!(out, "\nbatches (eravm's operator):");
     say!(out, "  batch runs                           {:>12}", b.runs);
@@ -798,6 +861,9 @@ pub fn write_summary(out: &mut dyn io::Write, summary: &Summary) -> io::Result<(
             }
             if summary.target == Target::Batches {
                 print_batch_stats(out, &s.batches)?;
+            }
+            if summary.target == Target::Realbatches {
+                print_real_batch_stats(out, &s.batches)?;
             }
         }
     }

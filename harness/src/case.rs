@@ -145,15 +145,7 @@ impl Batch {
             .iter()
             .flat_map(|b| b.transactions.iter().map(move |t| (b, t)))
             .nth(index)?;
-        let kind = match tx.tx_type {
-            0 => "legacy",
-            1 => "EIP-2930",
-            2 => "EIP-1559",
-            113 => "EIP-712",
-            254 => "protocol upgrade",
-            255 => "L1 priority",
-            _ => "unknown-type",
-        };
+        let kind = tx_type_name(tx.tx_type);
         let selector = match tx.data.0.get(..4) {
             Some(s) => format!("selector 0x{}, ", hex::encode(s)),
             None => String::new(),
@@ -187,6 +179,19 @@ impl Batch {
                 .iter()
                 .flat_map(|b| &b.transactions)
                 .any(|t| t.rollback)
+    }
+}
+
+/// A transaction type's name, for reports.
+pub fn tx_type_name(tx_type: u8) -> &'static str {
+    match tx_type {
+        0 => "legacy",
+        1 => "EIP-2930",
+        2 => "EIP-1559",
+        113 => "EIP-712",
+        254 => "protocol upgrade",
+        255 => "L1 priority",
+        _ => "unknown-type",
     }
 }
 

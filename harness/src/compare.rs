@@ -165,6 +165,7 @@ pub fn first_difference(a: &FinalState, b: &FinalState) -> Option<FieldDiff> {
             list(&mut d, "batch.hooks", &a.hooks, &b.hooks);
             list(&mut d, "batch.results", &a.results, &b.results);
             d.simple("batch.pubdata", &a.pubdata, &b.pubdata);
+            list(&mut d, "batch.rejected", &a.rejected, &b.rejected);
         }
         (a, b) => d.simple("batch", &a.is_some(), &b.is_some()),
     }

@@ -37,6 +37,38 @@ pub fn batches(data: &[u8]) -> Result<(), String> {
     run(Target::Batches, data)
 }
 
+/// The `realbatches` target: real batches on the bundle `ERADIFF_CONTRACTS` names (protocol
+/// `ERADIFF_PROTOCOL`, default v26). Without a usable bundle it says so once and does nothing.
+pub fn realbatches(data: &[u8]) -> Result<(), String> {
+    static SETTINGS: std::sync::OnceLock<Option<Settings>> = std::sync::OnceLock::new();
+    let settings = SETTINGS.get_or_init(|| {
+        let version = std::env::var("ERADIFF_PROTOCOL")
+            .unwrap_or_else(|_| "v26".into())
+            .parse()
+            .ok()?;
+        match crate::contracts::Bundle::from_env(version) {
+            Ok(Some(bundle)) => Some(Settings {
+                bundle: Some(std::sync::Arc::new(bundle)),
+                ..Settings::default()
+            }),
+            other => {
+                eprintln!(
+                    "realbatches: no usable bundle in ERADIFF_CONTRACTS ({other:?}); nothing runs"
+                );
+                None
+            }
+        }
+    });
+    let Some(settings) = settings else {
+        return Ok(());
+    };
+    let mut u = Unstructured::new(data);
+    match Target::Realbatches.generate(&mut u, settings) {
+        Ok(case) => run_case(&case),
+        Err(_) => Ok(()),
+    }
+}
+
 /// The `case` target: the bytes are a case file (inputs that do not parse are skipped), so
 /// that a case can be replayed through the cargo-fuzz build of both VMs.
 pub fn case(data: &[u8]) -> Result<(), String> {

@@ -72,7 +72,11 @@ impl Genesis {
             .collect();
         storage.extend([
             slot(SYSTEM_CONTEXT, CHAIN_ID_SLOT.into(), self.chain_id.into()),
-            slot(SYSTEM_CONTEXT, BLOCK_GAS_LIMIT_SLOT.into(), BLOCK_GAS_LIMIT.into()),
+            slot(
+                SYSTEM_CONTEXT,
+                BLOCK_GAS_LIMIT_SLOT.into(),
+                BLOCK_GAS_LIMIT.into(),
+            ),
             slot(
                 SYSTEM_CONTEXT,
                 COINBASE_SLOT.into(),
@@ -119,6 +123,9 @@ mod tests {
             balance_key(&account),
             U256::from_big_endian(&Keccak256::digest(preimage))
         );
-        assert_eq!(balance_key(&account), crate::world::bootloader_balance_key());
+        assert_eq!(
+            balance_key(&account),
+            crate::world::bootloader_balance_key()
+        );
     }
 }

@@ -337,6 +337,7 @@ fn parse_fault(name: &str) -> Option<eravm::faults::Fault> {
         "free-precompiles" => Fault::FreePrecompiles,
         "refund-off-by-one" => Fault::RefundOffByOne,
         "tx-encoding-nonce-off-by-one" => Fault::TxEncodingNonceOffByOne,
+        "fictive-block-late" => Fault::FictiveBlockTimestampOffByOne,
         _ => return None,
     })
 }

@@ -112,13 +112,18 @@ pub struct BatchView {
     pub hooks: Vec<HookView>,
     /// The pubdata written on PubdataRequested (hex), if it was requested in batch mode.
     pub pubdata: Option<String>,
+    /// Transactions the bootloader rejected (it halted, and the operator rolled them back):
+    /// the index among those pushed and what the bootloader returned (hex).
+    pub rejected: Vec<(usize, String)>,
 }
 
 impl BatchView {
-    /// The operator's view of a batch, with the registers at each hook.
+    /// The operator's view of a batch, with the registers at each hook and the transactions
+    /// rejected.
     pub fn new(
         state: &eravm::operator::BootloaderState,
         hook_registers: &[[Tagged; 15]],
+        rejected: &[(usize, Vec<u8>)],
     ) -> BatchView {
         let word = |v: &eravm::U256| format!("{v:#x}");
         let mut tx = 0;
@@ -145,6 +150,10 @@ impl BatchView {
                 .collect(),
             hooks,
             pubdata: state.pubdata.as_ref().map(hex::encode),
+            rejected: rejected
+                .iter()
+                .map(|(i, bytes)| (*i, hex::encode(bytes)))
+                .collect(),
         }
     }
 }
@@ -475,9 +484,53 @@ pub struct BatchStats {
     pub rolled_back_transactions: u64,
     /// Hooks raised, by name.
     pub hooks: std::collections::BTreeMap<String, u64>,
+    /// Real batches (production bootloader): those that sealed (the bootloader returned
+    /// after its pubdata was accepted), L2 blocks (the closing one aside), transactions by
+    /// type, rejections by the bootloader's error code, and cycles in all.
+    pub sealed: u64,
+    pub l2_blocks: u64,
+    pub multi_block_batches: u64,
+    pub by_type: std::collections::BTreeMap<String, u64>,
+    pub rejected: std::collections::BTreeMap<String, u64>,
+    pub cycles: u64,
+}
+
+/// The production bootloader's error codes (the first byte it returns when it halts).
+fn bootloader_error(code: u8) -> &'static str {
+    match code {
+        1 => "account validation failed",
+        2 => "failed to charge the fee",
+        3 => "from is not an account",
+        5 => "unacceptable gas price",
+        7 => "paying for the transaction failed",
+        11 => "unacceptable pubdata price",
+        12 => "transaction validation failed",
+        20 => "not enough gas provided",
+        21 => "account returned an invalid magic",
+        _ => "other bootloader error",
+    }
 }
 
 impl BatchStats {
+    fn count_real(&mut self, batch: &BatchView, case: &crate::case::Batch) {
+        let blocks = case
+            .blocks
+            .iter()
+            .filter(|b| !b.transactions.is_empty())
+            .count() as u64;
+        self.l2_blocks += blocks;
+        self.multi_block_batches += (blocks > 1) as u64;
+        for tx in case.blocks.iter().flat_map(|b| &b.transactions) {
+            let kind = crate::case::tx_type_name(tx.tx_type);
+            *self.by_type.entry(kind.to_string()).or_default() += 1;
+        }
+        for (_, returned) in &batch.rejected {
+            let code = hex::decode(returned.get(..2).unwrap_or("ff")).unwrap_or_default();
+            let why = bootloader_error(code.first().copied().unwrap_or(0xff));
+            *self.rejected.entry(why.to_string()).or_default() += 1;
+        }
+    }
+
     /// Adds what one batch run did.
     pub fn count(&mut self, batch: &BatchView, case: Option<&crate::case::Batch>) {
         self.runs += 1;
@@ -502,8 +555,17 @@ impl BatchStats {
         }
         if let Some(case) = case.filter(|c| c.fed_one_by_one()) {
             self.fed_one_by_one += 1;
-            self.rolled_back_transactions +=
-                case.transactions.iter().filter(|t| t.rollback).count() as u64;
+            self.rolled_back_transactions += case.transactions.iter().filter(|t| t.rollback).count()
+                as u64
+                + case
+                    .blocks
+                    .iter()
+                    .flat_map(|b| &b.transactions)
+                    .filter(|t| t.rollback)
+                    .count() as u64;
+        }
+        if let Some(case) = case.filter(|c| !c.blocks.is_empty()) {
+            self.count_real(batch, case);
         }
         for h in &batch.hooks {
             *self.hooks.entry(h.hook.clone()).or_default() += 1;

@@ -192,7 +192,11 @@ pub fn signed_hash(tx: &ProtocolTx, chain_id: u64) -> [u8; 32] {
         LEGACY_TX => {
             let mut fields = legacy_fields(tx);
             if eip155(tx) {
-                fields.extend([rlp_uint(&chain_id.into()), rlp_uint(&0.into()), rlp_uint(&0.into())]);
+                fields.extend([
+                    rlp_uint(&chain_id.into()),
+                    rlp_uint(&0.into()),
+                    rlp_uint(&0.into()),
+                ]);
             }
             keccak(&rlp_list(&fields))
         }
@@ -332,9 +336,12 @@ mod tests {
         assert!(sig[64] == 27 || sig[64] == 28);
         let signature = Signature::from_slice(&sig[..64]).unwrap();
         assert!(signature.normalize_s().is_none(), "s is in the lower half");
-        let recovered =
-            VerifyingKey::recover_from_prehash(&hash, &signature, RecoveryId::from_byte(sig[64] - 27).unwrap())
-                .unwrap();
+        let recovered = VerifyingKey::recover_from_prehash(
+            &hash,
+            &signature,
+            RecoveryId::from_byte(sig[64] - 27).unwrap(),
+        )
+        .unwrap();
         assert_eq!(&recovered, account.key.verifying_key());
     }
 
@@ -345,6 +352,9 @@ mod tests {
             hex::encode(keccak(b"")),
             "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
         );
-        assert_eq!(legacy_l2_block_hash(0), U256::from_big_endian(&keccak(&[0, 0, 0, 0])));
+        assert_eq!(
+            legacy_l2_block_hash(0),
+            U256::from_big_endian(&keccak(&[0, 0, 0, 0]))
+        );
     }
 }

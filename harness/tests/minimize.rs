@@ -12,6 +12,7 @@ fn a_200_instruction_case_shrinks_to_under_10() {
             min_instructions: 200,
             max_instructions: 200,
             max_cycles: 4_000,
+            ..Settings::default()
         };
         let case = (0..500)
             .map(|i| generate_seeded(3, i, &settings))

@@ -280,7 +280,7 @@ fn a_committed_batch_is_where_the_next_one_starts() {
         let batch = case.batch.as_ref().unwrap();
         let run = |storage: eravm::InMemoryStorage| {
             let mut op = OperatorVm::new(Box::new(storage), world.chain_settings(), u32::MAX);
-            op.write_batch_env(&batch.info.to_operator());
+            op.write_batch_env(&batch.info.to_operator(), batch.closing_block());
             for tx in &batch.transactions {
                 op.push_transaction(&tx.to_operator()).expect("fits");
             }

@@ -125,6 +125,8 @@ struct Observer<M: Machine> {
     max_steps: usize,
     counts: Vec<u32>,
     hook_registers: Vec<[Tagged; 15]>,
+    /// Transactions the bootloader rejected: their index and what it returned.
+    rejected: Vec<(usize, Vec<u8>)>,
     /// The frame before the current cycle, and its depth.
     before: M::Frame,
     depth_before: usize,
@@ -151,6 +153,7 @@ impl<M: Machine> Observer<M> {
             max_steps: crate::observe::max_trace_steps(),
             counts: Vec::new(),
             hook_registers: Vec::new(),
+            rejected: Vec::new(),
             before: m.frame(),
             depth_before: m.depth(),
             stopped_in: None,
@@ -267,14 +270,15 @@ pub(crate) fn drive<M: Machine>(mut m: M, case: &Case, trace: bool) -> Result<Ru
     let mut seen = Observer::new(&m, trace);
     let stopped = loop {
         if m.exit().is_some() {
-            let rolled_back = match feeder.as_mut() {
-                Some(feeder) => feeder.on_stop(Stop::Finished, &mut m)?,
-                None => false,
+            let Some(feeder) = feeder.as_mut() else {
+                break Stopped::Exit;
             };
-            if !rolled_back {
+            let (index, returned) = (feeder.current(), m.returned_bytes());
+            if !feeder.on_stop(Stop::Finished, &mut m)? {
                 break Stopped::Exit;
             }
             seen.rolled_back(&m);
+            seen.rejected.extend(index.map(|i| (i, returned)));
             continue;
         }
         if m.cycles() >= case.max_cycles {
@@ -348,7 +352,7 @@ fn finish<M: Machine>(mut m: M, case: &Case, seen: Observer<M>, stopped: Stopped
             .batch
             .as_ref()
             .and(e.bootloader)
-            .map(|b| BatchView::new(b, &seen.hook_registers)),
+            .map(|b| BatchView::new(b, &seen.hook_registers, &seen.rejected)),
         history: seen.history.digest(),
     };
     Run {

@@ -193,6 +193,11 @@ impl Feeder {
         }
     }
 
+    /// The transaction being fed, if the operator feeds one at a time.
+    pub fn current(&self) -> Option<usize> {
+        self.current
+    }
+
     /// The run stopped at `stop`; true if the feeder took it and the run goes on.
     pub fn on_stop(
         &mut self,

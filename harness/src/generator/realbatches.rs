@@ -103,8 +103,14 @@ fn user_contracts() -> Vec<Contract> {
     let program = |code: Program| code.case(0).code;
     [
         (WRITER, storage_writer(false)),
-        (REVERTER, program(Program::new().push(op(eravm::Opcode::RetRevert)))),
-        (PANICKER, program(Program::new().push(op(eravm::Opcode::RetPanic)))),
+        (
+            REVERTER,
+            program(Program::new().push(op(eravm::Opcode::RetRevert))),
+        ),
+        (
+            PANICKER,
+            program(Program::new().push(op(eravm::Opcode::RetPanic))),
+        ),
     ]
     .into_iter()
     .map(|(address, code)| Contract {
@@ -231,7 +237,10 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
     let accounts: Vec<Account> = (0..FUNDED).map(Account::nth).collect();
     let genesis = Genesis {
         chain_id: DEFAULT_CHAIN_ID,
-        balances: accounts.iter().map(|a| (a.address, U256::from(RICH))).collect(),
+        balances: accounts
+            .iter()
+            .map(|a| (a.address, U256::from(RICH)))
+            .collect(),
         contracts: user_contracts(),
     };
     let mut builder = Builder {
@@ -273,7 +282,11 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
                 expected_base_fee: base_fee,
             },
         }),
-        note: format!("realbatches on {} ({})", bundle.version.name(), bundle.source.display()),
+        note: format!(
+            "realbatches on {} ({})",
+            bundle.version.name(),
+            bundle.source.display()
+        ),
     })
 }
 

@@ -1,0 +1,86 @@
+//! Generated real batches (the production `proved_batch` bootloader, a bundle's system
+//! contracts at genesis, signed transactions over several L2 blocks, the closing block) on
+//! eravm and zk_evm: both VMs agree, the batch seals (the real L1 messenger accepts the
+//! pubdata), rejected transactions are rolled back, and an injected bug in eravm's closing
+//! block is caught.
+//!
+//! The bundle is never committed: set `ERADIFF_CONTRACTS` (and `ERADIFF_PROTOCOL`, default
+//! v26) to a folder holding it (docs/contracts.md); without it the test says loudly that it
+//! was skipped.
+
+use std::sync::Arc;
+
+use eradiff::backend::{EraVm, ZkEvm};
+use eradiff::case::Case;
+use eradiff::contracts::{Bundle, ProtocolVersion};
+use eradiff::differential::{Judge, Verdict};
+use eradiff::generator::{generate_seeded_for, Settings, Target};
+use eradiff::observe::FinalState;
+use eravm::faults::{with_fault, Fault};
+
+fn settings() -> Option<Settings> {
+    let version: ProtocolVersion = std::env::var("ERADIFF_PROTOCOL")
+        .unwrap_or_else(|_| "v26".into())
+        .parse()
+        .expect("ERADIFF_PROTOCOL names a protocol version");
+    match Bundle::from_env(version).expect("the bundle ERADIFF_CONTRACTS names loads") {
+        Some(bundle) => Some(Settings {
+            bundle: Some(Arc::new(bundle)),
+            ..Settings::default()
+        }),
+        None => {
+            eprintln!(
+                "SKIPPED: ERADIFF_CONTRACTS is not set; no real batch was run \
+                 (see docs/contracts.md for a bundle)"
+            );
+            None
+        }
+    }
+}
+
+fn agreed(case: &Case) -> FinalState {
+    match Judge::new(&[&EraVm, &ZkEvm]).check(case) {
+        Verdict::Agree(run) => run.state,
+        other => panic!("eravm and zk_evm must agree on a real batch: {other:?}"),
+    }
+}
+
+fn sealed(state: &FinalState) -> bool {
+    state.end == eradiff::observe::RunEnd::Ok
+        && state.batch.as_ref().is_some_and(|b| b.pubdata.is_some())
+}
+
+#[test]
+fn generated_real_batches_seal_and_agree() {
+    let Some(settings) = settings() else { return };
+    let mut rejected = 0;
+    for iteration in 0..4 {
+        let case = generate_seeded_for(Target::Realbatches, 1, iteration, &settings);
+        let state = agreed(&case);
+        assert!(
+            sealed(&state),
+            "iteration {iteration} did not seal: {:?}",
+            state.end
+        );
+        rejected += state.batch.as_ref().map_or(0, |b| b.rejected.len());
+    }
+    assert!(
+        rejected > 0,
+        "some transaction was rejected and rolled back"
+    );
+}
+
+/// The closing block is operator code on both sides; eravm's written one second late
+/// publishes another L2 block timestamp, which the comparison sees.
+#[test]
+fn a_late_closing_block_on_eravm_is_caught() {
+    let Some(settings) = settings() else { return };
+    let case = generate_seeded_for(Target::Realbatches, 1, 0, &settings);
+    let verdict = with_fault(Fault::FictiveBlockTimestampOffByOne, || {
+        Judge::new(&[&EraVm, &ZkEvm]).check(&case)
+    });
+    assert!(
+        !matches!(verdict, Verdict::Agree(_)),
+        "the injected closing-block bug must make the VMs disagree"
+    );
+}
