@@ -173,12 +173,14 @@ impl Batch {
     /// one has ended (taking a snapshot before each push), rather than all before the start:
     /// when some transaction is to be rolled back.
     pub fn fed_one_by_one(&self) -> bool {
-        self.transactions.iter().any(|t| t.rollback)
-            || self
-                .blocks
-                .iter()
-                .flat_map(|b| &b.transactions)
-                .any(|t| t.rollback)
+        self.rollbacks() > 0
+    }
+
+    /// How many transactions are marked to be rolled back.
+    pub fn rollbacks(&self) -> usize {
+        let ours = self.transactions.iter().filter(|t| t.rollback).count();
+        let protocol = self.blocks.iter().flat_map(|b| &b.transactions);
+        ours + protocol.filter(|t| t.rollback).count()
     }
 }
 

@@ -335,7 +335,9 @@ impl VmDump {
 }
 
 /// r1 of the bootloader as a node starts it: an empty pointer into its calldata page (7).
-fn formal_calldata_pointer() -> RegisterValue {
+/// r1 of the bootloader's first frame as a node starts it: a pointer to the empty
+/// calldata page.
+pub(crate) fn formal_calldata_pointer() -> RegisterValue {
     RegisterValue {
         index: 1,
         value: Word(eravm::U256::from(eravm::BOOTLOADER_CALLDATA_PAGE.0) << 32),

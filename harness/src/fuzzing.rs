@@ -42,22 +42,10 @@ pub fn batches(data: &[u8]) -> Result<(), String> {
 pub fn realbatches(data: &[u8]) -> Result<(), String> {
     static SETTINGS: std::sync::OnceLock<Option<Settings>> = std::sync::OnceLock::new();
     let settings = SETTINGS.get_or_init(|| {
-        let version = std::env::var("ERADIFF_PROTOCOL")
-            .unwrap_or_else(|_| "v26".into())
-            .parse()
-            .ok()?;
-        match crate::contracts::Bundle::from_env(version) {
-            Ok(Some(bundle)) => Some(Settings {
-                bundle: Some(std::sync::Arc::new(bundle)),
-                ..Settings::default()
-            }),
-            other => {
-                eprintln!(
-                    "realbatches: no usable bundle in ERADIFF_CONTRACTS ({other:?}); nothing runs"
-                );
-                None
-            }
-        }
+        crate::generator::realbatches::settings_from_env().unwrap_or_else(|e| {
+            eprintln!("realbatches: no usable bundle in ERADIFF_CONTRACTS ({e}); nothing runs");
+            None
+        })
     });
     let Some(settings) = settings else {
         return Ok(());

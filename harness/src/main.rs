@@ -59,22 +59,7 @@ impl BundleArgs {
             ExitCode::from(2)
         };
         let bundle = load_bundle(self.contracts.clone(), self.protocol).map_err(fail)?;
-        bundle
-            .require(eradiff::contracts::BATCH_CONTRACTS)
-            .map_err(|e| fail(e.to_string()))?;
-        if bundle
-            .bootloader(eradiff::contracts::BootloaderKind::ProvedBatch)
-            .is_none()
-        {
-            return Err(fail(format!(
-                "{} holds no proved_batch bootloader",
-                bundle.source.display()
-            )));
-        }
-        Ok(Settings {
-            bundle: Some(std::sync::Arc::new(bundle)),
-            ..settings
-        })
+        eradiff::generator::realbatches::settings(bundle, settings).map_err(fail)
     }
 }
 

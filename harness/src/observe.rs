@@ -525,8 +525,10 @@ impl BatchStats {
             *self.by_type.entry(kind.to_string()).or_default() += 1;
         }
         for (_, returned) in &batch.rejected {
-            let code = hex::decode(returned.get(..2).unwrap_or("ff")).unwrap_or_default();
-            let why = bootloader_error(code.first().copied().unwrap_or(0xff));
+            let code = returned
+                .get(..2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok());
+            let why = bootloader_error(code.unwrap_or(0xff));
             *self.rejected.entry(why.to_string()).or_default() += 1;
         }
     }
@@ -555,14 +557,7 @@ impl BatchStats {
         }
         if let Some(case) = case.filter(|c| c.fed_one_by_one()) {
             self.fed_one_by_one += 1;
-            self.rolled_back_transactions += case.transactions.iter().filter(|t| t.rollback).count()
-                as u64
-                + case
-                    .blocks
-                    .iter()
-                    .flat_map(|b| &b.transactions)
-                    .filter(|t| t.rollback)
-                    .count() as u64;
+            self.rolled_back_transactions += case.rollbacks() as u64;
         }
         if let Some(case) = case.filter(|c| !c.blocks.is_empty()) {
             self.count_real(batch, case);

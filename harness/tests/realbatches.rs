@@ -8,34 +8,23 @@
 //! v26) to a folder holding it (docs/contracts.md); without it the test says loudly that it
 //! was skipped.
 
-use std::sync::Arc;
-
 use eradiff::backend::{EraVm, ZkEvm};
 use eradiff::case::Case;
-use eradiff::contracts::{Bundle, ProtocolVersion};
 use eradiff::differential::{Judge, Verdict};
 use eradiff::generator::{generate_seeded_for, Settings, Target};
 use eradiff::observe::FinalState;
 use eravm::faults::{with_fault, Fault};
 
 fn settings() -> Option<Settings> {
-    let version: ProtocolVersion = std::env::var("ERADIFF_PROTOCOL")
-        .unwrap_or_else(|_| "v26".into())
-        .parse()
-        .expect("ERADIFF_PROTOCOL names a protocol version");
-    match Bundle::from_env(version).expect("the bundle ERADIFF_CONTRACTS names loads") {
-        Some(bundle) => Some(Settings {
-            bundle: Some(Arc::new(bundle)),
-            ..Settings::default()
-        }),
-        None => {
-            eprintln!(
-                "SKIPPED: ERADIFF_CONTRACTS is not set; no real batch was run \
-                 (see docs/contracts.md for a bundle)"
-            );
-            None
-        }
+    let settings = eradiff::generator::realbatches::settings_from_env()
+        .expect("the bundle ERADIFF_CONTRACTS names holds a batch's contracts");
+    if settings.is_none() {
+        eprintln!(
+            "SKIPPED: ERADIFF_CONTRACTS is not set; no real batch was run \
+             (see docs/contracts.md for a bundle)"
+        );
     }
+    settings
 }
 
 fn agreed(case: &Case) -> FinalState {

@@ -142,8 +142,9 @@ pub(crate) trait FedOperator {
 /// pushes the transaction and runs until it has ended (TxHasEnded); then it rolls back to the
 /// snapshot if the transaction is marked `rollback`, or drops the snapshot, and goes on with
 /// the next. A transaction marked `rollback` may also end the bootloader's run (a rejected
-/// transaction halts it); it is rolled back the same way. In one-transaction mode the run stops at the first transaction kept; after the
-/// last transaction the run goes on as the mode says.
+/// transaction halts it); it is rolled back the same way. In one-transaction mode the run
+/// stops at the first transaction kept; after the last transaction the run goes on as the
+/// mode says.
 ///
 /// [`Batch::fed_one_by_one`]: crate::case::Batch::fed_one_by_one
 pub(crate) struct Feeder {

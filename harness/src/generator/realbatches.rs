@@ -18,9 +18,9 @@ use super::{pick, Settings};
 use crate::asm::{op, Program};
 use crate::case::{
     Address, Batch, BatchInfo, BatchMode, Bytes, Case, FrameSettings, InitialFlags, L2Block,
-    ProtocolTx, RegisterValue, Word, CASE_FORMAT_VERSION,
+    ProtocolTx, Word, CASE_FORMAT_VERSION,
 };
-use crate::contracts::BootloaderKind;
+use crate::contracts::{BootloaderKind, Bundle};
 use crate::genesis::{Genesis, DEFAULT_CHAIN_ID};
 use crate::signing::{self, Account, EIP_1559_TX, EIP_712_TX, LEGACY_TX};
 use crate::world::Contract;
@@ -223,6 +223,36 @@ impl Builder {
     }
 }
 
+/// Generator settings for real batches on `bundle`; an error names what the bundle lacks.
+pub fn settings(bundle: Bundle, settings: Settings) -> std::result::Result<Settings, String> {
+    bundle
+        .require(crate::contracts::BATCH_CONTRACTS)
+        .map_err(|e| e.to_string())?;
+    if bundle.bootloader(BootloaderKind::ProvedBatch).is_none() {
+        return Err(format!(
+            "{} holds no proved_batch bootloader",
+            bundle.source.display()
+        ));
+    }
+    Ok(Settings {
+        bundle: Some(std::sync::Arc::new(bundle)),
+        ..settings
+    })
+}
+
+/// Settings for the bundle `ERADIFF_CONTRACTS` names, of protocol `ERADIFF_PROTOCOL` (default
+/// v26); `None` when the variable is not set.
+pub fn settings_from_env() -> std::result::Result<Option<Settings>, String> {
+    let version: crate::contracts::ProtocolVersion = std::env::var("ERADIFF_PROTOCOL")
+        .unwrap_or_else(|_| "v26".into())
+        .parse()
+        .map_err(|e: crate::contracts::BundleError| e.to_string())?;
+    match Bundle::from_env(version).map_err(|e| e.to_string())? {
+        Some(bundle) => settings(bundle, Settings::default()).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// A real batch of 1–4 L2 blocks and 1–48 transactions on `settings.bundle`'s contracts.
 pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
     let bundle = settings
@@ -258,11 +288,7 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
         version: CASE_FORMAT_VERSION,
         code: bootloader.code.clone(),
         ergs: u32::MAX,
-        registers: vec![RegisterValue {
-            index: 1,
-            value: Word(U256::from(eravm::BOOTLOADER_CALLDATA_PAGE.0) << 32),
-            pointer: true,
-        }],
+        registers: vec![crate::dump::formal_calldata_pointer()],
         calldata: Bytes::default(),
         frame: FrameSettings::default(),
         flags: InitialFlags::default(),
