@@ -680,15 +680,55 @@ fn print_real_batch_stats(
     }
     say!(
         out,
+        "  deploys pushed (ContractDeployer)    {:>12}",
+        b.deploys
+    );
+    print_published(out, b)?;
+    say!(
+        out,
         "  rejected by the bootloader (halted, rolled back), by reason:"
     );
     for (why, n) in &b.rejected {
         say!(out, "    {why:<34} {n:>12}");
     }
+    say!(out, "  meant by the generator:");
+    for (meant, n) in &b.meant {
+        say!(out, "    {meant:<34} {n:>12}");
+    }
+    for (what, n) in &b.unexpected {
+        say!(out, "    {what:<34} {n:>12}  <- generator defect");
+    }
     say!(out, "  hooks raised:");
     for (hook, n) in &b.hooks {
         say!(out, "    {hook:<34} {n:>12}");
     }
+    Ok(())
+}
+
+/// What the batches' pubdata held.
+fn print_published(out: &mut dyn io::Write, b: &crate::observe::BatchStats) -> io::Result<()> {
+    let rows = [
+        ("  with user L2->L1 logs", b.with_logs, b.published_logs),
+        (
+            "  with long messages",
+            b.with_messages,
+            b.published_messages,
+        ),
+        (
+            "  with published bytecodes",
+            b.with_bytecodes,
+            b.published_bytecodes,
+        ),
+    ];
+    for (label, batches, items) in rows {
+        say!(out, "{label:<39}{batches:>12}   ({items} in all)");
+    }
+    say!(
+        out,
+        "  state diffs published                {:>12}   ({} initial writes)",
+        b.published_diffs,
+        b.published_initial_writes
+    );
     Ok(())
 }
 
@@ -715,28 +755,7 @@ fn print_batch_stats(out: &mut dyn io::Write, b: &crate::observe::BatchStats) ->
         "  non-empty pubdata published          {:>12}",
         b.nonempty_pubdata
     );
-    let rows = [
-        ("  with user L2->L1 logs", b.with_logs, b.published_logs),
-        (
-            "  with long messages",
-            b.with_messages,
-            b.published_messages,
-        ),
-        (
-            "  with published bytecodes",
-            b.with_bytecodes,
-            b.published_bytecodes,
-        ),
-    ];
-    for (label, batches, items) in rows {
-        say!(out, "{label:<39}{batches:>12}   ({items} in all)");
-    }
-    say!(
-        out,
-        "  state diffs published                {:>12}   ({} initial writes)",
-        b.published_diffs,
-        b.published_initial_writes
-    );
+    print_published(out, b)?;
     say!(
         out,
         "  fed one by one, with snapshots       {:>12}   ({} transactions rolled back)",

@@ -255,6 +255,34 @@ pub struct ProtocolTx {
     /// Rolled back once it has ended, as for [`Transaction::rollback`].
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rollback: bool,
+    /// What the generator meant the transaction to do, if it says: checked against the run
+    /// (see [`Expected`]); never read by an operator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Expected>,
+}
+
+/// What a generator meant a transaction to do. The campaign checks it against the run: a
+/// transaction that does otherwise is a defect of the generator (counted apart from
+/// findings, which compare the VMs with each other, not with this).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expected {
+    /// Executes and succeeds.
+    Success,
+    /// Executes and fails (reverts or panics), its changes rolled back.
+    Failure,
+    /// The bootloader rejects it (halts before executing); the operator rolls it back.
+    Rejection,
+}
+
+impl Expected {
+    pub fn name(self) -> &'static str {
+        match self {
+            Expected::Success => "success",
+            Expected::Failure => "failure",
+            Expected::Rejection => "rejection",
+        }
+    }
 }
 
 impl ProtocolTx {

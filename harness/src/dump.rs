@@ -431,6 +431,7 @@ fn protocol_tx(
         reserved_dynamic: Bytes::default(),
         eth_call: false,
         rollback: false,
+        expected: None,
     };
     Ok((protocol, deps))
 }

@@ -13,6 +13,8 @@ use crate::world::{bytecode_hash, Contract, Slot, SlotKey, World, BASE_TOKEN, SY
 
 /// The known-codes storage: a code hash's slot holds 1 once the code is known.
 pub const KNOWN_CODES_STORAGE: u64 = 0x8004;
+/// The ContractDeployer: deploys are calls to it.
+pub const CONTRACT_DEPLOYER: u64 = 0x8006;
 /// The chain id a node's in-memory storage defaults to.
 pub const DEFAULT_CHAIN_ID: u64 = 270;
 

@@ -491,24 +491,84 @@ pub struct BatchStats {
     pub l2_blocks: u64,
     pub multi_block_batches: u64,
     pub by_type: std::collections::BTreeMap<String, u64>,
+    /// Transactions to the ContractDeployer.
+    pub deploys: u64,
     pub rejected: std::collections::BTreeMap<String, u64>,
     pub cycles: u64,
+    /// Transactions that did not do what their generator meant ("meant rejection, did
+    /// success"): generator defects, not findings.
+    pub unexpected: std::collections::BTreeMap<String, u64>,
+    /// Transactions by what their generator meant them to do.
+    pub meant: std::collections::BTreeMap<String, u64>,
 }
 
-/// The production bootloader's error codes (the first byte it returns when it halts).
-fn bootloader_error(code: u8) -> &'static str {
-    match code {
+/// What each transaction pushed into a real batch did, in push order, where the run shows
+/// it: rejected (the bootloader halted on it), or its result if it was kept. A transaction
+/// rolled back after it ran has no result left, and one after an early stop none at all.
+fn outcomes(batch: &BatchView, case: &crate::case::Batch) -> Vec<Option<crate::case::Expected>> {
+    use crate::case::Expected;
+    let rejected: std::collections::BTreeSet<usize> =
+        batch.rejected.iter().map(|(i, _)| *i).collect();
+    let mut results = batch.results.iter();
+    let offset = case.transactions.len();
+    case.blocks
+        .iter()
+        .flat_map(|b| &b.transactions)
+        .enumerate()
+        .map(|(i, tx)| {
+            if rejected.contains(&(offset + i)) {
+                Some(Expected::Rejection)
+            } else if tx.rollback {
+                None
+            } else {
+                let success = results.next()?.0;
+                Some(if success {
+                    Expected::Success
+                } else {
+                    Expected::Failure
+                })
+            }
+        })
+        .collect()
+}
+
+/// The production bootloader's error codes (the first byte it returns when it halts), as
+/// its source names them.
+fn bootloader_error(code: u8) -> std::borrow::Cow<'static, str> {
+    let name = match code {
+        0 => "eth_call failed",
         1 => "account validation failed",
         2 => "failed to charge the fee",
         3 => "from is not an account",
+        4 => "failed to check the account",
         5 => "unacceptable gas price",
+        6 => "failed to set a new batch",
         7 => "paying for the transaction failed",
+        8 => "pre-paymaster preparation failed",
+        9 => "paymaster validation failed",
+        10 => "failed to send fees to the operator",
         11 => "unacceptable pubdata price",
         12 => "transaction validation failed",
+        13 => "max priority fee above max fee",
+        14 => "base fee above max fee",
+        15 => "paymaster returned an invalid context",
+        16 => "paymaster context too long",
+        17 => "assertion error",
+        18 => "failed to mark factory deps",
+        19 => "validation out of gas",
         20 => "not enough gas provided",
         21 => "account returned an invalid magic",
-        _ => "other bootloader error",
-    }
+        22 => "paymaster returned an invalid magic",
+        23 => "failed to mint ether",
+        24 => "failed to append the tx to the block",
+        25 => "failed to set the L2 block",
+        26 => "failed to publish timestamp data",
+        27 => "L1 messenger publishing failed",
+        28 => "L1 messenger log sending failed",
+        29 => "failed to call the system context",
+        _ => return format!("unknown bootloader error {code}").into(),
+    };
+    name.into()
 }
 
 impl BatchStats {
@@ -523,13 +583,25 @@ impl BatchStats {
         for tx in case.blocks.iter().flat_map(|b| &b.transactions) {
             let kind = crate::case::tx_type_name(tx.tx_type);
             *self.by_type.entry(kind.to_string()).or_default() += 1;
+            self.deploys +=
+                (tx.to.0 == eravm::H160::from_low_u64_be(crate::genesis::CONTRACT_DEPLOYER)) as u64;
         }
         for (_, returned) in &batch.rejected {
             let code = returned
                 .get(..2)
                 .and_then(|b| u8::from_str_radix(b, 16).ok());
-            let why = bootloader_error(code.unwrap_or(0xff));
+            let why = code.map_or("returned nothing".into(), bootloader_error);
             *self.rejected.entry(why.to_string()).or_default() += 1;
+        }
+        let txs = case.blocks.iter().flat_map(|b| &b.transactions);
+        for (tx, did) in txs.zip(outcomes(batch, case)) {
+            let Some(meant) = tx.expected else { continue };
+            *self.meant.entry(meant.name().to_string()).or_default() += 1;
+            let Some(did) = did else { continue };
+            if meant != did {
+                let key = format!("meant {}, did {}", meant.name(), did.name());
+                *self.unexpected.entry(key).or_default() += 1;
+            }
         }
     }
 

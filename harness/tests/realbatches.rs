@@ -11,8 +11,9 @@
 use eradiff::backend::{EraVm, ZkEvm};
 use eradiff::case::Case;
 use eradiff::differential::{Judge, Verdict};
+use eradiff::generator::realbatches;
 use eradiff::generator::{generate_seeded_for, Settings, Target};
-use eradiff::observe::FinalState;
+use eradiff::observe::{CallEvent, FinalState};
 use eravm::faults::{with_fault, Fault};
 
 fn settings() -> Option<Settings> {
@@ -57,6 +58,48 @@ fn generated_real_batches_seal_and_agree() {
         rejected > 0,
         "some transaction was rejected and rolled back"
     );
+}
+
+/// Deploys through the ContractDeployer land where the generator expects them (their code
+/// hash in the account code storage), and calls into them run the deployed code.
+#[test]
+fn deploys_land_at_their_create_addresses_and_are_called() {
+    let Some(settings) = settings() else { return };
+    let deployer = eravm::H160::from_low_u64_be(eradiff::genesis::CONTRACT_DEPLOYER);
+    let code_hash = eradiff::world::bytecode_hash(&realbatches::deployable(), false);
+    let (mut deployed, mut called) = (0, 0);
+    for iteration in 0..6 {
+        let case = generate_seeded_for(Target::Realbatches, 1, iteration, &settings);
+        let state = agreed(&case);
+        let mut nonces = std::collections::HashMap::new();
+        let txs = case
+            .batch
+            .iter()
+            .flat_map(|b| &b.blocks)
+            .flat_map(|b| &b.transactions);
+        for tx in txs.filter(|tx| tx.to.0 == deployer && !tx.rollback) {
+            let nonce = nonces.entry(tx.from.0).or_insert(0);
+            let address = realbatches::created_address(tx.from.0, *nonce);
+            *nonce += 1;
+            let stored = state.world.storage.iter().find(|s| {
+                s.address == eravm::H160::from_low_u64_be(eradiff::world::ACCOUNT_CODE_STORAGE)
+                    && s.key == eravm::U256::from_big_endian(address.as_bytes())
+            });
+            assert_eq!(
+                stored.map(|s| s.value),
+                Some(code_hash),
+                "iteration {iteration}: the contract deployed at {address:#x}"
+            );
+            deployed += 1;
+            called += state.world.calls.iter().any(|c| {
+                // The constructor runs through a mimic call from the deployer.
+                matches!(c, CallEvent::Call { this, kind, .. }
+                    if *this == address && !kind.contains("mimic"))
+            }) as u32;
+        }
+    }
+    assert!(deployed > 0, "some deploy was kept");
+    assert!(called > 0, "some deployed contract was called");
 }
 
 /// The closing block is operator code on both sides; eravm's written one second late

@@ -3,12 +3,15 @@
 //! over several L2 blocks, closed by the fictive block the bootloader asks for.
 //!
 //! Transactions are transfers, calls into user contracts deployed at genesis (one writes
-//! storage, one reverts, one panics: execution failures a batch keeps), and transactions the
+//! storage, one reverts, one panics: execution failures a batch keeps), deploys through the
+//! ContractDeployer (EIP-712 with the bytecode as a factory dependency, published in full on
+//! its first deploy in a batch) and calls into the contracts deployed, and transactions the
 //! bootloader rejects — a wrong nonce, a bad signature, a sender without funds, a gas limit
 //! below the overhead, a fee under the base fee — which halt the bootloader, so the operator
 //! marks them to be rolled back, as a state keeper drops them. Some good transactions are
-//! rolled back too. Every batch is meant to seal: one that does not is a defect of this
-//! generator or of an operator (the campaign counts it apart).
+//! rolled back too. Every batch is meant to seal, and every transaction records what it is
+//! meant to do ([`Expected`]): a batch or a transaction that does otherwise is a defect of
+//! this generator or of an operator (the campaign counts it apart).
 
 use arbitrary::{Result, Unstructured};
 use eravm::{H160, U256};
@@ -17,13 +20,13 @@ use super::batches::storage_writer;
 use super::{pick, Settings};
 use crate::asm::{op, Program};
 use crate::case::{
-    Address, Batch, BatchInfo, BatchMode, Bytes, Case, FrameSettings, InitialFlags, L2Block,
-    ProtocolTx, Word, CASE_FORMAT_VERSION,
+    Address, Batch, BatchInfo, BatchMode, Bytes, Case, Expected, FrameSettings, InitialFlags,
+    L2Block, ProtocolTx, Word, CASE_FORMAT_VERSION,
 };
 use crate::contracts::{BootloaderKind, Bundle};
-use crate::genesis::{Genesis, DEFAULT_CHAIN_ID};
+use crate::genesis::{Genesis, CONTRACT_DEPLOYER, DEFAULT_CHAIN_ID};
 use crate::signing::{self, Account, EIP_1559_TX, EIP_712_TX, LEGACY_TX};
-use crate::world::Contract;
+use crate::world::{bytecode_hash, Contract};
 
 /// Funded accounts, and the one without funds.
 const FUNDED: u64 = 4;
@@ -46,6 +49,10 @@ enum Intent {
     WriteStorage,
     Revert,
     Panic,
+    /// Deploy the deployable contract (ContractDeployer `create`).
+    Deploy,
+    /// Call a contract deployed earlier in the batch (a deploy if there is none yet).
+    CallDeployed,
     // Rejected by the bootloader (rolled back):
     WrongNonce,
     BadSignature,
@@ -54,11 +61,13 @@ enum Intent {
     FeeBelowBaseFee,
 }
 
-const INTENTS: [(u32, Intent); 9] = [
+const INTENTS: [(u32, Intent); 11] = [
     (30, Intent::Transfer),
     (20, Intent::WriteStorage),
     (6, Intent::Revert),
     (6, Intent::Panic),
+    (6, Intent::Deploy),
+    (5, Intent::CallDeployed),
     (3, Intent::WrongNonce),
     (3, Intent::BadSignature),
     (3, Intent::NoFunds),
@@ -67,22 +76,26 @@ const INTENTS: [(u32, Intent); 9] = [
 ];
 
 impl Intent {
-    fn rejected(self) -> bool {
-        matches!(
-            self,
+    fn expected(self) -> Expected {
+        match self {
+            Intent::Transfer | Intent::WriteStorage | Intent::Deploy | Intent::CallDeployed => {
+                Expected::Success
+            }
+            Intent::Revert | Intent::Panic => Expected::Failure,
             Intent::WrongNonce
-                | Intent::BadSignature
-                | Intent::NoFunds
-                | Intent::GasBelowOverhead
-                | Intent::FeeBelowBaseFee
-        )
+            | Intent::BadSignature
+            | Intent::NoFunds
+            | Intent::GasBelowOverhead
+            | Intent::FeeBelowBaseFee => Expected::Rejection,
+        }
     }
 }
 
-/// The accounts of a batch and their next nonces.
+/// The accounts of a batch, their next nonces and deployment nonces.
 struct Wallets {
     accounts: Vec<Account>,
     nonces: Vec<u64>,
+    deploy_nonces: Vec<u64>,
     unfunded: Account,
 }
 
@@ -97,6 +110,51 @@ struct Builder {
     wallets: Wallets,
     base_fee: u64,
     chain_id: u64,
+    /// Contracts deployed by transactions kept so far.
+    deployed: Vec<H160>,
+}
+
+/// A contract to deploy: its constructor (and any call) writes 1 to its slot 1 and returns
+/// an empty array of immutables (`abi.encode(new ImmutableData[](0))`, what the
+/// ContractDeployer decodes from a constructor). Padded to an odd number of words, as a
+/// bytecode hash requires.
+pub fn deployable() -> Vec<Word> {
+    use eravm::{Opcode, SrcMode};
+    let ops = [
+        op(Opcode::Add).src_mode(SrcMode::Imm, 1).dst(2),
+        op(Opcode::StorageWrite).src0(2).src1(2),
+        op(Opcode::Add).src_mode(SrcMode::Imm, 32).dst(3),
+        op(Opcode::HeapWrite).src0(0).src1(3),
+        // r1 = the constant after the code: a pointer to heap bytes 0..64.
+        op(Opcode::Add).src_mode(SrcMode::CodePage, 2).dst(1),
+        op(Opcode::RetOk).src0(1),
+    ];
+    let program = ops.into_iter().fold(Program::new(), Program::push);
+    debug_assert_eq!(program.constants_start(), 2);
+    let mut code = program.constant(U256::from(64) << 96).case(0).code;
+    if code.len() % 2 == 0 {
+        code.push(Word::default());
+    }
+    code
+}
+
+/// `create(bytes32 salt, bytes32 bytecodeHash, bytes input)` with empty input.
+fn create_calldata(salt: &[u8], hash: U256) -> Vec<u8> {
+    let mut data = signing::keccak(b"create(bytes32,bytes32,bytes)")[..4].to_vec();
+    data.extend_from_slice(salt);
+    data.extend_from_slice(&eravm::code_hash::bytes(&hash));
+    data.extend_from_slice(&eravm::code_hash::bytes(&U256::from(0x60)));
+    data.extend_from_slice(&[0; 32]);
+    data
+}
+
+/// The address the ContractDeployer gives the `nonce`-th contract `sender` creates.
+pub fn created_address(sender: H160, nonce: u64) -> H160 {
+    let mut preimage = signing::keccak(b"zksyncCreate").to_vec();
+    preimage.extend_from_slice(&[0; 12]);
+    preimage.extend_from_slice(sender.as_bytes());
+    preimage.extend_from_slice(&eravm::code_hash::bytes(&U256::from(nonce)));
+    H160::from_slice(&signing::keccak(&preimage)[12..])
 }
 
 fn user_contracts() -> Vec<Contract> {
@@ -124,14 +182,23 @@ fn user_contracts() -> Vec<Contract> {
 impl Builder {
     /// A well-formed transaction from `sender` (nonce aside) meant to do `intent`.
     fn body(&self, u: &mut Unstructured, intent: Intent, from: H160) -> Result<ProtocolTx> {
-        let tx_type = [EIP_712_TX, EIP_1559_TX, LEGACY_TX][pick(u, &[4, 3, 3])?];
+        let tx_type = match intent {
+            Intent::Deploy => EIP_712_TX,
+            _ => [EIP_712_TX, EIP_1559_TX, LEGACY_TX][pick(u, &[4, 3, 3])?],
+        };
         let (to, data) = match intent {
             Intent::WriteStorage => (WRITER, u.bytes(32)?.to_vec()),
             Intent::Revert => (REVERTER, Vec::new()),
             Intent::Panic => (PANICKER, Vec::new()),
+            Intent::Deploy => (
+                CONTRACT_DEPLOYER,
+                create_calldata(u.bytes(32)?, bytecode_hash(&deployable(), false)),
+            ),
             _ => (0, Vec::new()),
         };
-        let to = if to == 0 {
+        let to = if intent == Intent::CallDeployed {
+            self.deployed[u.choose_index(self.deployed.len())?]
+        } else if to == 0 {
             let i = u.int_in_range(0..=FUNDED)?;
             match self.wallets.accounts.get(i as usize) {
                 Some(account) => account.address,
@@ -149,11 +216,16 @@ impl Builder {
             EIP_712_TX | EIP_1559_TX => u.int_in_range(0..=max_fee)?,
             _ => max_fee,
         };
+        // A deploy publishes its bytecode and more state diffs: up to 50,000 gas a byte.
+        let gas = match intent {
+            Intent::Deploy => 40_000_000u64..=80_000_000,
+            _ => 4_000_000..=40_000_000,
+        };
         let mut tx = ProtocolTx {
             tx_type,
             from: Address(from),
             to: Address(to),
-            gas_limit: Word(u.int_in_range(4_000_000u64..=40_000_000)?.into()),
+            gas_limit: Word(u.int_in_range(gas)?.into()),
             gas_per_pubdata_limit: Word(
                 eravm::operator::transaction::MAX_GAS_PER_PUBDATA_BYTE.into(),
             ),
@@ -161,8 +233,12 @@ impl Builder {
             max_priority_fee_per_gas: Word(priority.into()),
             value: Word(value),
             data: Bytes(data),
+            expected: Some(intent.expected()),
             ..ProtocolTx::default()
         };
+        if intent == Intent::Deploy {
+            tx.factory_deps = vec![Word(bytecode_hash(&deployable(), false))];
+        }
         if tx_type == LEGACY_TX && u.ratio(4, 5)? {
             tx.reserved[0] = Word(U256::one());
         }
@@ -210,13 +286,23 @@ impl Builder {
         intent: Intent,
         may_roll_back: bool,
     ) -> Result<()> {
+        let intent = match intent {
+            Intent::CallDeployed if self.deployed.is_empty() => Intent::Deploy,
+            _ => intent,
+        };
         let (mut tx, sender) = self.transaction(u, intent)?;
-        tx.rollback = intent.rejected() || (may_roll_back && u.ratio(1, 12)?);
+        tx.rollback =
+            intent.expected() == Expected::Rejection || (may_roll_back && u.ratio(1, 12)?);
         if !tx.rollback {
             let hash = signing::tx_hash(&tx, self.chain_id).expect("a signed transaction");
             open.rolling = signing::rolling_hash(open.rolling, &hash);
             open.kept += 1;
             self.wallets.nonces[sender] += 1;
+            if intent == Intent::Deploy {
+                let nonce = &mut self.wallets.deploy_nonces[sender];
+                self.deployed.push(created_address(tx.from.0, *nonce));
+                *nonce += 1;
+            }
         }
         open.block.transactions.push(tx);
         Ok(())
@@ -273,14 +359,20 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
             .collect(),
         contracts: user_contracts(),
     };
+    let mut world = genesis.world(bundle);
+    // Known to the decommitter, as a node's factory dependencies are, but not marked known
+    // to the protocol: its first deploy publishes it.
+    world.bytecodes.push(deployable());
     let mut builder = Builder {
         wallets: Wallets {
             nonces: vec![0; accounts.len()],
+            deploy_nonces: vec![0; accounts.len()],
             accounts,
             unfunded: Account::nth(UNFUNDED),
         },
         base_fee,
         chain_id: DEFAULT_CHAIN_ID,
+        deployed: Vec::new(),
     };
     let timestamp = u.int_in_range(1..=1_000_000u64)?;
     let blocks = blocks(u, &mut builder, timestamp)?;
@@ -293,7 +385,7 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
         frame: FrameSettings::default(),
         flags: InitialFlags::default(),
         max_cycles: MAX_CYCLES,
-        world: Some(genesis.world(bundle)),
+        world: Some(world),
         batch: Some(Batch {
             transactions: Vec::new(),
             blocks,
