@@ -10,6 +10,9 @@
 # --libfuzzer     also run the cargo-fuzz targets in fork mode, with the persistent corpus
 #                 in fuzz/corpus/<target> (needs cargo-fuzz; half of each target's share;
 #                 built with -O, as fuzz/build.rs demands: zk_evm as a node runs it)
+# ERADIFF_CONTRACTS (and ERADIFF_PROTOCOL) name a contract bundle: the realbatches target
+# then runs too.
+#
 # --inject-fault  build eravm with a deliberate bug (add-off-by-one, free-heap-growth,
 #                 events-survive-revert, writes-cost-no-pubdata) to check that the campaign
 #                 and the report catch it
@@ -34,6 +37,13 @@ while [ $# -gt 0 ]; do
 done
 
 targets=(opcodes calls precompiles batches)
+# Real batches need a contract bundle, which is never committed (docs/contracts.md).
+if [ -n "${ERADIFF_CONTRACTS:-}" ]; then
+  targets+=(realbatches)
+  echo "nightly: real batches on ${ERADIFF_CONTRACTS} (${ERADIFF_PROTOCOL:-v26})"
+else
+  echo "nightly: ERADIFF_CONTRACTS is not set: no real batches tonight (docs/contracts.md)"
+fi
 jobs=$(nproc 2>/dev/null || echo 2)
 share=$(( budget / ${#targets[@]} ))
 [ "$share" -ge 1 ] || share=1

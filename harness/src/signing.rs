@@ -16,6 +16,7 @@ use crate::case::{Bytes, ProtocolTx};
 
 /// Transaction types.
 pub const LEGACY_TX: u8 = 0;
+pub const EIP_2930_TX: u8 = 1;
 pub const EIP_1559_TX: u8 = 2;
 pub const EIP_712_TX: u8 = 113;
 pub const L1_TX: u8 = 255;
@@ -169,6 +170,29 @@ fn eip1559_fields(tx: &ProtocolTx, chain_id: u64) -> Vec<Vec<u8>> {
     ]
 }
 
+/// An EIP-2930 body before the signature: the gas price is the max fee; no access list.
+fn eip2930_fields(tx: &ProtocolTx, chain_id: u64) -> Vec<Vec<u8>> {
+    vec![
+        rlp_uint(&chain_id.into()),
+        rlp_uint(&tx.nonce.0),
+        rlp_uint(&tx.max_fee_per_gas.0),
+        rlp_uint(&tx.gas_limit.0),
+        low_address(&tx.to.0),
+        rlp_uint(&tx.value.0),
+        rlp_bytes(&tx.data.0),
+        rlp_list(&[]),
+    ]
+}
+
+/// The fields of a typed Ethereum transaction (EIP-2930 or EIP-1559) before its signature.
+fn typed_fields(tx: &ProtocolTx, chain_id: u64) -> Option<Vec<Vec<u8>>> {
+    match tx.tx_type {
+        EIP_2930_TX => Some(eip2930_fields(tx, chain_id)),
+        EIP_1559_TX => Some(eip1559_fields(tx, chain_id)),
+        _ => None,
+    }
+}
+
 fn legacy_fields(tx: &ProtocolTx) -> Vec<Vec<u8>> {
     vec![
         rlp_uint(&tx.nonce.0),
@@ -200,8 +224,10 @@ pub fn signed_hash(tx: &ProtocolTx, chain_id: u64) -> [u8; 32] {
             }
             keccak(&rlp_list(&fields))
         }
-        EIP_1559_TX => typed(EIP_1559_TX, rlp_list(&eip1559_fields(tx, chain_id))),
-        _ => eip712_hash(tx, chain_id),
+        _ => match typed_fields(tx, chain_id) {
+            Some(fields) => typed(tx.tx_type, rlp_list(&fields)),
+            None => eip712_hash(tx, chain_id),
+        },
     }
 }
 
@@ -257,16 +283,17 @@ pub fn tx_hash(tx: &ProtocolTx, chain_id: u64) -> Option<[u8; 32]> {
             fields.extend([rlp_uint(&v), rlp_uint(&r), rlp_uint(&s)]);
             keccak(&rlp_list(&fields))
         }
-        EIP_1559_TX => {
-            let mut fields = eip1559_fields(tx, chain_id);
-            fields.extend([
-                rlp_uint(&U256::from(v.wrapping_sub(27))),
-                rlp_uint(&r),
-                rlp_uint(&s),
-            ]);
-            typed(EIP_1559_TX, rlp_list(&fields))
-        }
-        _ => keccak(&[signed_hash(tx, chain_id), keccak(&tx.signature.0)].concat()),
+        _ => match typed_fields(tx, chain_id) {
+            Some(mut fields) => {
+                fields.extend([
+                    rlp_uint(&U256::from(v.wrapping_sub(27))),
+                    rlp_uint(&r),
+                    rlp_uint(&s),
+                ]);
+                typed(tx.tx_type, rlp_list(&fields))
+            }
+            None => keccak(&[signed_hash(tx, chain_id), keccak(&tx.signature.0)].concat()),
+        },
     })
 }
 

@@ -1,15 +1,15 @@
 //! Real batches: the production bootloader (`proved_batch`) and a bundle's system contracts
-//! at genesis, with signed L2 transactions (EIP-712, EIP-1559, legacy) from funded accounts
-//! over several L2 blocks, closed by the fictive block the bootloader asks for.
+//! at genesis, with signed L2 transactions (EIP-712, EIP-1559, EIP-2930, legacy) from funded
+//! accounts over several L2 blocks, closed by the fictive block the bootloader asks for.
 //!
 //! Transactions are transfers, calls into user contracts deployed at genesis (one writes
-//! storage, one reverts, one panics: execution failures a batch keeps), deploys through the
-//! ContractDeployer (EIP-712 with the bytecode as a factory dependency, published in full on
-//! its first deploy in a batch) and calls into the contracts deployed, and transactions the
-//! bootloader rejects — a wrong nonce, a bad signature, a sender without funds, a gas limit
-//! below the overhead, a fee under the base fee — which halt the bootloader, so the operator
-//! marks them to be rolled back, as a state keeper drops them. Some good transactions are
-//! rolled back too. Every batch is meant to seal, and every transaction records what it is
+//! storage, one reverts, one panics, one runs out of gas: execution failures a batch keeps),
+//! deploys through the ContractDeployer (EIP-712 with the bytecode as a factory dependency,
+//! published in full on its first deploy in a batch) and calls into the contracts deployed,
+//! and transactions the bootloader rejects — a wrong nonce, a bad signature, a sender without
+//! funds, a gas limit below the overhead, a fee under the base fee — which halt the
+//! bootloader, so the operator marks them to be rolled back, as a state keeper drops them.
+//! Some good transactions are rolled back too. Every batch is meant to seal, and every transaction records what it is
 //! meant to do ([`Expected`]): a batch or a transaction that does otherwise is a defect of
 //! this generator or of an operator (the campaign counts it apart).
 
@@ -24,8 +24,8 @@ use crate::case::{
     L2Block, ProtocolTx, Word, CASE_FORMAT_VERSION,
 };
 use crate::contracts::{BootloaderKind, Bundle};
-use crate::genesis::{Genesis, CONTRACT_DEPLOYER, DEFAULT_CHAIN_ID};
-use crate::signing::{self, Account, EIP_1559_TX, EIP_712_TX, LEGACY_TX};
+use crate::genesis::{Genesis, CONTRACT_DEPLOYER, DEFAULT_CHAIN_ID, L1_MESSENGER};
+use crate::signing::{self, Account, EIP_1559_TX, EIP_2930_TX, EIP_712_TX, LEGACY_TX};
 use crate::world::{bytecode_hash, Contract};
 
 /// Funded accounts, and the one without funds.
@@ -33,11 +33,13 @@ const FUNDED: u64 = 4;
 const UNFUNDED: u64 = 1_000;
 /// Each funded account's balance: far more than any batch spends.
 const RICH: u128 = 1_000_000_000_000_000_000_000_000_000_000;
-/// User contracts: a storage writer, a reverter, a panicker.
+/// User contracts: a storage writer, a reverter, a panicker, one that grows its heap past
+/// any gas limit.
 const CONTRACTS: u64 = 0xc0de_0000;
 const WRITER: u64 = CONTRACTS;
 const REVERTER: u64 = CONTRACTS + 1;
 const PANICKER: u64 = CONTRACTS + 2;
+const HEAP_GROWER: u64 = CONTRACTS + 3;
 /// Enough cycles for the block tip (about 1.5 million) and fifty transactions.
 const MAX_CYCLES: u64 = 30_000_000;
 const FAIR_L2_GAS_PRICE: u64 = 250_000_000;
@@ -49,6 +51,11 @@ enum Intent {
     WriteStorage,
     Revert,
     Panic,
+    /// Run out of gas (a heap write at the top of the address space).
+    OutOfGas,
+    /// Send an L2→L1 message (L1Messenger `sendToL1`): a user log and a long message in the
+    /// pubdata.
+    SendMessage,
     /// Deploy the deployable contract (ContractDeployer `create`).
     Deploy,
     /// Call a contract deployed earlier in the batch (a deploy if there is none yet).
@@ -61,11 +68,13 @@ enum Intent {
     FeeBelowBaseFee,
 }
 
-const INTENTS: [(u32, Intent); 11] = [
+const INTENTS: [(u32, Intent); 13] = [
     (30, Intent::Transfer),
     (20, Intent::WriteStorage),
     (6, Intent::Revert),
     (6, Intent::Panic),
+    (3, Intent::OutOfGas),
+    (5, Intent::SendMessage),
     (6, Intent::Deploy),
     (5, Intent::CallDeployed),
     (3, Intent::WrongNonce),
@@ -78,10 +87,12 @@ const INTENTS: [(u32, Intent); 11] = [
 impl Intent {
     fn expected(self) -> Expected {
         match self {
-            Intent::Transfer | Intent::WriteStorage | Intent::Deploy | Intent::CallDeployed => {
-                Expected::Success
-            }
-            Intent::Revert | Intent::Panic => Expected::Failure,
+            Intent::Transfer
+            | Intent::WriteStorage
+            | Intent::SendMessage
+            | Intent::Deploy
+            | Intent::CallDeployed => Expected::Success,
+            Intent::Revert | Intent::Panic | Intent::OutOfGas => Expected::Failure,
             Intent::WrongNonce
             | Intent::BadSignature
             | Intent::NoFunds
@@ -138,6 +149,17 @@ pub fn deployable() -> Vec<Word> {
     code
 }
 
+/// A contract that writes a heap word ending at 2^32 − 1: the growth costs more gas than any
+/// transaction has, so it panics out of gas (and no VM may allocate that heap).
+fn heap_grower() -> Vec<Word> {
+    use eravm::{Opcode, SrcMode};
+    let program = Program::new()
+        .push(op(Opcode::Add).src_mode(SrcMode::CodePage, 1).dst(1))
+        .push(op(Opcode::HeapWrite).src0(1).src1(1))
+        .push(op(Opcode::RetOk).src0(0));
+    program.constant(U256::from(u32::MAX - 31)).case(0).code
+}
+
 /// `create(bytes32 salt, bytes32 bytecodeHash, bytes input)` with empty input.
 fn create_calldata(salt: &[u8], hash: U256) -> Vec<u8> {
     let mut data = signing::keccak(b"create(bytes32,bytes32,bytes)")[..4].to_vec();
@@ -145,6 +167,16 @@ fn create_calldata(salt: &[u8], hash: U256) -> Vec<u8> {
     data.extend_from_slice(&eravm::code_hash::bytes(&hash));
     data.extend_from_slice(&eravm::code_hash::bytes(&U256::from(0x60)));
     data.extend_from_slice(&[0; 32]);
+    data
+}
+
+/// `sendToL1(bytes message)`.
+fn send_to_l1_calldata(message: &[u8]) -> Vec<u8> {
+    let mut data = signing::keccak(b"sendToL1(bytes)")[..4].to_vec();
+    data.extend_from_slice(&eravm::code_hash::bytes(&U256::from(0x20)));
+    data.extend_from_slice(&eravm::code_hash::bytes(&U256::from(message.len())));
+    data.extend_from_slice(message);
+    data.resize(4 + 64 + message.len().div_ceil(32) * 32, 0);
     data
 }
 
@@ -169,6 +201,7 @@ fn user_contracts() -> Vec<Contract> {
             PANICKER,
             program(Program::new().push(op(eravm::Opcode::RetPanic))),
         ),
+        (HEAP_GROWER, heap_grower()),
     ]
     .into_iter()
     .map(|(address, code)| Contract {
@@ -184,12 +217,17 @@ impl Builder {
     fn body(&self, u: &mut Unstructured, intent: Intent, from: H160) -> Result<ProtocolTx> {
         let tx_type = match intent {
             Intent::Deploy => EIP_712_TX,
-            _ => [EIP_712_TX, EIP_1559_TX, LEGACY_TX][pick(u, &[4, 3, 3])?],
+            _ => [EIP_712_TX, EIP_1559_TX, EIP_2930_TX, LEGACY_TX][pick(u, &[4, 3, 1, 2])?],
         };
         let (to, data) = match intent {
             Intent::WriteStorage => (WRITER, u.bytes(32)?.to_vec()),
             Intent::Revert => (REVERTER, Vec::new()),
             Intent::Panic => (PANICKER, Vec::new()),
+            Intent::OutOfGas => (HEAP_GROWER, Vec::new()),
+            Intent::SendMessage => {
+                let len = u.int_in_range(0..=200)?;
+                (L1_MESSENGER, send_to_l1_calldata(u.bytes(len)?))
+            }
             Intent::Deploy => (
                 CONTRACT_DEPLOYER,
                 create_calldata(u.bytes(32)?, bytecode_hash(&deployable(), false)),
@@ -216,9 +254,10 @@ impl Builder {
             EIP_712_TX | EIP_1559_TX => u.int_in_range(0..=max_fee)?,
             _ => max_fee,
         };
-        // A deploy publishes its bytecode and more state diffs: up to 50,000 gas a byte.
+        // A deploy publishes its bytecode and more state diffs, a message its bytes and a
+        // log: up to 50,000 gas a byte.
         let gas = match intent {
-            Intent::Deploy => 40_000_000u64..=80_000_000,
+            Intent::Deploy | Intent::SendMessage => 40_000_000u64..=80_000_000,
             _ => 4_000_000..=40_000_000,
         };
         let mut tx = ProtocolTx {
