@@ -207,6 +207,10 @@ enum Command {
         /// every VM: best of `--runs`, cycles per second.
         #[arg(long, value_name = "CASE", conflicts_with_all = ["one", "scaling", "fuzz"])]
         case: Option<PathBuf>,
+        /// With a contract bundle (or `ERADIFF_CONTRACTS`), also time a real batch: the
+        /// first the realbatches target generates (seed 1) on the production bootloader.
+        #[command(flatten)]
+        bundle: BundleArgs,
     },
     /// Summarise a findings folder: one section per signature.
     Report {
@@ -533,12 +537,16 @@ fn run(cli: Cli) -> ExitCode {
             vm,
             scaling,
             case,
+            bundle,
         } => match case {
             Some(path) => match load(&path) {
                 Ok(case) => bench_case(&case, runs),
                 Err(code) => code,
             },
-            None => bench(scale, runs, fuzz, one, vm, scaling),
+            None => match real_batch_workload(&bundle) {
+                Ok(real) => bench(scale, runs, fuzz, one, vm, scaling, real),
+                Err(code) => code,
+            },
         },
         Command::Report { dir, format } => match eradiff::findings::report(&dir, format) {
             Ok((text, unreadable)) => {
@@ -874,6 +882,19 @@ fn bench_case(case: &Case, runs: usize) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The real-batch workload, if a bundle is named (on the command line or in the
+/// environment); one that cannot hold a batch is an input error.
+fn real_batch_workload(bundle: &BundleArgs) -> Result<Option<eradiff::bench::Workload>, ExitCode> {
+    let named =
+        bundle.contracts.is_some() || std::env::var_os(eradiff::contracts::CONTRACTS_ENV).is_some();
+    if !named {
+        return Ok(None);
+    }
+    let settings = bundle.settings(Target::Realbatches, Settings::default())?;
+    Ok(Some(eradiff::bench::real_batch(&settings)))
+}
+
+#[allow(clippy::too_many_arguments)]
 fn bench(
     scale: f64,
     runs: usize,
@@ -881,13 +902,18 @@ fn bench(
     one: Option<String>,
     vm: eradiff::bench::BenchVm,
     scaling: bool,
+    real_batch: Option<eradiff::bench::Workload>,
 ) -> ExitCode {
     use eradiff::bench;
     if let Some(id) = one {
-        let Some(w) = bench::workload(&id, scale) else {
+        let found = match real_batch {
+            Some(w) if w.id == id => Some(w),
+            _ => bench::workload(&id, scale),
+        };
+        let Some(w) = found else {
             let ids: Vec<&str> = bench::workloads(1.0).iter().map(|w| w.id).collect();
             eprintln!(
-                "error: no workload {id:?}; there are empty, {}",
+                "error: no workload {id:?}; there are empty, {} (and real-batch with a bundle)",
                 ids.join(", ")
             );
             return ExitCode::from(2);
@@ -915,7 +941,9 @@ fn bench(
             }
         };
     }
-    match bench::run(scale, runs) {
+    let mut workloads = bench::workloads(scale);
+    workloads.extend(real_batch);
+    match bench::run(workloads, runs) {
         Ok(timings) => {
             say_raw!("{}", bench::table(&timings));
             if fuzz {

@@ -571,6 +571,24 @@ fn bootloader_error(code: u8) -> std::borrow::Cow<'static, str> {
     name.into()
 }
 
+/// Why the bootloader rejected a transaction, from what it returned: its error code, and for
+/// an assertion the message (after the code, as `Error(string)`).
+fn rejection_reason(returned: &[u8]) -> String {
+    let Some(&code) = returned.first() else {
+        return "returned nothing".into();
+    };
+    let name = bootloader_error(code);
+    let message = returned
+        .get(37..69)
+        .map(|len| U256::from_big_endian(len).low_u64() as usize)
+        .and_then(|len| returned.get(69..69usize.saturating_add(len.min(64))))
+        .filter(|m| m.iter().all(|b| b.is_ascii_graphic() || *b == b' '));
+    match message {
+        Some(m) if code == 17 => format!("{name}: {}", String::from_utf8_lossy(m)),
+        _ => name.into_owned(),
+    }
+}
+
 impl BatchStats {
     fn count_real(&mut self, batch: &BatchView, case: &crate::case::Batch) {
         let blocks = case
@@ -587,11 +605,8 @@ impl BatchStats {
                 (tx.to.0 == eravm::H160::from_low_u64_be(crate::genesis::CONTRACT_DEPLOYER)) as u64;
         }
         for (_, returned) in &batch.rejected {
-            let code = returned
-                .get(..2)
-                .and_then(|b| u8::from_str_radix(b, 16).ok());
-            let why = code.map_or("returned nothing".into(), bootloader_error);
-            *self.rejected.entry(why.to_string()).or_default() += 1;
+            let why = rejection_reason(&hex::decode(returned).unwrap_or_default());
+            *self.rejected.entry(why).or_default() += 1;
         }
         let txs = case.blocks.iter().flat_map(|b| &b.transactions);
         for (tx, did) in txs.zip(outcomes(batch, case)) {

@@ -116,3 +116,20 @@ fn a_late_closing_block_on_eravm_is_caught() {
         "the injected closing-block bug must make the VMs disagree"
     );
 }
+
+/// The real-batch workload of `eradiff bench` is checked as every workload is: both VMs
+/// agree on it and run it for the same number of cycles, and it runs the whole batch.
+#[test]
+fn the_real_batch_bench_workload_runs_the_same_on_both_vms() {
+    let Some(settings) = settings() else { return };
+    let workload = eradiff::bench::real_batch(&settings);
+    let cycles = eradiff::bench::check_workload(&workload).expect("a checked workload");
+    assert!(
+        cycles > 1_000_000,
+        "a real batch runs the block tip: {cycles}"
+    );
+    assert!(
+        sealed(&agreed(&workload.case)),
+        "the workload's batch seals"
+    );
+}

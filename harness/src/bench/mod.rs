@@ -365,10 +365,22 @@ pub(crate) fn check_vm2(w: &Workload) -> Result<(), String> {
     vm2::check(&checked)
 }
 
+/// A real batch: the first case the realbatches target generates from seed 1 on
+/// `settings.bundle` (production bootloader, genesis, signed transactions, deploys, the
+/// block tip).
+pub fn real_batch(settings: &crate::generator::Settings) -> Workload {
+    use crate::generator::{generate_seeded_for, Target};
+    Workload {
+        id: "real-batch",
+        name: "real batch (production bootloader)",
+        case: generate_seeded_for(Target::Realbatches, 1, 0, settings),
+    }
+}
+
 /// Times every workload on every VM after checking that they agree on it.
-pub fn run(scale: f64, runs: usize) -> Result<Vec<Timing>, String> {
+pub fn run(workloads: Vec<Workload>, runs: usize) -> Result<Vec<Timing>, String> {
     let mut out = Vec::new();
-    for w in workloads(scale) {
+    for w in workloads {
         let cycles = check_workload(&w)?;
         let (_, eravm_time) = best_of(runs, || run_eravm(&w.case));
         let (_, zk_time) = best_of(runs, || run_zk_evm(&w.case));
