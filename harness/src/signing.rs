@@ -269,8 +269,13 @@ bytes paymasterInput)",
 }
 
 /// The transaction hash the bootloader appends to its L2 block's rolling hash. For an L1
-/// transaction it is the one the priority queue gave it (not computed here).
+/// transaction it is its canonical hash, keccak of `abi.encode(transaction)` (the bootloader
+/// hashes what the operator placed, so this checks the encoding too).
 pub fn tx_hash(tx: &ProtocolTx, chain_id: u64) -> Option<[u8; 32]> {
+    if tx.tx_type == L1_TX {
+        let words = tx.to_operator().abi_encode();
+        return Some(keccak(&words.iter().flat_map(word).collect::<Vec<u8>>()));
+    }
     let (r, s, v) = signature_parts(tx)?;
     Some(match tx.tx_type {
         LEGACY_TX => {

@@ -9,7 +9,8 @@
 //! and transactions the bootloader rejects — a wrong nonce, a bad signature, a sender without
 //! funds, a gas limit below the overhead, a fee under the base fee — which halt the
 //! bootloader, so the operator marks them to be rolled back, as a state keeper drops them.
-//! Some good transactions are rolled back too. Every batch is meant to seal, and every transaction records what it is
+//! Some good transactions are rolled back too. An eighth of the transfers and calls come
+//! from L1 instead, as priority transactions (never dropped). Every batch is meant to seal, and every transaction records what it is
 //! meant to do ([`Expected`]): a batch or a transaction that does otherwise is a defect of
 //! this generator or of an operator (the campaign counts it apart).
 
@@ -25,7 +26,7 @@ use crate::case::{
 };
 use crate::contracts::{BootloaderKind, Bundle};
 use crate::genesis::{Genesis, CONTRACT_DEPLOYER, DEFAULT_CHAIN_ID, L1_MESSENGER};
-use crate::signing::{self, Account, EIP_1559_TX, EIP_2930_TX, EIP_712_TX, LEGACY_TX};
+use crate::signing::{self, Account, EIP_1559_TX, EIP_2930_TX, EIP_712_TX, L1_TX, LEGACY_TX};
 use crate::world::{bytecode_hash, Contract};
 
 /// Funded accounts, and the one without funds.
@@ -43,6 +44,9 @@ const HEAP_GROWER: u64 = CONTRACTS + 3;
 /// Enough cycles for the block tip (about 1.5 million) and fifty transactions.
 const MAX_CYCLES: u64 = 30_000_000;
 const FAIR_L2_GAS_PRICE: u64 = 250_000_000;
+/// L1 addresses sending priority transactions, and the gas per pubdata byte L1 asks of them.
+const L1_SENDERS: u64 = 0x1_0000_0000;
+const L1_GAS_PER_PUBDATA: u64 = 800;
 
 /// What a generated transaction is meant to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,6 +127,8 @@ struct Builder {
     chain_id: u64,
     /// Contracts deployed by transactions kept so far.
     deployed: Vec<H160>,
+    /// Priority transactions so far (the next one's serial id).
+    priority_ops: u64,
 }
 
 /// A contract to deploy: its constructor (and any call) writes 1 to its slot 1 and returns
@@ -315,6 +321,25 @@ impl Builder {
         Ok((tx, sender))
     }
 
+    /// The same intent as an L1 priority transaction from an L1 address: unsigned, paid for
+    /// by ether the transaction mints (value, gas at the base fee, and a rest for the refund
+    /// recipient), at L1's gas per pubdata, numbered by the priority queue.
+    fn priority_tx(&mut self, u: &mut Unstructured, intent: Intent) -> Result<ProtocolTx> {
+        let from = H160::from_low_u64_be(L1_SENDERS + u.int_in_range(0..=3)?);
+        let mut tx = self.body(u, intent, from)?;
+        tx.tx_type = L1_TX;
+        tx.gas_per_pubdata_limit = Word(L1_GAS_PER_PUBDATA.into());
+        tx.max_fee_per_gas = Word(self.base_fee.into());
+        tx.max_priority_fee_per_gas = Word::default();
+        tx.nonce = Word(self.priority_ops.into());
+        self.priority_ops += 1;
+        let fee = tx.gas_limit.0 * U256::from(self.base_fee);
+        let rest = U256::from(u.int_in_range(0..=1_000_000_000_000_000u64)?);
+        tx.reserved[0] = Word(tx.value.0 + fee + rest);
+        tx.reserved[1] = Word(U256::from(0xf00d_1000 + u.int_in_range(0..=255u64)?));
+        Ok(tx)
+    }
+
     /// Adds a transaction to `open`, keeping it (its sender's nonce moves on, its hash joins
     /// the block's rolling hash) unless it is rolled back: if rejected, or now and then when
     /// `may_roll_back`.
@@ -329,6 +354,19 @@ impl Builder {
             Intent::CallDeployed if self.deployed.is_empty() => Intent::Deploy,
             _ => intent,
         };
+        let via_l1 = matches!(
+            intent,
+            Intent::Transfer | Intent::WriteStorage | Intent::Revert | Intent::Panic
+        );
+        if via_l1 && u.ratio(1, 8)? {
+            // A state keeper never drops a priority transaction.
+            let tx = self.priority_tx(u, intent)?;
+            let hash = signing::tx_hash(&tx, self.chain_id).expect("an L1 transaction's hash");
+            open.rolling = signing::rolling_hash(open.rolling, &hash);
+            open.kept += 1;
+            open.block.transactions.push(tx);
+            return Ok(());
+        }
         let (mut tx, sender) = self.transaction(u, intent)?;
         tx.rollback =
             intent.expected() == Expected::Rejection || (may_roll_back && u.ratio(1, 12)?);
@@ -412,6 +450,7 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
         base_fee,
         chain_id: DEFAULT_CHAIN_ID,
         deployed: Vec::new(),
+        priority_ops: 0,
     };
     let timestamp = u.int_in_range(1..=1_000_000u64)?;
     let blocks = blocks(u, &mut builder, timestamp)?;
