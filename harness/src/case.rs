@@ -269,9 +269,22 @@ pub struct ProtocolTx {
 pub enum Expected {
     /// Executes and succeeds.
     Success,
-    /// Executes and fails (reverts or panics), its changes rolled back.
-    Failure,
+    /// Executes and reverts, its changes rolled back.
+    Revert,
+    /// Executes and panics.
+    Panic,
+    /// Executes and runs out of gas.
+    OutOfGas,
     /// The bootloader rejects it (halts before executing); the operator rolls it back.
+    Rejection,
+}
+
+/// What a run shows of a transaction: its result, or that the bootloader rejected it (a
+/// failure's kind is not in the result the bootloader posts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Failure,
     Rejection,
 }
 
@@ -279,8 +292,29 @@ impl Expected {
     pub fn name(self) -> &'static str {
         match self {
             Expected::Success => "success",
-            Expected::Failure => "failure",
+            Expected::Revert => "revert",
+            Expected::Panic => "panic",
+            Expected::OutOfGas => "out of gas",
             Expected::Rejection => "rejection",
+        }
+    }
+
+    /// The outcome a run shows when the transaction does what was meant.
+    pub fn outcome(self) -> Outcome {
+        match self {
+            Expected::Success => Outcome::Success,
+            Expected::Revert | Expected::Panic | Expected::OutOfGas => Outcome::Failure,
+            Expected::Rejection => Outcome::Rejection,
+        }
+    }
+}
+
+impl Outcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Rejection => "rejection",
         }
     }
 }

@@ -15,6 +15,11 @@ pub enum RunEnd {
     Panic,
     /// The case's cycle cap was reached.
     CycleLimit,
+    /// The run's memory budget was spent: [`max_journal`] instructions that make a VM keep
+    /// something until the run ends (storage and transient accesses, events, messages,
+    /// precompile calls, decommits, far calls) ran. Counted by the driver from the
+    /// instructions each VM ran, so every VM stops at the same cycle.
+    MemoryBudget,
     /// The host could not answer (the world lacks a bytecode a call needs).
     HostError,
     /// The operator stopped the run where its mode says (a transaction ended, pubdata asked).
@@ -416,6 +421,31 @@ impl StepState {
     }
 }
 
+/// The most journaling instructions a run may execute before it ends with
+/// [`RunEnd::MemoryBudget`]: `ERADIFF_MAX_JOURNAL`, or 2,000,000 (a few hundred MB on each
+/// VM; the production bootloader's batches journal a few thousand).
+pub fn max_journal() -> u64 {
+    std::env::var("ERADIFF_MAX_JOURNAL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000_000)
+}
+
+/// Whether an instruction word makes a VM keep something for the rest of the run (see
+/// [`RunEnd::MemoryBudget`]).
+pub fn journals(raw: u64) -> bool {
+    variant_journals((raw & (eravm::decoder::VARIANT_TABLE_LEN as u64 - 1)) as u16)
+}
+
+/// [`journals`] for an entry of the variant table.
+pub fn variant_journals(index: u16) -> bool {
+    let opcode = eravm::decoder::VARIANT_TABLE[usize::from(index)].opcode;
+    matches!(
+        opcode.family(),
+        eravm::opcode::Family::Log | eravm::opcode::Family::FarCall
+    )
+}
+
 /// The most steps a trace keeps: `ERADIFF_MAX_TRACE_STEPS`, or 200,000 (a step is about
 /// 1.4 KB, so the two traces of an explanation stay under about 600 MB). A trace cut there
 /// still finds a first difference within it; the report says when it looked no further.
@@ -505,8 +535,8 @@ pub struct BatchStats {
 /// What each transaction pushed into a real batch did, in push order, where the run shows
 /// it: rejected (the bootloader halted on it), or its result if it was kept. A transaction
 /// rolled back after it ran has no result left, and one after an early stop none at all.
-fn outcomes(batch: &BatchView, case: &crate::case::Batch) -> Vec<Option<crate::case::Expected>> {
-    use crate::case::Expected;
+fn outcomes(batch: &BatchView, case: &crate::case::Batch) -> Vec<Option<crate::case::Outcome>> {
+    use crate::case::Outcome;
     let rejected: std::collections::BTreeSet<usize> =
         batch.rejected.iter().map(|(i, _)| *i).collect();
     let mut results = batch.results.iter();
@@ -517,15 +547,15 @@ fn outcomes(batch: &BatchView, case: &crate::case::Batch) -> Vec<Option<crate::c
         .enumerate()
         .map(|(i, tx)| {
             if rejected.contains(&(offset + i)) {
-                Some(Expected::Rejection)
+                Some(Outcome::Rejection)
             } else if tx.rollback {
                 None
             } else {
                 let success = results.next()?.0;
                 Some(if success {
-                    Expected::Success
+                    Outcome::Success
                 } else {
-                    Expected::Failure
+                    Outcome::Failure
                 })
             }
         })
@@ -613,7 +643,7 @@ impl BatchStats {
             let Some(meant) = tx.expected else { continue };
             *self.meant.entry(meant.name().to_string()).or_default() += 1;
             let Some(did) = did else { continue };
-            if meant != did {
+            if meant.outcome() != did {
                 let key = format!("meant {}, did {}", meant.name(), did.name());
                 *self.unexpected.entry(key).or_default() += 1;
             }

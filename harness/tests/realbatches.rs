@@ -133,3 +133,31 @@ fn the_real_batch_bench_workload_runs_the_same_on_both_vms() {
         "the workload's batch seals"
     );
 }
+
+/// The campaign's check of what each transaction was meant to do sees a transaction that
+/// did otherwise: here a kept transaction whose expectation is turned around.
+#[test]
+fn a_transaction_that_does_not_do_what_was_meant_is_a_generator_defect() {
+    use eradiff::case::{Expected, Outcome};
+    let Some(settings) = settings() else { return };
+    let mut case = generate_seeded_for(Target::Realbatches, 1, 0, &settings);
+    let state = agreed(&case);
+    let count = |case: &Case| {
+        let mut stats = eradiff::observe::BatchStats::default();
+        stats.count(state.batch.as_ref().unwrap(), case.batch.as_ref());
+        stats.unexpected
+    };
+    assert!(count(&case).is_empty(), "the generated batch does what it means");
+    let tx = case.batch.as_mut().unwrap().blocks[0]
+        .transactions
+        .iter_mut()
+        .find(|tx| !tx.rollback && tx.expected.is_some())
+        .expect("a kept transaction");
+    let meant = tx.expected.unwrap();
+    tx.expected = Some(match meant.outcome() {
+        Outcome::Success => Expected::Revert,
+        _ => Expected::Success,
+    });
+    let unexpected = count(&case);
+    assert_eq!(unexpected.values().sum::<u64>(), 1, "{unexpected:?}");
+}

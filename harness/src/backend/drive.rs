@@ -134,6 +134,9 @@ struct Observer<M: Machine> {
     stopped_in: Option<FrameView>,
     /// The operator may have changed any register (a rollback restores them all).
     operator_acted: bool,
+    /// Journaling instructions run, and the most allowed (see [`RunEnd::MemoryBudget`]).
+    journaled: u64,
+    max_journal: u64,
 }
 
 impl<M: Machine> Observer<M> {
@@ -158,6 +161,8 @@ impl<M: Machine> Observer<M> {
             depth_before: m.depth(),
             stopped_in: None,
             operator_acted: true,
+            journaled: 0,
+            max_journal: crate::observe::max_journal(),
         }
     }
 
@@ -167,6 +172,11 @@ impl<M: Machine> Observer<M> {
     }
 
     fn after_cycle(&mut self, m: &mut M, cycle: Cycle) {
+        let journals = match m.variant_index() {
+            Some(index) => crate::observe::variant_journals(index),
+            None => crate::observe::journals(m.executed_raw()),
+        };
+        self.journaled += journals as u64;
         self.count_and_track(m);
         // The history covers the cycles that leave the VM running; the state after the
         // first frame returns is compared at the end.
@@ -257,6 +267,7 @@ fn without_page(mut t: Tagged) -> Tagged {
 enum Stopped {
     Exit,
     CycleLimit,
+    MemoryBudget,
     Host,
     Operator,
 }
@@ -291,6 +302,9 @@ pub(crate) fn drive<M: Machine>(mut m: M, case: &Case, trace: bool) -> Result<Ru
             Err(StepError::Unsupported(why)) => return Err(BackendError::Unsupported(why)),
         };
         seen.after_cycle(&mut m, cycle);
+        if seen.journaled > seen.max_journal {
+            break Stopped::MemoryBudget;
+        }
         if let (Some(stop), Some(feeder)) = (cycle.stop, feeder.as_mut()) {
             if !feeder.on_stop(stop, &mut m)? {
                 break Stopped::Operator;
@@ -313,6 +327,7 @@ fn finish<M: Machine>(mut m: M, case: &Case, seen: Observer<M>, stopped: Stopped
         (Stopped::Exit, Some(end)) => (end, m.returned_bytes()),
         (Stopped::Host, _) => (RunEnd::HostError, Vec::new()),
         (Stopped::Operator, _) => (RunEnd::OperatorStop, Vec::new()),
+        (Stopped::MemoryBudget, _) => (RunEnd::MemoryBudget, Vec::new()),
         _ => (RunEnd::CycleLimit, Vec::new()),
     };
     // The current frame after the last cycle that left the VM running.

@@ -96,7 +96,9 @@ impl Intent {
             | Intent::SendMessage
             | Intent::Deploy
             | Intent::CallDeployed => Expected::Success,
-            Intent::Revert | Intent::Panic | Intent::OutOfGas => Expected::Failure,
+            Intent::Revert => Expected::Revert,
+            Intent::Panic => Expected::Panic,
+            Intent::OutOfGas => Expected::OutOfGas,
             Intent::WrongNonce
             | Intent::BadSignature
             | Intent::NoFunds
