@@ -147,7 +147,10 @@ fn a_transaction_that_does_not_do_what_was_meant_is_a_generator_defect() {
         stats.count(state.batch.as_ref().unwrap(), case.batch.as_ref());
         stats.unexpected
     };
-    assert!(count(&case).is_empty(), "the generated batch does what it means");
+    assert!(
+        count(&case).is_empty(),
+        "the generated batch does what it means"
+    );
     let tx = case.batch.as_mut().unwrap().blocks[0]
         .transactions
         .iter_mut()

@@ -89,6 +89,13 @@ pub(crate) trait Machine: FedOperator {
     fn executed_raw(&self) -> u64;
     /// The entry of the variant table the last cycle ran, if the machine knows it.
     fn variant_index(&self) -> Option<u16>;
+    /// Whether the last cycle's instruction journals (see [`RunEnd::MemoryBudget`]).
+    fn journaled(&self) -> bool {
+        match self.variant_index() {
+            Some(index) => crate::observe::variant_journals(index),
+            None => crate::observe::journals(self.executed_raw()),
+        }
+    }
     /// Whether the last cycle's return was a panic (for the call tree).
     fn panicked(&self) -> bool {
         self.flags().lt
@@ -172,11 +179,7 @@ impl<M: Machine> Observer<M> {
     }
 
     fn after_cycle(&mut self, m: &mut M, cycle: Cycle) {
-        let journals = match m.variant_index() {
-            Some(index) => crate::observe::variant_journals(index),
-            None => crate::observe::journals(m.executed_raw()),
-        };
-        self.journaled += journals as u64;
+        self.journaled += m.journaled() as u64;
         self.count_and_track(m);
         // The history covers the cycles that leave the VM running; the state after the
         // first frame returns is compared at the end.

@@ -436,6 +436,13 @@ impl Machine for ZkMachine {
         None
     }
 
+    fn journaled(&self) -> bool {
+        // By zk_evm's own decoding: encoding the word back would cost a map lookup a cycle.
+        self.tracer.executed.is_some_and(|op| {
+            matches!(op.inner.variant.opcode, Opcode::Log(_) | Opcode::FarCall(_))
+        })
+    }
+
     fn written_registers(&mut self) -> u16 {
         self.tracer.written
     }
