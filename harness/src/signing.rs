@@ -155,42 +155,28 @@ fn signature_parts(tx: &ProtocolTx) -> Option<(U256, U256, u8)> {
     ))
 }
 
-/// The fields every Ethereum-typed body starts with, after the chain id (EIP-1559 order).
-fn eip1559_fields(tx: &ProtocolTx, chain_id: u64) -> Vec<Vec<u8>> {
-    vec![
-        rlp_uint(&chain_id.into()),
-        rlp_uint(&tx.nonce.0),
-        rlp_uint(&tx.max_priority_fee_per_gas.0),
-        rlp_uint(&tx.max_fee_per_gas.0),
-        rlp_uint(&tx.gas_limit.0),
-        low_address(&tx.to.0),
-        rlp_uint(&tx.value.0),
-        rlp_bytes(&tx.data.0),
-        rlp_list(&[]),
-    ]
-}
-
-/// An EIP-2930 body before the signature: the gas price is the max fee; no access list.
-fn eip2930_fields(tx: &ProtocolTx, chain_id: u64) -> Vec<Vec<u8>> {
-    vec![
-        rlp_uint(&chain_id.into()),
-        rlp_uint(&tx.nonce.0),
-        rlp_uint(&tx.max_fee_per_gas.0),
-        rlp_uint(&tx.gas_limit.0),
-        low_address(&tx.to.0),
-        rlp_uint(&tx.value.0),
-        rlp_bytes(&tx.data.0),
-        rlp_list(&[]),
-    ]
-}
-
-/// The fields of a typed Ethereum transaction (EIP-2930 or EIP-1559) before its signature.
+/// The fields of a typed Ethereum transaction before its signature: chain id, nonce, the
+/// fees (EIP-1559: priority fee and max fee; EIP-2930: the gas price, our max fee), gas
+/// limit, to, value, data and an empty access list. `None` for other types.
 fn typed_fields(tx: &ProtocolTx, chain_id: u64) -> Option<Vec<Vec<u8>>> {
-    match tx.tx_type {
-        EIP_2930_TX => Some(eip2930_fields(tx, chain_id)),
-        EIP_1559_TX => Some(eip1559_fields(tx, chain_id)),
-        _ => None,
-    }
+    let fees = match tx.tx_type {
+        EIP_2930_TX => vec![rlp_uint(&tx.max_fee_per_gas.0)],
+        EIP_1559_TX => vec![
+            rlp_uint(&tx.max_priority_fee_per_gas.0),
+            rlp_uint(&tx.max_fee_per_gas.0),
+        ],
+        _ => return None,
+    };
+    let mut fields = vec![rlp_uint(&chain_id.into()), rlp_uint(&tx.nonce.0)];
+    fields.extend(fees);
+    fields.extend([
+        rlp_uint(&tx.gas_limit.0),
+        low_address(&tx.to.0),
+        rlp_uint(&tx.value.0),
+        rlp_bytes(&tx.data.0),
+        rlp_list(&[]),
+    ]);
+    Some(fields)
 }
 
 fn legacy_fields(tx: &ProtocolTx) -> Vec<Vec<u8>> {
