@@ -275,6 +275,13 @@ pub struct Unobserved {
     /// Per step: the instruction that ran (vm2 runs faults and false conditions without
     /// saying what replaced what) and the memory the step wrote.
     pub step_instruction_and_writes: bool,
+    /// In a batch: registers, flags, memory, the history digest and the hooks' parameters
+    /// and registers — the production system contracts move page numbers into integers
+    /// (Keccak256 shifts its calldata pointer), and vm2 numbers heaps its own way. What is
+    /// compared is the outcome: how the run ended, ergs, the transactions' results, the
+    /// hooks raised, the pubdata and the world's changes (as a node compares vm_latest and
+    /// vm_fast in its shadow mode).
+    pub batch_internals: bool,
 }
 
 impl Unobserved {
@@ -289,6 +296,7 @@ impl Unobserved {
             event_addresses: self.event_addresses || other.event_addresses,
             step_instruction_and_writes: self.step_instruction_and_writes
                 || other.step_instruction_and_writes,
+            batch_internals: self.batch_internals || other.batch_internals,
         }
     }
 
@@ -314,6 +322,10 @@ impl Unobserved {
             (
                 self.step_instruction_and_writes,
                 "per step: the instruction run and the memory written",
+            ),
+            (
+                self.batch_internals,
+                "in a batch: registers, flags, memory and the hooks' parameters",
             ),
         ]
         .into_iter()
@@ -378,6 +390,20 @@ impl Unobserved {
                 .iter_mut()
                 .for_each(|e| e.address = Default::default());
         }
+        if self.batch_internals {
+            if let Some(batch) = s.batch.as_mut() {
+                s.registers = Default::default();
+                s.flags = Default::default();
+                s.heap.clear();
+                s.aux_heap.clear();
+                s.stack.clear();
+                s.history = 0;
+                for hook in &mut batch.hooks {
+                    hook.params = Default::default();
+                    hook.registers = Default::default();
+                }
+            }
+        }
         s
     }
 
@@ -409,6 +435,12 @@ impl Unobserved {
                 s.flags = Default::default();
                 s.frame = Default::default();
                 s.pending_panic = false;
+            }
+            if self.batch_internals {
+                s.registers = Default::default();
+                s.flags = Default::default();
+                s.executed = 0;
+                s.writes.clear();
             }
         }
         (a, b)

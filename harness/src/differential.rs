@@ -162,7 +162,8 @@ impl<'a> Judge<'a> {
         let (Some((lb, a)), Some((rb, b))) = (find(&e.left), find(&e.right)) else {
             return;
         };
-        let unobserved = lb.unobserved().either(rb.unobserved());
+        let mut unobserved = lb.unobserved().either(rb.unobserved());
+        unobserved.batch_internals &= case.batch.is_some();
         e.unobserved = unobserved.names();
         if let (Some(x), Some(y)) = (&a.state.batch, &b.state.batch) {
             if let Some((tx, text)) = where_batches_part(x, y) {

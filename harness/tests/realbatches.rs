@@ -35,6 +35,28 @@ fn agreed(case: &Case) -> FinalState {
     }
 }
 
+/// vm2 hosts real batches through its own operator adapter and agrees with the others; a
+/// bug in that adapter (vm2's refund one gas too high) makes vm2 the odd one out.
+#[test]
+fn vm2_runs_real_batches_and_a_bug_in_its_operator_is_vm2s_finding() {
+    use eradiff::backend::vm2_projection_fault;
+    use eradiff::differential::Finding;
+    let Some(settings) = settings() else { return };
+    let judge = Judge::default();
+    let case = generate_seeded_for(Target::Realbatches, 1, 0, &settings);
+    let (verdict, declined) = judge.check_counted(&case);
+    assert!(declined.is_empty(), "vm2 hosts the batch: {declined:?}");
+    assert!(matches!(verdict, Verdict::Agree(_)), "{verdict:?}");
+    let found = vm2_projection_fault::with(|| match judge.check(&case) {
+        Verdict::Disagree(finding) => judge.explain(&case, finding),
+        other => panic!("the injected vm2 operator bug must show: {other:?}"),
+    });
+    let Finding::Divergence { odd, .. } = &found.finding else {
+        panic!("{:?}", found.finding)
+    };
+    assert_eq!(odd.as_deref(), Some("vm2"), "{}", found.signature);
+}
+
 fn sealed(state: &FinalState) -> bool {
     state.end == eradiff::observe::RunEnd::Ok
         && state.batch.as_ref().is_some_and(|b| b.pubdata.is_some())

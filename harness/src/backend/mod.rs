@@ -8,6 +8,7 @@ mod reference_host;
 mod reference_memory;
 mod reference_operator;
 mod vm2;
+mod vm2_operator;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

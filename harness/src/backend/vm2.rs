@@ -9,9 +9,15 @@
 //! vm2 numbers its heaps its own way (heap 2 is the bootloader's heap where zk_evm has page
 //! 10) and keeps no code pages, and its events carry no address; what the driver compares
 //! against vm2 leaves those out ([`crate::compare::Unobserved`]). What it cannot host at all
-//! is refused with a reason: batches (our bootloader's operator protocol is not hosted on
-//! vm2 yet), static frames, pointers in the first frame's registers, the static-memory
-//! opcodes (vm2 does not implement them), and precompile calls that name a page.
+//! is refused with a reason: batches of our small bootloader (vm2 hosts the operator
+//! protocol only for the production bootloader, see [`super::vm2_operator`]), static
+//! frames, pointers in the first frame's registers, the static-memory opcodes (vm2 does not
+//! implement them), and precompile calls that name a page.
+//!
+//! vm2 keeps one snapshot at a time. A case's first frame runs under one (zk_evm's formal
+//! frame below it rolls back what a failing first frame changed), except in a batch fed one
+//! transaction at a time, where the operator's snapshots take it; there a bootloader that
+//! fails and is not rolled back shows the world as the formal frame leaves it, unchanged.
 
 use std::collections::BTreeSet;
 
@@ -26,6 +32,7 @@ use zksync_vm2::{ExecutionEnd, Program, Settings, StorageInterface, StorageSlot,
 
 use super::drive::{drive, drive_bare, Cycle, EndState, Machine, StepError};
 use super::reference_host::state_diff_bytes;
+use super::vm2_operator::Vm2Operator;
 use super::{Backend, BackendError, FedOperator};
 use crate::case::Case;
 use crate::compare::Unobserved;
@@ -63,6 +70,7 @@ impl Backend for Vm2 {
             access_logs: true,
             event_addresses: true,
             step_instruction_and_writes: true,
+            batch_internals: true,
         }
     }
 }
@@ -78,8 +86,12 @@ pub fn run_bare(case: &Case) -> Result<u64, String> {
 
 /// Why vm2 cannot host this case faithfully, if it cannot.
 pub fn unsupported(case: &Case) -> Option<String> {
-    if case.batch.is_some() {
-        return Some("our bootloader's operator protocol is not hosted on vm2".into());
+    if case
+        .batch
+        .as_ref()
+        .is_some_and(|b| b.blocks.is_empty() || !b.transactions.is_empty())
+    {
+        return Some(SMALL_BOOTLOADER.into());
     }
     if case.frame.is_static {
         return Some("vm2 cannot start in a static frame".into());
@@ -99,23 +111,35 @@ pub fn unsupported(case: &Case) -> Option<String> {
             ));
         }
     }
+    // The production bootloader's and system contracts' constants can read as such
+    // instructions: there the probe declines when one runs.
+    if case.batch.is_some() {
+        return None;
+    }
     let world = case.resolved_world();
     let static_memory = |code: &[U256]| {
         code.iter()
             .flat_map(eravm::decoder::code_word_instructions)
-            .map(Instruction::decode)
-            .any(|i| {
-                matches!(
-                    i.opcode,
-                    Opcode::StaticMemoryRead | Opcode::StaticMemoryWrite
-                )
-            })
+            .any(is_static_memory)
     };
     if static_memory(&case.code_words()) || world.bytecodes.iter().any(|(_, c)| static_memory(c)) {
-        return Some("vm2 0.5.0 does not implement the static-memory opcodes".into());
+        return Some(STATIC_MEMORY.into());
     }
     None
 }
+
+const STATIC_MEMORY: &str = "vm2 0.5.0 does not implement the static-memory opcodes";
+
+fn is_static_memory(raw: u64) -> bool {
+    matches!(
+        Instruction::decode(raw).opcode,
+        Opcode::StaticMemoryRead | Opcode::StaticMemoryWrite
+    )
+}
+
+/// Why vm2 declines batches of our small bootloader.
+const SMALL_BOOTLOADER: &str = "vm2 reads events without their address (as vm_fast does), \
+     so it hosts batches of the production bootloader only, not our small bootloader's";
 
 /// The first page no case without a world can reach: a case without contracts makes no
 /// far call, so it never allocates pages beyond the bootloader's.
@@ -155,6 +179,12 @@ fn proper(hash: U256) -> [u8; 28] {
 }
 
 impl<T: Tracer> Vm2World<T> {
+    /// The bytes of a bytecode the world knows, if it knows it.
+    fn known_bytes(&self, hash: U256) -> Option<Vec<u8>> {
+        let words = self.code.get(&proper(hash))?;
+        Some(words.iter().flat_map(eravm::code_hash::bytes).collect())
+    }
+
     pub fn new(world: &ResolvedWorld) -> Self {
         let mut programs = FxHashMap::default();
         let mut code = FxHashMap::default();
@@ -185,17 +215,10 @@ impl<T: Tracer> zksync_vm2::World<T> for Vm2World<T> {
     }
 
     fn decommit_code(&mut self, hash: U256) -> Vec<u8> {
-        let Some(words) = self.code.get(&proper(hash)) else {
+        self.known_bytes(hash).unwrap_or_else(|| {
             self.missing = true;
-            return Vec::new();
-        };
-        let mut bytes = Vec::with_capacity(words.len() * 32);
-        for w in words {
-            let mut b = [0u8; 32];
-            w.to_big_endian(&mut b);
-            bytes.extend_from_slice(&b);
-        }
-        bytes
+            Vec::new()
+        })
     }
 }
 
@@ -239,6 +262,13 @@ pub(crate) trait Probing: Tracer + Default {
     fn probe_mut(&mut self) -> Option<&mut Probe> {
         None
     }
+    /// Whether kernel code is the production system contracts' (see
+    /// [`Probe::trusts_kernel_pointers`]).
+    fn trust_kernel_pointers(&mut self) {
+        if let Some(p) = self.probe_mut() {
+            p.trusts_kernel_pointers = true;
+        }
+    }
 }
 
 impl Probing for () {
@@ -258,8 +288,10 @@ pub(crate) struct Probe {
     stack_slots: BTreeSet<u16>,
     /// Why the case cannot be compared on vm2, once that shows.
     unsupported: Option<String>,
-    /// A kernel frame wrote a pointer to its stack (so a stack operand may be one).
-    stack_holds_pointers: bool,
+    /// Kernel code is the production system contracts', which nodes run on both page
+    /// numberings (vm_latest and vm_fast side by side): its reads of pointers as integers
+    /// are not checked.
+    trusts_kernel_pointers: bool,
 }
 
 /// Whether an instruction of vm2's reads its operands as integers: everything but what
@@ -282,6 +314,29 @@ fn reads_integers(opcode: Vm2Opcode) -> bool {
     )
 }
 
+/// Whether the instruction's stack operand (if it has one) holds a pointer now: its slot as
+/// EraVM addresses it (`sp - (reg + imm)` relative or popped, `reg + imm` absolute), asked
+/// of vm2.
+fn stack_operand_is_pointer<S: GlobalStateInterface>(ins: &Instruction, state: &mut S) -> bool {
+    let offset = (state.read_register(ins.src0).0.low_u32() as u16).wrapping_add(ins.imm0);
+    let frame = state.current_frame();
+    let slot = match ins.src0_mode {
+        SrcMode::StackPop | SrcMode::StackRelative => frame.stack_pointer().wrapping_sub(offset),
+        SrcMode::StackAbsolute => offset,
+        _ => return false,
+    };
+    frame.read_stack(slot).1
+}
+
+/// A shift that moves a pointer's page bits (32..64) out, `shr.s k, rP` with k ≥ 64 (how
+/// compiled code reads a pointer's length): the result does not depend on the page.
+fn drops_page_bits(ins: &Instruction) -> bool {
+    ins.opcode == Opcode::Shr
+        && ins.swap_operands()
+        && ins.src0_mode == SrcMode::Imm
+        && ins.imm0 >= 64
+}
+
 impl Probing for Probe {
     const STEPS: bool = true;
     fn probe(&self) -> Option<&Probe> {
@@ -299,32 +354,28 @@ impl Probe {
     /// Kernel code that reads a pointer as an integer sees its page number, which vm2
     /// numbers its own way: such a run cannot be compared, and vm2 declines it.
     fn note_page_reads<S: GlobalStateInterface>(&mut self, opcode: Vm2Opcode, state: &mut S) {
-        if !state.current_frame().is_kernel() {
+        if self.trusts_kernel_pointers || !state.current_frame().is_kernel() {
             return;
         }
         let ins = Instruction::decode(self.raw);
-        let stack_source = matches!(
-            ins.src0_mode,
-            SrcMode::StackPop | SrcMode::StackRelative | SrcMode::StackAbsolute
-        );
         let tagged = |r: u8| r != 0 && state.read_register(r).1;
         let reads_pointer = tagged(ins.src1)
             || (ins.src0_mode == SrcMode::Reg && tagged(ins.src0))
-            || (stack_source && self.stack_holds_pointers);
-        if reads_integers(opcode) && reads_pointer && self.unsupported.is_none() {
+            || stack_operand_is_pointer(&ins, state);
+        if reads_integers(opcode)
+            && reads_pointer
+            && !drops_page_bits(&ins)
+            && self.unsupported.is_none()
+        {
+            let frame = state.current_frame();
             self.unsupported = Some(format!(
-                "kernel code reads a pointer as an integer (at pc {}), and vm2 numbers its \
-                 heaps differently",
-                state.current_frame().program_counter().unwrap_or(u16::MAX)
+                "kernel code reads a pointer as an integer (at pc {} of {:#x}: {}), and vm2 \
+                 numbers its heaps differently",
+                frame.program_counter().unwrap_or(u16::MAX),
+                frame.code_address(),
+                ins
             ));
         }
-        let stack_dst = matches!(
-            ins.dst0_mode,
-            eravm::DstMode::StackPush
-                | eravm::DstMode::StackRelative
-                | eravm::DstMode::StackAbsolute
-        );
-        self.stack_holds_pointers |= stack_dst && (!reads_integers(opcode) || reads_pointer);
     }
 
     /// The heap words and stack slots an instruction about to run may write in the first
@@ -372,7 +423,9 @@ impl Probe {
             }
             Vm2Opcode::PrecompileCall => {
                 let mut abi = register(ins.src0);
-                if abi.0[2] != 0 {
+                // The production contracts name pages from their own pointers, in vm2's
+                // numbering (see `trusts_kernel_pointers`).
+                if abi.0[2] != 0 && !self.trusts_kernel_pointers {
                     self.unsupported = Some(
                         "a precompile call names a page, and vm2 numbers heaps differently".into(),
                     );
@@ -407,6 +460,9 @@ impl Tracer for Probe {
                 })
             })
         };
+        if is_static_memory(self.raw) && self.unsupported.is_none() {
+            self.unsupported = Some(STATIC_MEMORY.into());
+        }
         self.note_page_reads(OP::VALUE, state);
         self.note_writes(OP::VALUE, state);
     }
@@ -419,8 +475,9 @@ impl Tracer for Probe {
     }
 }
 
-/// A deliberate bug in this adapter's projection (r3 one too high), for the test that shows
-/// a vm2-only disagreement is classified as one. Off unless a test turns it on.
+/// A deliberate bug in this adapter (its projection of r3 one too high, and its operator's
+/// refund one gas too high), for the tests that show a vm2-only disagreement is classified
+/// as one. Off unless a test turns it on.
 pub mod projection_fault {
     use std::cell::Cell;
 
@@ -454,6 +511,10 @@ pub(crate) struct Vm2Machine<T: Probing> {
     frame: Vm2Frame,
     /// What the first frame left before a revert or panic rolled its changes back.
     kept: Option<Kept>,
+    /// The operator, for a batch.
+    operator: Option<Vm2Operator>,
+    /// The first frame runs under vm2's snapshot of the start (see the module comment).
+    start_snapshot: bool,
 }
 
 /// The state a revert or panic of the first frame does not take back: its memory, the
@@ -478,11 +539,14 @@ impl<T: Probing> Vm2Machine<T> {
         let settings = Settings {
             default_aa_code_hash: bytes(resolved.default_aa_code_hash),
             evm_interpreter_code_hash: bytes(resolved.evm_emulator_code_hash),
-            hook_address: u32::MAX,
+            hook_address: match case.batch {
+                Some(_) => eravm::operator::layout::HOOK * 32,
+                None => u32::MAX,
+            },
         };
         let mut vm = VirtualMachine::new(
             case.frame.address.0,
-            Program::from_words(case.code_words(), false),
+            Program::from_words(case.code_words(), case.batch.is_some()),
             case.frame.caller.0,
             &case.calldata.0,
             case.ergs,
@@ -513,16 +577,30 @@ impl<T: Probing> Vm2Machine<T> {
         let frame = current_frame(&mut vm);
         // zk_evm's first frame returns to a formal frame below it, which rolls back what a
         // reverting or panicking first frame changed; vm2 stops without one. Its own
-        // snapshot of the start does that rollback (see `ended`).
-        vm.make_snapshot();
+        // snapshot of the start does that rollback (see `ended`), unless the operator
+        // needs vm2's one snapshot.
+        let start_snapshot = !case.batch.as_ref().is_some_and(|b| b.fed_one_by_one());
+        if start_snapshot {
+            vm.make_snapshot();
+        }
+        let operator = case
+            .batch
+            .as_ref()
+            .map(|b| Vm2Operator::start(b, resolved.clone(), &mut vm));
+        let mut tracer = T::default();
+        if case.batch.as_ref().is_some_and(|b| !b.blocks.is_empty()) {
+            tracer.trust_kernel_pointers();
+        }
         Vm2Machine {
             vm,
             world,
-            tracer: T::default(),
+            tracer,
             end: None,
             cycles: 0,
             frame,
             kept: None,
+            operator,
+            start_snapshot,
         }
     }
 
@@ -540,6 +618,9 @@ impl<T: Probing> Vm2Machine<T> {
             }
         };
         self.end = Some((how, data));
+        if !self.start_snapshot {
+            return Ok(());
+        }
         if how == RunEnd::Ok {
             self.vm.pop_snapshot();
         } else {
@@ -637,7 +718,7 @@ impl<T: Probing> Machine for Vm2Machine<T> {
         self.end.as_ref().map(|(how, _)| *how)
     }
 
-    fn step(&mut self, _: Option<ExecutionMode>) -> Result<Cycle, StepError> {
+    fn step(&mut self, mode: Option<ExecutionMode>) -> Result<Cycle, StepError> {
         let end = self.vm.run(&mut self.world, &mut self.tracer);
         if self.world.missing {
             return Err(StepError::Host);
@@ -647,6 +728,9 @@ impl<T: Probing> Machine for Vm2Machine<T> {
         }
         self.cycles += 1;
         self.frame = current_frame(&mut self.vm);
+        if let (ExecutionEnd::SuspendedOnHook(hook), Some(mode)) = (&end, mode) {
+            return self.answer(*hook, mode);
+        }
         self.ended(end)?;
         Ok(Cycle::default())
     }
@@ -658,13 +742,25 @@ impl<T: Probing> Machine for Vm2Machine<T> {
     ) -> Result<Option<Stop>, StepError> {
         if T::STEPS {
             while self.end.is_none() && self.cycles < max_cycles {
-                self.step(mode)?;
+                if let Some(stop) = self.step(mode)?.stop {
+                    return Ok(Some(stop));
+                }
             }
             return Ok(None);
         }
-        let end = self.vm.run(&mut self.world, &mut self.tracer);
-        self.ended(end)?;
-        Ok(None)
+        loop {
+            match (self.vm.run(&mut self.world, &mut self.tracer), mode) {
+                (ExecutionEnd::SuspendedOnHook(hook), Some(mode)) => {
+                    if let Some(stop) = self.answer(hook, mode)?.stop {
+                        return Ok(Some(stop));
+                    }
+                }
+                (end, _) => {
+                    self.ended(end)?;
+                    return Ok(None);
+                }
+            }
+        }
     }
 
     fn record_writes(&mut self) {}
@@ -792,7 +888,7 @@ impl<T: Probing> Machine for Vm2Machine<T> {
     }
 
     fn bootloader(&self) -> Option<&BootloaderState> {
-        None
+        self.operator.as_ref().map(|o| &o.state)
     }
 
     fn returned_bytes(&self) -> Vec<u8> {
@@ -831,7 +927,7 @@ impl<T: Probing> Machine for Vm2Machine<T> {
                 decommitted: kept.decommitted,
                 ..self.world_view()
             },
-            bootloader: None,
+            bootloader: self.operator.as_ref().map(|o| &o.state),
         }
     }
 }
@@ -915,17 +1011,50 @@ impl<T: Probing> Vm2Machine<T> {
 
 impl<T: Probing> FedOperator for Vm2Machine<T> {
     fn make_snapshot(&mut self) {
-        self.vm.make_snapshot();
+        if let Some(op) = self.operator.as_mut() {
+            op.make_snapshot(&mut self.vm, self.cycles);
+        }
     }
     fn rollback_to_the_latest_snapshot(&mut self) {
-        self.vm.rollback();
+        let op = self.operator.as_mut();
+        if let Some(cycles) = op.and_then(|op| op.rollback(&mut self.vm)) {
+            // The bootloader runs again from where the snapshot was taken.
+            self.cycles = cycles;
+            self.end = None;
+            self.kept = None;
+            self.frame = current_frame(&mut self.vm);
+        }
     }
     fn pop_snapshot_no_rollback(&mut self) {
-        self.vm.pop_snapshot();
+        if let Some(op) = self.operator.as_mut() {
+            op.pop_snapshot(&mut self.vm);
+        }
     }
-    fn push_transaction(&mut self, _: &::eravm::operator::Transaction) -> Result<(), BackendError> {
-        Err(BackendError::Unsupported(
-            "our bootloader's operator protocol is not hosted on vm2".into(),
-        ))
+    fn push_transaction(
+        &mut self,
+        tx: &::eravm::operator::Transaction,
+    ) -> Result<(), BackendError> {
+        match self.operator.as_mut() {
+            Some(op) => op.push(tx, &mut self.vm),
+            None => Err(BackendError::Unsupported(
+                "a transaction without a batch".into(),
+            )),
+        }
+    }
+}
+
+impl<T: Probing> Vm2Machine<T> {
+    /// Answers the hook vm2 suspended on (the bootloader's heap write is done).
+    fn answer(&mut self, hook: u32, mode: ExecutionMode) -> Result<Cycle, StepError> {
+        let Some(op) = self.operator.as_mut() else {
+            return Err(StepError::Unsupported(format!(
+                "vm2 suspended on hook {hook} outside a batch"
+            )));
+        };
+        let world = &mut self.world;
+        let stop = op
+            .answer(hook, &mut self.vm, |hash| world.known_bytes(hash), mode)
+            .map_err(|e| StepError::Unsupported(e.to_string()))?;
+        Ok(Cycle { hook: true, stop })
     }
 }
