@@ -78,6 +78,25 @@ pub enum BackendError {
     Crashed(String),
 }
 
+/// The operator's state at the start of `batch`, and the batch information it writes into
+/// the bootloader's heap before the first cycle (both hosted operators start so).
+pub(crate) fn start_batch(
+    batch: &crate::case::Batch,
+) -> (
+    ::eravm::operator::BootloaderState,
+    [(u32, ::eravm::U256); 8],
+) {
+    let env = batch.info.to_operator();
+    let mut state = ::eravm::operator::BootloaderState::new();
+    state.start_batch(&env, batch.closing_block());
+    (state, env.words())
+}
+
+/// What pushing a transaction into a case without a batch is.
+pub(crate) fn no_batch() -> BackendError {
+    BackendError::Unsupported("a transaction without a batch".into())
+}
+
 /// Runs a backend with panics caught, so that a crash of either VM becomes a finding
 /// instead of ending the process.
 pub fn run_isolated(backend: &dyn Backend, case: &Case, trace: bool) -> Result<Run, BackendError> {

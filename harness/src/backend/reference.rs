@@ -560,12 +560,8 @@ impl FedOperator for ZkMachine {
         &mut self,
         tx: &::eravm::operator::Transaction,
     ) -> Result<(), BackendError> {
-        match self.operator.as_mut() {
-            Some(op) => op.push(tx, &mut self.vm),
-            None => Err(BackendError::Unsupported(
-                "a transaction without a batch".into(),
-            )),
-        }
+        let op = self.operator.as_mut().ok_or_else(super::no_batch)?;
+        op.push(tx, &mut self.vm)
     }
 }
 

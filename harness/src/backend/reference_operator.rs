@@ -69,10 +69,8 @@ struct Snapshot {
 impl ReferenceOperator {
     /// Writes the batch information into the bootloader's heap.
     pub fn start(batch: &Batch, memory: &mut ReferenceMemory) -> Self {
-        let env = batch.info.to_operator();
-        write(memory, env.words());
-        let mut state = BootloaderState::new();
-        state.start_batch(&env, batch.closing_block());
+        let (state, words) = super::start_batch(batch);
+        write(memory, words);
         ReferenceOperator {
             state,
             snapshots: Vec::new(),

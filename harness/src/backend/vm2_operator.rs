@@ -41,10 +41,8 @@ impl Vm2Operator {
         world: ResolvedWorld,
         vm: &mut VirtualMachine<T, W>,
     ) -> Self {
-        let env = batch.info.to_operator();
-        write(vm, env.words());
-        let mut state = BootloaderState::new();
-        state.start_batch(&env, batch.closing_block());
+        let (state, words) = super::start_batch(batch);
+        write(vm, words);
         Vm2Operator {
             state,
             snapshot: None,
