@@ -176,6 +176,12 @@ impl Batch {
         self.rollbacks() > 0
     }
 
+    /// Whether the batch runs the production bootloader: protocol transactions in L2 blocks,
+    /// none of our small bootloader's.
+    pub fn runs_production_bootloader(&self) -> bool {
+        !self.blocks.is_empty() && self.transactions.is_empty()
+    }
+
     /// How many transactions are marked to be rolled back.
     pub fn rollbacks(&self) -> usize {
         let ours = self.transactions.iter().filter(|t| t.rollback).count();

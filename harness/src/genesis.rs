@@ -15,8 +15,6 @@ use crate::world::{bytecode_hash, Contract, Slot, SlotKey, World, BASE_TOKEN, SY
 pub const KNOWN_CODES_STORAGE: u64 = 0x8004;
 /// The ContractDeployer: deploys are calls to it.
 pub const CONTRACT_DEPLOYER: u64 = 0x8006;
-/// The L1 messenger: L2→L1 messages are calls to it.
-pub const L1_MESSENGER: u64 = 0x8008;
 /// The chain id a node's in-memory storage defaults to.
 pub const DEFAULT_CHAIN_ID: u64 = 270;
 

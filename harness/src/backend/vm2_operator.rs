@@ -13,12 +13,12 @@
 use eravm::operator::{layout, pubdata, BootloaderMark, BootloaderState, ExecutionMode, HookCall};
 use eravm::operator::{Stop, RESULT_BYTES};
 use eravm::{StorageKey, H160, U256};
+use rustc_hash::FxHashMap;
 use zksync_vm2::interface::{HeapId, StateInterface, Tracer};
 use zksync_vm2::VirtualMachine;
 
 use super::BackendError;
 use crate::case::Batch;
-use crate::world::ResolvedWorld;
 
 /// The address vm2 sees on every event (see the module comment).
 const EVENT_WRITER: H160 = H160([
@@ -30,15 +30,15 @@ pub(crate) struct Vm2Operator {
     pub state: BootloaderState,
     /// The operator's state and the cycle count when vm2's snapshot was taken.
     snapshot: Option<(BootloaderMark, u64)>,
-    /// The world the run started from: initial values and enumeration indices of slots.
-    world: ResolvedWorld,
+    /// Enumeration indices of the slots earlier batches wrote (`ResolvedWorld::enumerated`).
+    enumerated: FxHashMap<StorageKey, u64>,
 }
 
 impl Vm2Operator {
     /// Writes the batch information into the bootloader's heap.
     pub fn start<T: Tracer, W: zksync_vm2::World<T>>(
         batch: &Batch,
-        world: ResolvedWorld,
+        enumerated: FxHashMap<StorageKey, u64>,
         vm: &mut VirtualMachine<T, W>,
     ) -> Self {
         let (state, words) = super::start_batch(batch);
@@ -46,7 +46,7 @@ impl Vm2Operator {
         Vm2Operator {
             state,
             snapshot: None,
-            world,
+            enumerated,
         }
     }
 
@@ -155,7 +155,7 @@ impl Vm2Operator {
                 pubdata::StateDiff {
                     address,
                     key,
-                    enumeration_index: self.world.enumeration_index(&slot).unwrap_or(0),
+                    enumeration_index: self.enumerated.get(&slot).copied().unwrap_or(0),
                     initial: change.before,
                     final_value: change.after,
                 }

@@ -25,7 +25,7 @@ use crate::case::{
     L2Block, ProtocolTx, Word, CASE_FORMAT_VERSION,
 };
 use crate::contracts::{BootloaderKind, Bundle};
-use crate::genesis::{Genesis, CONTRACT_DEPLOYER, DEFAULT_CHAIN_ID, L1_MESSENGER};
+use crate::genesis::{Genesis, CONTRACT_DEPLOYER, DEFAULT_CHAIN_ID};
 use crate::signing::{self, Account, EIP_1559_TX, EIP_2930_TX, EIP_712_TX, L1_TX, LEGACY_TX};
 use crate::world::{bytecode_hash, Contract};
 
@@ -121,6 +121,15 @@ struct OpenBlock {
     block: L2Block,
     rolling: U256,
     kept: usize,
+}
+
+impl OpenBlock {
+    /// Counts `tx` as kept: its hash joins the block's rolling hash.
+    fn keep(&mut self, tx: &ProtocolTx, chain_id: u64) {
+        let hash = signing::tx_hash(tx, chain_id).expect("a signed or an L1 transaction");
+        self.rolling = signing::rolling_hash(self.rolling, &hash);
+        self.kept += 1;
+    }
 }
 
 struct Builder {
@@ -227,6 +236,7 @@ impl Builder {
             Intent::Deploy => EIP_712_TX,
             _ => [EIP_712_TX, EIP_1559_TX, EIP_2930_TX, LEGACY_TX][pick(u, &[4, 3, 1, 2])?],
         };
+        let mut factory_deps = Vec::new();
         let (to, data) = match intent {
             Intent::WriteStorage => (WRITER, u.bytes(32)?.to_vec()),
             Intent::Revert => (REVERTER, Vec::new()),
@@ -234,12 +244,14 @@ impl Builder {
             Intent::OutOfGas => (HEAP_GROWER, Vec::new()),
             Intent::SendMessage => {
                 let len = u.int_in_range(0..=200)?;
-                (L1_MESSENGER, send_to_l1_calldata(u.bytes(len)?))
+                let messenger = eravm::operator::pubdata::L1_MESSENGER.to_low_u64_be();
+                (messenger, send_to_l1_calldata(u.bytes(len)?))
             }
-            Intent::Deploy => (
-                CONTRACT_DEPLOYER,
-                create_calldata(u.bytes(32)?, bytecode_hash(&deployable(), false)),
-            ),
+            Intent::Deploy => {
+                let hash = bytecode_hash(&deployable(), false);
+                factory_deps.push(Word(hash));
+                (CONTRACT_DEPLOYER, create_calldata(u.bytes(32)?, hash))
+            }
             _ => (0, Vec::new()),
         };
         let to = if intent == Intent::CallDeployed {
@@ -280,19 +292,17 @@ impl Builder {
             max_priority_fee_per_gas: Word(priority.into()),
             value: Word(value),
             data: Bytes(data),
+            factory_deps,
             expected: Some(intent.expected()),
             ..ProtocolTx::default()
         };
-        if intent == Intent::Deploy {
-            tx.factory_deps = vec![Word(bytecode_hash(&deployable(), false))];
-        }
         if tx_type == LEGACY_TX && u.ratio(4, 5)? {
             tx.reserved[0] = Word(U256::one());
         }
         Ok(tx)
     }
 
-    /// A signed transaction meant to do `intent`, and its hash.
+    /// A signed transaction meant to do `intent`, and the index of its sender.
     fn transaction(&mut self, u: &mut Unstructured, intent: Intent) -> Result<(ProtocolTx, usize)> {
         let sender = u.int_in_range(0..=FUNDED - 1)? as usize;
         let account = match intent {
@@ -363,9 +373,7 @@ impl Builder {
         if via_l1 && u.ratio(1, 8)? {
             // A state keeper never drops a priority transaction.
             let tx = self.priority_tx(u, intent)?;
-            let hash = signing::tx_hash(&tx, self.chain_id).expect("an L1 transaction's hash");
-            open.rolling = signing::rolling_hash(open.rolling, &hash);
-            open.kept += 1;
+            open.keep(&tx, self.chain_id);
             open.block.transactions.push(tx);
             return Ok(());
         }
@@ -373,9 +381,7 @@ impl Builder {
         tx.rollback =
             intent.expected() == Expected::Rejection || (may_roll_back && u.ratio(1, 12)?);
         if !tx.rollback {
-            let hash = signing::tx_hash(&tx, self.chain_id).expect("a signed transaction");
-            open.rolling = signing::rolling_hash(open.rolling, &hash);
-            open.kept += 1;
+            open.keep(&tx, self.chain_id);
             self.wallets.nonces[sender] += 1;
             if intent == Intent::Deploy {
                 let nonce = &mut self.wallets.deploy_nonces[sender];
