@@ -6,7 +6,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Err(report) = eradiff::fuzzing::run(eradiff::generator::Target::Precompiles, data) {
         // The case is on disk already; stop here so that libFuzzer keeps the input too.
-        eprintln!("eravm and zk_evm disagree\n{report}");
+        eprintln!("a finding against eravm\n{report}");
         std::process::abort();
     }
 });

@@ -951,7 +951,7 @@ pub fn triage(
     let mut paths: Vec<PathBuf> = fs::read_dir(dir)?
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| crate::case::is_case_file(p))
         .collect();
     paths.sort();
     for path in paths {
@@ -1025,7 +1025,7 @@ pub fn variant_coverage(
             let p = e.path();
             if p.is_dir() {
                 walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "json") {
+            } else if crate::case::is_case_file(&p) {
                 out.push(p);
             }
         }

@@ -624,6 +624,11 @@ pub enum CaseError {
     TooLarge { path: String, limit: u64 },
 }
 
+/// Whether `path` names a case file by its extension: `*.json`, or `*.zasm` assembly.
+pub fn is_case_file(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "json") || crate::zasm::is_zasm(path)
+}
+
 /// The largest case file read, in bytes: `ERADIFF_MAX_CASE_BYTES`, or 64 MiB (a case of 2^16
 /// code words and a world of a hundred full contracts is under 30 MiB).
 pub fn max_case_bytes() -> u64 {
@@ -701,10 +706,15 @@ impl Case {
         Ok(case)
     }
 
-    /// Reads a case file, at most [`max_case_bytes`] of it (`/dev/zero` is refused, not
-    /// read to the end of memory).
+    /// Reads a case file, JSON or (named `*.zasm`) EraVM assembly, at most
+    /// [`max_case_bytes`] of it (`/dev/zero` is refused, not read to the end of memory).
     pub fn load(path: &Path) -> Result<Case, CaseError> {
-        Case::from_json(&read_limited(path)?)
+        let text = read_limited(path)?;
+        if crate::zasm::is_zasm(path) {
+            crate::zasm::case_from_zasm(&text)
+        } else {
+            Case::from_json(&text)
+        }
     }
 
     pub fn to_json(&self) -> String {

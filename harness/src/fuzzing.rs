@@ -106,8 +106,11 @@ fn run_case(case: &Case) -> Result<(), String> {
         return Ok(());
     }
     // A finding in a reference (zk_evm or vm2 the odd one out) stays on disk for `eradiff
-    // triage`; the fuzzer stops only on findings against eravm.
+    // triage`, a few of each signature; the fuzzer stops only on findings against eravm.
     if crate::differential::reference_at_fault(&explanation.signature).is_some() {
+        if !keep_reference_finding(&explanation.signature) {
+            let _ = std::fs::remove_file(&path);
+        }
         return Ok(());
     }
     let mut report = finding_markdown(case, &explanation, Some(&path.display().to_string()));
@@ -118,4 +121,29 @@ fn run_case(case: &Case) -> Result<(), String> {
         ));
     }
     Err(report)
+}
+
+/// How many cases of one reference finding's signature a fuzzing process keeps:
+/// `ERADIFF_KEEP_PER_REFERENCE_SIGNATURE`, or 20. vm2's known disagreements (see
+/// `corpus/trophies/`) are reached thousands of times a minute; the first few of each are
+/// what triage needs.
+pub fn kept_per_reference_signature() -> usize {
+    std::env::var("ERADIFF_KEEP_PER_REFERENCE_SIGNATURE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20)
+}
+
+/// Counts a reference finding's signature; whether its case is among the first kept.
+fn keep_reference_finding(signature: &str) -> bool {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static SEEN: Mutex<Option<HashMap<String, usize>>> = Mutex::new(None);
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    let count = seen
+        .get_or_insert_with(HashMap::new)
+        .entry(signature.to_string())
+        .or_default();
+    *count += 1;
+    *count <= kept_per_reference_signature()
 }

@@ -21,3 +21,4 @@ pub mod observe;
 pub mod report;
 pub mod signing;
 pub mod world;
+pub mod zasm;

@@ -663,7 +663,8 @@ fn judge_of(names: &[BackendName]) -> Result<Judge<'static>, String> {
     Ok(Judge::new(Box::leak(backends.into_boxed_slice())))
 }
 
-/// Every case file named, or under the folders named (`*.json`, recursively, sorted).
+/// Every case file named, or under the folders named (`*.json` and `*.zasm`, recursively,
+/// sorted).
 fn case_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
     fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
@@ -673,7 +674,7 @@ fn case_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
         for p in entries {
             if p.is_dir() {
                 walk(&p, out)?;
-            } else if p.extension().is_some_and(|e| e == "json") {
+            } else if eradiff::case::is_case_file(&p) {
                 out.push(p);
             }
         }
@@ -690,7 +691,6 @@ fn case_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// `eradiff replay` of many cases: one line each, then the counts.
 /// Prints a step trace of `case` on `backend`, cycles `from` to `to`.
 fn trace(case: &Case, backend: BackendName, from: u64, to: u64) -> ExitCode {
     let run = match eradiff::backend::run_isolated(backend.backend(), case, true) {
@@ -776,6 +776,7 @@ fn replay_one(judge: &Judge, case: &Case, path: &str, verbose: bool) -> ExitCode
     }
 }
 
+/// `eradiff replay` of many cases: one line each, then the counts.
 fn replay_many(judge: &Judge, paths: &[PathBuf]) -> ExitCode {
     let files = match case_files(paths) {
         Ok(f) => f,

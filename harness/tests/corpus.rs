@@ -23,7 +23,7 @@ fn every_corpus_case_agrees() {
         }
         for entry in std::fs::read_dir(&target).unwrap() {
             let path = entry.unwrap().path();
-            if path.extension().is_none_or(|e| e != "json") {
+            if !eradiff::case::is_case_file(&path) {
                 continue;
             }
             let case = Case::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

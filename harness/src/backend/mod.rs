@@ -101,13 +101,15 @@ pub(crate) fn no_batch() -> BackendError {
 /// instead of ending the process.
 pub fn run_isolated(backend: &dyn Backend, case: &Case, trace: bool) -> Result<Run, BackendError> {
     // The panic message goes into the finding; keep it off stderr while the backend runs.
+    catch_quietly(|| backend.run(case, trace)).unwrap_or_else(|m| Err(BackendError::Crashed(m)))
+}
+
+/// Runs `f` with a panic caught and kept off stderr: its message is the error.
+pub(crate) fn catch_quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     let was_quiet = quiet_panics(true);
-    let result = catch_unwind(AssertUnwindSafe(|| backend.run(case, trace)));
+    let result = catch_unwind(AssertUnwindSafe(f));
     quiet_panics(was_quiet);
-    match result {
-        Ok(result) => result,
-        Err(payload) => Err(BackendError::Crashed(panic_message(payload.as_ref()))),
-    }
+    result.map_err(|payload| panic_message(payload.as_ref()))
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
