@@ -223,3 +223,81 @@ fn two_jobs_run_the_same_cases_as_one() {
         "the injected bug is found by both jobs"
     );
 }
+
+/// Where the child campaign of the kill -9 test writes; set only in that child.
+const KILLED_CAMPAIGN_OUT: &str = "ERADIFF_TEST_KILLED_CAMPAIGN_OUT";
+
+/// The child of [`kill_9_at_twenty_moments_leaves_whole_files_and_a_report`]: an opcodes
+/// campaign with an injected bug, long enough to be killed while it runs.
+#[test]
+#[ignore = "a child process of the kill -9 test, which runs it"]
+fn killed_campaign_child() {
+    let out = std::env::var_os(KILLED_CAMPAIGN_OUT).expect("run by the kill -9 test");
+    with_fault(Fault::AddOffByOne, || {
+        campaign::run(
+            &config(Path::new(&out), 1_000_000),
+            &KnownDivergences::shipped(),
+        )
+        .expect("campaign runs")
+    });
+    panic!("the campaign ended before it was killed");
+}
+
+/// kill -9 at twenty moments of a campaign that finds an injected bug: every file left is
+/// whole (none empty, every JSON file parses, every report ends its last line), and
+/// `eradiff report` works on each folder from what it holds.
+#[test]
+fn kill_9_at_twenty_moments_leaves_whole_files_and_a_report() {
+    let exe = std::env::current_exe().unwrap();
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut with_findings = 0;
+    for k in 0..20 {
+        let out = fresh(&format!("killed-{k}"));
+        let mut child = std::process::Command::new(&exe)
+            .args(["--ignored", "--exact", "killed_campaign_child"])
+            .env(KILLED_CAMPAIGN_OUT, &out)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // xorshift: moments spread over the first 1.5 s, the same on every run.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        std::thread::sleep(std::time::Duration::from_millis(50 + state % 1450));
+        child.kill().unwrap(); // SIGKILL
+        assert!(child.wait().unwrap().code().is_none(), "killed, not ended");
+        if !out.exists() {
+            continue;
+        }
+        for f in files(&out) {
+            let name = f.file_name().unwrap().to_string_lossy().to_string();
+            if name.starts_with('.') {
+                continue; // a working file, written whole or not at all by its rename
+            }
+            let text = std::fs::read_to_string(&f).unwrap();
+            assert!(!text.is_empty(), "kill {k}: {} is empty", f.display());
+            if name.ends_with(".json") {
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .unwrap_or_else(|e| panic!("kill {k}: {} is cut: {e}", f.display()));
+            }
+            if name.ends_with(".md") {
+                assert!(text.ends_with('\n'), "kill {k}: {} is cut", f.display());
+            }
+        }
+        let (json, unreadable) = with_fault(Fault::AddOffByOne, || {
+            findings::report(&out, ReportFormat::Json)
+                .unwrap_or_else(|e| panic!("kill {k}: no report of {}: {e}", out.display()))
+        });
+        assert_eq!(unreadable, 0, "kill {k}: {json}");
+        let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+        if report["groups"].as_array().is_some_and(|g| !g.is_empty()) {
+            with_findings += 1;
+        }
+    }
+    println!("{with_findings} of 20 killed campaigns had findings on disk");
+    assert!(
+        with_findings >= 10,
+        "most kills came after the first finding: {with_findings}"
+    );
+}
