@@ -142,6 +142,7 @@ impl<'a> Judge<'a> {
             unobserved: Vec::new(),
             batch: None,
             batch_transaction: None,
+            panics: Vec::new(),
             finding,
         };
         if matches!(explanation.finding, Finding::Divergence { .. }) {
@@ -178,6 +179,15 @@ impl<'a> Judge<'a> {
                 e.traces_cut_at = Some(limit);
             }
         }
+        // Cycles count from 1: the step at index i is cycle i + 1.
+        let until = e.step.as_ref().map_or(u64::MAX, |s| s.index as u64 + 1);
+        e.panics = ran
+            .iter()
+            .filter_map(|r| {
+                let panics = r.result.as_ref().ok()?.panics.up_to(until, 3);
+                (!panics.is_empty()).then(|| (r.backend.name().to_string(), panics))
+            })
+            .collect();
         let Some(index) = e.step.as_ref().map(|s| s.index) else {
             return;
         };
@@ -290,6 +300,10 @@ pub struct Explanation {
     /// For batch cases: the transaction and hook where the operators' views first part.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch: Option<String>,
+    /// Why frames panicked, from each backend that says (eravm): the latest few up to the
+    /// first differing step, or up to the end if the traces do not part.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub panics: Vec<(String, Vec<crate::observe::PanicView>)>,
     /// The transaction (index among those pushed) where the operators' views first part.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_transaction: Option<usize>,

@@ -618,6 +618,7 @@ fn run(cli: Cli) -> ExitCode {
                         "{}",
                         serde_json::to_string_pretty(&run.state).unwrap_or_default()
                     );
+                    print_panics(b.name(), &run.panics);
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -691,6 +692,22 @@ fn case_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Why frames panicked, on stderr (stdout holds the final state as JSON).
+fn print_panics(backend: &str, panics: &eradiff::observe::PanicLog) {
+    if panics.total == 0 {
+        return;
+    }
+    eprintln!("{backend}: {} frame(s) panicked:", panics.total);
+    let mut shown = 0u64;
+    for panic in panics.iter() {
+        if shown == eradiff::observe::PANICS_KEPT as u64 && panics.total > 2 * shown {
+            eprintln!("  ... {} more ...", panics.total - 2 * shown);
+        }
+        eprintln!("  {}", eradiff::observe::PanicView::from(*panic));
+        shown += 1;
+    }
+}
+
 /// Prints a step trace of `case` on `backend`, cycles `from` to `to`.
 fn trace(case: &Case, backend: BackendName, from: u64, to: u64) -> ExitCode {
     let run = match eradiff::backend::run_isolated(backend.backend(), case, true) {
@@ -703,7 +720,7 @@ fn trace(case: &Case, backend: BackendName, from: u64, to: u64) -> ExitCode {
     let steps = run.trace.unwrap_or_default();
     say!(
         "{}",
-        eradiff::report::trace_text(&steps, from, to).trim_end()
+        eradiff::report::trace_text(&steps, &run.panics, from, to).trim_end()
     );
     let kept = steps.last().map_or(0, |s| s.cycle);
     if steps.len() >= eradiff::observe::max_trace_steps() && to > kept {

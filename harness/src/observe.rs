@@ -456,10 +456,81 @@ pub fn max_trace_steps() -> usize {
         .unwrap_or(200_000)
 }
 
+/// How many panics a [`PanicLog`] keeps at each end of a run.
+pub const PANICS_KEPT: usize = 32;
+
+/// The panics of a run and their reasons, from a VM that gives them (eravm does; zk_evm and
+/// vm2 keep only that a panic is pending): the first and the last [`PANICS_KEPT`], and how
+/// many there were. Diagnostics for reports; never compared.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PanicLog {
+    first: Vec<eravm::Panic>,
+    last: std::collections::VecDeque<eravm::Panic>,
+    pub total: u64,
+}
+
+impl PanicLog {
+    pub fn push(&mut self, panic: eravm::Panic) {
+        self.total += 1;
+        if self.first.len() < PANICS_KEPT {
+            self.first.push(panic);
+            return;
+        }
+        if self.last.len() == PANICS_KEPT {
+            self.last.pop_front();
+        }
+        self.last.push_back(panic);
+    }
+
+    /// The panics kept, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &eravm::Panic> {
+        self.first.iter().chain(self.last.iter())
+    }
+
+    /// The latest few panics kept at or before `cycle` (all of them for `u64::MAX`).
+    pub fn up_to(&self, cycle: u64, few: usize) -> Vec<PanicView> {
+        let until: Vec<&eravm::Panic> = self.iter().filter(|p| p.cycle <= cycle).collect();
+        until[until.len().saturating_sub(few)..]
+            .iter()
+            .map(|p| PanicView::from(**p))
+            .collect()
+    }
+}
+
+/// A panic as reports show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PanicView {
+    pub cycle: u64,
+    pub depth: usize,
+    pub reason: &'static str,
+}
+
+impl From<eravm::Panic> for PanicView {
+    fn from(p: eravm::Panic) -> PanicView {
+        PanicView {
+            cycle: p.cycle,
+            depth: p.depth,
+            reason: p.reason.describe(),
+        }
+    }
+}
+
+impl std::fmt::Display for PanicView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cycle {}, depth {}: {}",
+            self.cycle, self.depth, self.reason
+        )
+    }
+}
+
 /// The result of one run on one backend.
 #[derive(Clone, Debug)]
 pub struct Run {
     pub state: FinalState,
+    /// Why frames panicked, if the backend says (observed runs of eravm).
+    pub panics: PanicLog,
     /// The steps, up to [`max_trace_steps`] of them.
     pub trace: Option<Vec<StepState>>,
     /// How often each entry of the variant table ran (empty if the backend does not count).

@@ -6,7 +6,7 @@ use crate::case::Case;
 use crate::compare::StepDiff;
 use crate::differential::{Explanation, Finding};
 use crate::disasm;
-use crate::observe::StepState;
+use crate::observe::{PanicLog, StepState};
 
 /// A Markdown report of one finding: what differs, the first step where the backends part
 /// with both sides' registers and flags, the code around it, and how to replay it.
@@ -68,6 +68,21 @@ pub fn finding_markdown(case: &Case, explanation: &Explanation, case_path: Optio
             out,
             "The step traces agree; only the final state differs.\n"
         );
+    }
+    for (backend, panics) in &explanation.panics {
+        let _ = writeln!(
+            out,
+            "Why frames panicked on {backend}, the latest up to {}:\n",
+            if explanation.step.is_some() {
+                "the first differing step"
+            } else {
+                "the end"
+            }
+        );
+        for panic in panics {
+            let _ = writeln!(out, "- {panic}");
+        }
+        let _ = writeln!(out);
     }
     let _ = writeln!(out, "## Replay\n");
     let path = case_path.unwrap_or("CASE.json");
@@ -173,12 +188,13 @@ fn state_lines(out: &mut String, _name: &str, s: &StepState) {
 
 /// A step trace as text, one line per cycle from `from` to `to` (inclusive): the cycle, the
 /// code address when it changes, pc, the instruction that ran, the registers it changed,
-/// flags, ergs and depth, and the memory it wrote. The state before the first cycle is the
-/// start of the run.
-pub fn trace_text(trace: &[StepState], from: u64, to: u64) -> String {
+/// flags, ergs and depth, the memory it wrote, and why a frame panicked where the VM says
+/// (`panics`). The state before the first cycle is the start of the run.
+pub fn trace_text(trace: &[StepState], panics: &PanicLog, from: u64, to: u64) -> String {
     let mut out = String::new();
     let mut previous: Option<&StepState> = None;
     let mut first = true;
+    let mut panics = panics.iter().peekable();
     for step in trace {
         if step.cycle > to {
             break;
@@ -186,6 +202,11 @@ pub fn trace_text(trace: &[StepState], from: u64, to: u64) -> String {
         if step.cycle >= from {
             trace_line(&mut out, previous, step, first);
             first = false;
+        }
+        while let Some(panic) = panics.next_if(|p| p.cycle <= step.cycle) {
+            if panic.cycle == step.cycle && step.cycle >= from {
+                let _ = writeln!(out, "{:>8}  (the frame panicked: {})", "", panic.reason);
+            }
         }
         previous = Some(step);
     }

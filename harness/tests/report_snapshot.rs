@@ -134,3 +134,36 @@ fn divergence_in_a_world_contract_lists_its_code() {
         insta::assert_snapshot!("divergence_in_a_world_contract", report);
     });
 }
+
+/// A divergence after a frame panicked: the report says why it panicked (eravm's reason).
+#[test]
+fn divergence_after_a_panic_says_why() {
+    let case = eradiff::zasm::case_from_zasm(
+        "    .text
+__entry:
+    near_call r0, @faulty, @back
+back:
+    add 2, r0, r3
+    ret.ok r0
+faulty:
+    ld r0, r2
+    ret.ok r0
+",
+    )
+    .unwrap();
+    let report = with_fault(Fault::AddOffByOne, || match Judge::default().check(&case) {
+        Verdict::Disagree(finding) => {
+            let explanation = Judge::default().explain(&case, finding);
+            assert_eq!(explanation.signature, "diverges@add");
+            finding_markdown(&case, &explanation, Some("corpus/zasm/example.zasm"))
+        }
+        _ => panic!("the injected bug must show"),
+    });
+    assert!(
+        report.contains("- cycle 3, depth 2: ld: the pointer operand is an integer"),
+        "{report}"
+    );
+    insta::with_settings!({ snapshot_path => "../../snapshots", prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!("divergence_after_a_panic", report);
+    });
+}

@@ -17,7 +17,7 @@ fn program() -> eradiff::case::Case {
 fn a_trace_prints_the_cycles_asked_for_with_the_registers_they_changed() {
     for backend in [&EraVm as &dyn eradiff::backend::Backend, &ZkEvm] {
         let run = run_isolated(backend, &program(), true).expect("runs");
-        let text = trace_text(run.trace.as_deref().unwrap_or_default(), 2, 2);
+        let text = trace_text(run.trace.as_deref().unwrap_or_default(), &run.panics, 2, 2);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines.len(),

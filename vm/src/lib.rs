@@ -12,6 +12,7 @@ mod instructions;
 pub mod memory;
 pub mod opcode;
 pub mod operator;
+pub mod panic;
 pub mod precompiles;
 mod programs;
 pub mod state;
@@ -26,6 +27,7 @@ pub use decoder::Instruction;
 pub use ergs::Ergs;
 pub use fat_pointer::FatPointer;
 pub use opcode::{Condition, DstMode, Opcode, SrcMode};
+pub use panic::{Panic, PanicReason};
 pub use primitive_types::{H160, U256};
 pub use state::{Flags, Frame, PageId, TaggedWord};
 pub use vm::{

@@ -9,6 +9,7 @@ use crate::fat_pointer::FatPointer;
 use crate::instructions::{dst_mode_of, src_mode_of, Operands};
 use crate::memory::{Memory, MemorySnapshot};
 use crate::opcode::{DstMode, Opcode, SrcMode};
+use crate::panic::{Panic, PanicReason};
 use crate::state::{CallStack, Flags, Frame, PageId, Registers, TaggedWord};
 use crate::world::{InMemoryStorage, Storage, VmState, WorldSnapshot};
 
@@ -133,6 +134,7 @@ pub struct VmSnapshot {
     context_u128: u128,
     tx_number: u16,
     pending_panic: bool,
+    panic_reason: Option<PanicReason>,
     pubdata_revert_counter: i32,
     memory_page_counter: u32,
     world: WorldSnapshot,
@@ -154,6 +156,11 @@ pub struct Vm {
     /// Set by an instruction that fails mid-way: the next cycle runs `ret.panic` instead.
     /// Set it with [`Vm::set_pending_panic`], which also tells [`Vm::run`] to look.
     pub(crate) pending_panic: bool,
+    /// Why the panic in flight happens: set with a pending panic or a fault, taken by the
+    /// `ret.panic` that carries it out.
+    panic_reason: Option<PanicReason>,
+    /// The latest panic, for reports.
+    last_panic: Option<Panic>,
     /// [`Vm::run`] runs cycles without looking for an exit, a pending panic or a full stack
     /// while `cycles` is below this; whatever raises one of them sets it to 0, so that the
     /// hot loop has one check instead of four.
@@ -247,6 +254,8 @@ impl Vm {
             context_u128: 0,
             tx_number: 0,
             pending_panic: false,
+            panic_reason: None,
+            last_panic: None,
             stop_at: 0,
             pubdata_revert_counter: 0,
             memory_page_counter: FIRST_FAR_CALL_BASE_PAGE,
@@ -346,6 +355,9 @@ impl Vm {
         let faulted = out_of_ergs || full || violates_guards(frame, fetched.guards);
         let mut current = fetched;
         if faulted {
+            // A pending panic keeps its reason (its ret.panic may find the ergs gone).
+            self.panic_reason
+                .get_or_insert_with(|| fault_reason(frame, fetched.guards, out_of_ergs, full));
             current.replace_with(&self.panic);
         } else if current.condition_mask >> self.flags & 1 == 0 {
             current.replace_with(&self.nop);
@@ -499,9 +511,29 @@ impl Vm {
     }
 
     /// An instruction failed mid-way: the next cycle runs `ret.panic` instead.
-    pub(crate) fn set_pending_panic(&mut self) {
+    pub(crate) fn set_pending_panic(&mut self, reason: PanicReason) {
         self.pending_panic = true;
+        self.panic_reason = Some(reason);
         self.stop_at = 0;
+    }
+
+    /// A frame ends in a panic: `opcode` ran, a far return's ABI may have `turned` it into
+    /// one. A fault or pending panic named its reason already; otherwise it is the program's.
+    pub(crate) fn record_panic(&mut self, opcode: Opcode, turned: Option<PanicReason>) {
+        let reason = self.panic_reason.take().unwrap_or(match turned {
+            Some(reason) if opcode != Opcode::RetPanic => reason,
+            _ => PanicReason::Explicit,
+        });
+        self.last_panic = Some(Panic {
+            cycle: self.cycles + 1,
+            depth: self.stack.depth(),
+            reason,
+        });
+    }
+
+    /// The latest panic and why it happened (see [`crate::panic`]).
+    pub fn last_panic(&self) -> Option<Panic> {
+        self.last_panic
     }
 
     /// After a call pushed a frame: every instruction faults while the stack is full.
@@ -595,6 +627,7 @@ impl Vm {
             context_u128: self.context_u128,
             tx_number: self.tx_number,
             pending_panic: self.pending_panic,
+            panic_reason: self.panic_reason,
             pubdata_revert_counter: self.pubdata_revert_counter,
             memory_page_counter: self.memory_page_counter,
             world: self.world.snapshot(),
@@ -614,6 +647,7 @@ impl Vm {
         self.context_u128 = snapshot.context_u128;
         self.tx_number = snapshot.tx_number;
         self.pending_panic = snapshot.pending_panic;
+        self.panic_reason = snapshot.panic_reason;
         self.pubdata_revert_counter = snapshot.pubdata_revert_counter;
         self.memory_page_counter = snapshot.memory_page_counter;
         self.world.rollback(snapshot.world);
@@ -645,6 +679,22 @@ impl Vm {
 /// Whether an instruction's checks before execution fail in `frame`: an invalid opcode, a
 /// kernel-only one outside the kernel, or a state-changing one in a static frame.
 #[inline(always)]
+/// Why an instruction faulted before it ran (the invalid instruction costs every erg, so
+/// it is named before the ergs).
+fn fault_reason(frame: &Frame, guards: u8, out_of_ergs: bool, full: bool) -> PanicReason {
+    if guards & GUARD_INVALID != 0 {
+        PanicReason::InvalidInstruction
+    } else if out_of_ergs {
+        PanicReason::OutOfErgs
+    } else if full {
+        PanicReason::CallStackFull
+    } else if guards & GUARD_KERNEL_ONLY != 0 && !frame.is_kernel {
+        PanicReason::KernelOnly
+    } else {
+        PanicReason::StaticViolation
+    }
+}
+
 fn violates_guards(frame: &Frame, guards: u8) -> bool {
     guards != 0
         && (guards & GUARD_INVALID != 0

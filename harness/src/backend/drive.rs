@@ -121,6 +121,10 @@ pub(crate) trait Machine: FedOperator {
     fn stats(&self) -> RunStats {
         RunStats::default()
     }
+    /// The latest panic and its reason, if the machine says why frames panic.
+    fn last_panic(&self) -> Option<eravm::Panic> {
+        None
+    }
 }
 
 /// What the driver saw of a run besides the machine's own state.
@@ -144,6 +148,7 @@ struct Observer<M: Machine> {
     /// Journaling instructions run, and the most allowed (see [`RunEnd::MemoryBudget`]).
     journaled: u64,
     max_journal: u64,
+    panics: crate::observe::PanicLog,
 }
 
 impl<M: Machine> Observer<M> {
@@ -170,6 +175,7 @@ impl<M: Machine> Observer<M> {
             operator_acted: true,
             journaled: 0,
             max_journal: crate::observe::max_journal(),
+            panics: Default::default(),
         }
     }
 
@@ -216,13 +222,18 @@ impl<M: Machine> Observer<M> {
             self.counts[index as usize] += 1;
         }
         if let Some(executed) = m.call_or_ret() {
+            let panicked = m.panicked();
             self.calls.cycle(
                 &executed,
                 M::ids(&self.before),
                 M::ids(&m.frame()),
                 m.depth(),
-                m.panicked(),
+                panicked,
             );
+            // A return that panicked this cycle: the machine may say why.
+            if let Some(panic) = m.last_panic().filter(|p| panicked && p.cycle == m.cycles()) {
+                self.panics.push(panic);
+            }
         }
     }
 
@@ -375,6 +386,7 @@ fn finish<M: Machine>(mut m: M, case: &Case, seen: Observer<M>, stopped: Stopped
     };
     Run {
         state,
+        panics: seen.panics,
         trace: seen.steps,
         variant_counts: seen.counts,
         stats,

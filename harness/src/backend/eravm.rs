@@ -243,6 +243,10 @@ impl Machine for EraMachine {
         }
     }
 
+    fn last_panic(&self) -> Option<eravm::Panic> {
+        self.op.vm.last_panic()
+    }
+
     fn stats(&self) -> RunStats {
         let vm = &self.op.vm;
         let exits = vm.far_exits();

@@ -13,6 +13,7 @@ use crate::code_hash::{self, AT_REST, BEING_CONSTRUCTED, ERAVM_VERSION, EVM_BLOB
 use crate::decoder::Instruction;
 use crate::fat_pointer::FatPointer;
 use crate::opcode::Opcode;
+use crate::panic::PanicReason;
 use crate::state::{is_kernel_address, Frame, PageId, TaggedWord};
 use crate::vm::{Vm, VmError};
 use crate::world::StorageKey;
@@ -107,9 +108,9 @@ pub(super) fn execute(
     let new_base = PageId(vm.memory_page_counter);
 
     // Look the code up; only the rollup shard exists.
-    let mut fault = false;
+    let mut fault: Option<PanicReason> = None;
     let stored_hash = if code_shard != 0 {
-        fault = true;
+        fault = Some(PanicReason::FarCallShard);
         U256::zero()
     } else {
         let key = StorageKey {
@@ -138,19 +139,19 @@ pub(super) fn execute(
                 // Most likely a contract still being constructed, called normally.
                 to_default_account = true;
             } else {
-                fault = true;
+                fault.get_or_insert(PanicReason::FarCallCodeHash);
             }
         }
     }
     if stored_hash.is_zero() {
         if callee_is_kernel {
-            fault = true;
+            fault.get_or_insert(PanicReason::FarCallCodeHash);
         } else {
             to_default_account = true;
         }
     }
     if !to_default_account && !to_evm_emulator && !runs_as_is {
-        fault = true;
+        fault.get_or_insert(PanicReason::FarCallCodeHash);
     }
     let code_hash = if to_evm_emulator {
         vm.settings.evm_emulator_code_hash
@@ -159,7 +160,7 @@ pub(super) fn execute(
     } else {
         stored_hash
     };
-    let code_words = if fault {
+    let code_words = if fault.is_some() {
         0
     } else {
         code_hash::length_in_words(&code_hash::bytes(&code_hash))
@@ -167,12 +168,12 @@ pub(super) fn execute(
 
     // The calldata: a pointer passed on, or a fresh slice of the caller's heap.
     if (abi.source == CalldataSource::ForwardPointer) != ops.src0.is_pointer {
-        fault = true;
+        fault.get_or_insert(PanicReason::FarCallCalldata);
     }
     let overflows = abi.pointer.overflows();
     let fresh_with_offset = abi.source != CalldataSource::ForwardPointer && abi.pointer.offset != 0;
     if overflows || fresh_with_offset || !abi.pointer.is_valid_slice() {
-        fault = true;
+        fault.get_or_insert(PanicReason::FarCallCalldata);
     }
     match abi.source {
         CalldataSource::ForwardPointer => {
@@ -183,7 +184,7 @@ pub(super) fn execute(
         CalldataSource::Heap => abi.pointer.page = caller.base_page.heap().0,
         CalldataSource::AuxHeap => abi.pointer.page = caller.base_page.aux_heap().0,
     }
-    if fault {
+    if fault.is_some() {
         abi.pointer = FatPointer::default();
     }
 
@@ -208,7 +209,7 @@ pub(super) fn execute(
             }
             ergs -= growth;
         } else {
-            fault = true;
+            fault.get_or_insert(PanicReason::FarCallOutOfErgs);
             ergs = 0;
         }
     }
@@ -225,14 +226,14 @@ pub(super) fn execute(
     if ergs >= extra_ergs {
         ergs -= extra_ergs;
     } else {
-        fault = true;
+        fault.get_or_insert(PanicReason::FarCallOutOfErgs);
         extra_ergs = 0;
         ergs = 0;
     }
 
     // Decommit: free if this hash was loaded before.
-    let code_page = if fault {
-        vm.set_pending_panic();
+    let code_page = if let Some(reason) = fault {
+        vm.set_pending_panic(reason);
         PageId(0)
     } else {
         let normalized = code_hash::normalized(&code_hash);
@@ -249,7 +250,7 @@ pub(super) fn execute(
             ergs -= cost;
             vm.decommit_into(&code_hash, new_base)?.0
         } else {
-            vm.set_pending_panic();
+            vm.set_pending_panic(PanicReason::FarCallOutOfErgs);
             PageId(0)
         }
     };

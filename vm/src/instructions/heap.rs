@@ -8,6 +8,7 @@ use primitive_types::U256;
 use super::{clear_dst1, operands, HandlerResult, Operands};
 use crate::decoder::{Instruction, Predecoded};
 use crate::fat_pointer::FatPointer;
+use crate::panic::PanicReason;
 use crate::state::{PageId, TaggedWord};
 use crate::vm::{Vm, BOOTLOADER_BASE_PAGE, STATIC_MEMORY_PAGE};
 
@@ -80,7 +81,7 @@ fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands, target: Target, is_wr
     vm.stack.current.pc = ops.new_pc;
     let address = ops.src0;
     let mut pointer = FatPointer::from_u256(&address.value);
-    let mut fault = false;
+    let mut fault: Option<PanicReason> = None;
     // An access that reads nothing: out-of-range pointers read zeros, faults touch nothing.
     let mut skip_access = false;
 
@@ -88,7 +89,7 @@ fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands, target: Target, is_wr
     let start = match target {
         Target::Pointer => {
             if !address.is_pointer {
-                fault = true;
+                fault = Some(PanicReason::ReadFromInteger);
             }
             if !pointer.offset_in_bounds() {
                 skip_access = true;
@@ -104,16 +105,16 @@ fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands, target: Target, is_wr
             // The whole operand is the offset, so anything past 32 bits is out of range.
             let limbs = address.value.0;
             if limbs[1] | limbs[2] | limbs[3] != 0 || limbs[0] > MAX_HEAP_OFFSET as u64 {
-                fault = true;
+                fault = Some(PanicReason::HeapOffsetOutOfRange);
                 skip_access = true;
             }
             pointer.offset
         }
     };
-    let beyond_range = fault && target != Target::Pointer;
+    let beyond_range = fault.is_some() && target != Target::Pointer;
     let (end, end_overflows) = pointer.offset.overflowing_add(32);
     if end_overflows {
-        fault = true;
+        fault.get_or_insert(PanicReason::HeapOffsetOutOfRange);
     }
 
     if matches!(target, Target::Heap | Target::AuxHeap) {
@@ -142,11 +143,11 @@ fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands, target: Target, is_wr
             }
             None => {
                 frame.ergs = 0;
-                fault = true;
+                fault.get_or_insert(PanicReason::HeapGrowthOutOfErgs);
             }
         }
     }
-    let skip_access = skip_access || fault;
+    let skip_access = skip_access || fault.is_some();
 
     let page = PageId(pointer.page);
     let word0 = start / 32;
@@ -178,8 +179,8 @@ fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands, target: Target, is_wr
                 value = (value >> past_bits) << past_bits;
             }
         }
-        if fault {
-            vm.set_pending_panic();
+        if let Some(reason) = fault {
+            vm.set_pending_panic(reason);
             return false;
         }
         vm.write_dst0(ins, ops, TaggedWord::integer(value));
@@ -207,8 +208,8 @@ fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands, target: Target, is_wr
                     .write(page, word0 + 1, TaggedWord::integer(new_second));
             }
         }
-        if fault {
-            vm.set_pending_panic();
+        if let Some(reason) = fault {
+            vm.set_pending_panic(reason);
             return false;
         }
         if ins.first_modifier() {

@@ -6,6 +6,7 @@ use super::Operands;
 use crate::decoder::Instruction;
 use crate::fat_pointer::FatPointer;
 use crate::opcode::Opcode;
+use crate::panic::PanicReason;
 use crate::state::TaggedWord;
 use crate::vm::Vm;
 
@@ -16,14 +17,14 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) {
     vm.stack.current.pc = ops.new_pc;
     let (ptr, arg) = (ops.src0, ops.src1);
     if !ptr.is_pointer || arg.is_pointer {
-        vm.set_pending_panic();
+        vm.set_pending_panic(PanicReason::PointerOperands);
         return;
     }
     let pointer = FatPointer::from_u256(&ptr.value);
     let result = match ins.opcode {
         Opcode::PtrAdd | Opcode::PtrSub => {
             if arg.value >= MAX_OFFSET_DELTA {
-                vm.set_pending_panic();
+                vm.set_pending_panic(PanicReason::PointerOffsetOutOfRange);
                 return;
             }
             let delta = arg.value.0[0] as u32;
@@ -33,7 +34,7 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) {
                 pointer.offset.checked_sub(delta)
             };
             let Some(offset) = moved else {
-                vm.set_pending_panic();
+                vm.set_pending_panic(PanicReason::PointerOffsetOutOfRange);
                 return;
             };
             FatPointer { offset, ..pointer }.into_word_keeping_high_bits(&ptr.value)
@@ -41,7 +42,7 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) {
         Opcode::PtrPack => {
             // The high half comes from the second operand, whose low half must be empty.
             if arg.value.low_u128() != 0 {
-                vm.set_pending_panic();
+                vm.set_pending_panic(PanicReason::PointerPackLowBits);
                 return;
             }
             U256([
@@ -53,7 +54,7 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) {
         }
         Opcode::PtrShrink => {
             let Some(length) = pointer.length.checked_sub(arg.value.0[0] as u32) else {
-                vm.set_pending_panic();
+                vm.set_pending_panic(PanicReason::PointerShrinkPastLength);
                 return;
             };
             FatPointer { length, ..pointer }.into_word_keeping_high_bits(&ptr.value)

@@ -4,6 +4,7 @@ use super::{clear_dst1, HandlerResult};
 use crate::decoder::Predecoded;
 use crate::fat_pointer::FatPointer;
 use crate::opcode::Opcode;
+use crate::panic::PanicReason;
 use crate::state::{Finished, Flags, Frame, TaggedWord};
 use crate::vm::{ExitKind, Vm};
 
@@ -56,17 +57,24 @@ fn execute<const LOCAL: bool>(vm: &mut Vm, d: &Predecoded) {
     };
     let frame = &vm.stack.current;
     let mut ergs = frame.ergs;
+    let mut turned = None;
 
     // A far return validates and prices the return data slice first.
     let return_data = if LOCAL {
         None
     } else {
-        let (returned, ergs_left, still_kind) =
+        let (returned, ergs_left, why) =
             far_return_data(frame, vm.registers.get(ins.src0), kind, ergs);
         ergs = ergs_left;
-        kind = still_kind;
+        if why.is_some() {
+            kind = ExitKind::Panic;
+        }
+        turned = why;
         Some(returned)
     };
+    if kind == ExitKind::Panic {
+        vm.record_panic(ins.opcode, turned);
+    }
 
     let rolled_back = kind != ExitKind::Ok;
     let Some(finished) = vm.finish_frame(rolled_back) else {
@@ -113,40 +121,42 @@ fn execute<const LOCAL: bool>(vm: &mut Vm, d: &Predecoded) {
 }
 
 /// Checks the return data ABI of a far return and charges for heap growth. Returns the
-/// pointer handed to the caller, the ergs left and how the frame ends (a malformed ABI
-/// turns the return into a panic).
+/// pointer handed to the caller, the ergs left and, if a malformed ABI or the growth's
+/// price turns the return into a panic, why.
 fn far_return_data(
     frame: &Frame,
     abi: TaggedWord,
-    mut kind: ExitKind,
+    kind: ExitKind,
     mut ergs: u32,
-) -> (FatPointer, u32, ExitKind) {
+) -> (FatPointer, u32, Option<PanicReason>) {
+    let mut why = None;
     let source = ReturnDataSource::from_abi(&abi.value);
     let mut pointer = FatPointer::from_u256(&abi.value);
 
     if source == ReturnDataSource::ForwardPointer {
         if !abi.is_pointer {
-            kind = ExitKind::Panic;
+            why = Some(PanicReason::ReturnData);
         }
         // Outside the kernel, return data may not be forwarded from pages older than the
         // frame (its own calldata), which the caller could still change.
         if pointer.page < frame.base_page.0 && !frame.is_kernel() {
-            kind = ExitKind::Panic;
+            why = Some(PanicReason::ReturnData);
         }
     } else if abi.is_pointer {
-        kind = ExitKind::Panic;
+        why = Some(PanicReason::ReturnData);
     }
     // A fresh slice of the frame's own heap must start at offset 0.
     let fresh_with_offset = source != ReturnDataSource::ForwardPointer && pointer.offset != 0;
     let overflows = pointer.overflows();
     if fresh_with_offset || overflows || !pointer.is_valid_slice() {
-        kind = ExitKind::Panic;
+        why = Some(PanicReason::ReturnData);
     }
-    if kind == ExitKind::Panic {
+    let panics = kind == ExitKind::Panic || why.is_some();
+    if panics {
         pointer = FatPointer::default();
     }
 
-    if kind != ExitKind::Panic {
+    if !panics {
         match source {
             ReturnDataSource::ForwardPointer => {
                 pointer.start = pointer.start.wrapping_add(pointer.offset);
@@ -179,10 +189,10 @@ fn far_return_data(
         ergs -= growth;
     } else {
         ergs = 0;
-        kind = ExitKind::Panic;
+        why.get_or_insert(PanicReason::ReturnDataOutOfErgs);
         pointer = FatPointer::default();
     }
-    (pointer, ergs, kind)
+    (pointer, ergs, why)
 }
 
 impl Vm {
