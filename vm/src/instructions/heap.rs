@@ -81,7 +81,7 @@ fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands, target: Target, is_wr
     vm.stack.current.pc = ops.new_pc;
     let address = ops.src0;
     let mut pointer = FatPointer::from_u256(&address.value);
-    let mut fault: Option<PanicReason> = None;
+    let mut fault = false;
     // An access that reads nothing: out-of-range pointers read zeros, faults touch nothing.
     let mut skip_access = false;
 
@@ -89,7 +89,7 @@ fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands, target: Target, is_wr
     let start = match target {
         Target::Pointer => {
             if !address.is_pointer {
-                fault = Some(PanicReason::ReadFromInteger);
+                fault = true;
             }
             if !pointer.offset_in_bounds() {
                 skip_access = true;
@@ -105,16 +105,16 @@ fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands, target: Target, is_wr
             // The whole operand is the offset, so anything past 32 bits is out of range.
             let limbs = address.value.0;
             if limbs[1] | limbs[2] | limbs[3] != 0 || limbs[0] > MAX_HEAP_OFFSET as u64 {
-                fault = Some(PanicReason::HeapOffsetOutOfRange);
+                fault = true;
                 skip_access = true;
             }
             pointer.offset
         }
     };
-    let beyond_range = fault.is_some() && target != Target::Pointer;
+    let beyond_range = fault && target != Target::Pointer;
     let (end, end_overflows) = pointer.offset.overflowing_add(32);
     if end_overflows {
-        fault.get_or_insert(PanicReason::HeapOffsetOutOfRange);
+        fault = true;
     }
 
     if matches!(target, Target::Heap | Target::AuxHeap) {
@@ -143,11 +143,11 @@ fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands, target: Target, is_wr
             }
             None => {
                 frame.ergs = 0;
-                fault.get_or_insert(PanicReason::HeapGrowthOutOfErgs);
+                fault = true;
             }
         }
     }
-    let skip_access = skip_access || fault.is_some();
+    let skip_access = skip_access || fault;
 
     let page = PageId(pointer.page);
     let word0 = start / 32;
@@ -179,8 +179,8 @@ fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands, target: Target, is_wr
                 value = (value >> past_bits) << past_bits;
             }
         }
-        if let Some(reason) = fault {
-            vm.set_pending_panic(reason);
+        if fault {
+            vm.set_pending_panic(fault_reason(target, &address, end_overflows));
             return false;
         }
         vm.write_dst0(ins, ops, TaggedWord::integer(value));
@@ -208,8 +208,8 @@ fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands, target: Target, is_wr
                     .write(page, word0 + 1, TaggedWord::integer(new_second));
             }
         }
-        if let Some(reason) = fault {
-            vm.set_pending_panic(reason);
+        if fault {
+            vm.set_pending_panic(fault_reason(target, &address, end_overflows));
             return false;
         }
         if ins.first_modifier() {
@@ -262,4 +262,20 @@ fn with_offset(word: &U256, offset: u32) -> U256 {
     let mut advanced = *word;
     advanced.0[0] = (advanced.0[0] & 0xffff_ffff_0000_0000) | offset as u64;
     advanced
+}
+
+/// Why a heap access faulted, worked out again off the hot path: a pointer read from an
+/// integer, an offset out of range, else the growth it could not pay for.
+#[cold]
+fn fault_reason(target: Target, address: &TaggedWord, end_overflows: bool) -> PanicReason {
+    let limbs = address.value.0;
+    let offset_out_of_range =
+        limbs[1] | limbs[2] | limbs[3] != 0 || limbs[0] > MAX_HEAP_OFFSET as u64;
+    if target == Target::Pointer && !address.is_pointer {
+        PanicReason::ReadFromInteger
+    } else if (target != Target::Pointer && offset_out_of_range) || end_overflows {
+        PanicReason::HeapOffsetOutOfRange
+    } else {
+        PanicReason::HeapGrowthOutOfErgs
+    }
 }
