@@ -7,9 +7,9 @@ use eravm::Instruction;
 
 use crate::case::{Case, Word};
 
-/// One line per instruction slot: `pc  raw  text`; then, for a case with a world, each
-/// contract under a header naming its address and code hash (constants and data words are
-/// printed as the instructions they would decode to: EraVM code does not mark them).
+/// One line per instruction slot: `pc  raw  text`, or per constant word (see
+/// [`constants`]); then, for a case with a world, each contract under a header naming its
+/// address and code hash.
 pub fn disassemble(case: &Case) -> String {
     let mut out = lines(&case.code, 0, u16::MAX);
     let Some(world) = &case.world else {
@@ -69,6 +69,12 @@ pub fn around_in(code: &[Word], pc: u16, radius: u16) -> String {
     out
 }
 
+/// The instruction word at `pc` of a code page (0, the invalid instruction, past its end).
+pub fn slot(code: &[Word], pc: u16) -> u64 {
+    code.get(pc as usize / 4)
+        .map_or(0, |word| code_word_instructions(&word.0)[pc as usize % 4])
+}
+
 fn slots(code: &[Word]) -> impl Iterator<Item = (u16, u64)> + '_ {
     code.iter().enumerate().flat_map(|(w, word)| {
         code_word_instructions(&word.0)
@@ -78,12 +84,44 @@ fn slots(code: &[Word]) -> impl Iterator<Item = (u16, u64)> + '_ {
     })
 }
 
+/// One line per instruction slot, except that a word the code reads as a constant is one
+/// line: its value, and the first pc that reads it.
 fn lines(code: &[Word], from: u16, to: u16) -> String {
+    let constants = constants(code);
     let mut out = String::new();
     for (at, raw) in slots(code) {
-        if at >= from && at <= to {
-            let _ = writeln!(out, "{at:5}  {raw:016x}  {}", Instruction::decode(raw));
+        if at < from || at > to {
+            continue;
+        }
+        let word = at / 4;
+        match constants.get(&word) {
+            Some(reader) if at % 4 == 0 => {
+                let _ = writeln!(
+                    out,
+                    "{at:5}  word {word}: .cell {:#x}  ; a constant, read by pc {reader}",
+                    code[word as usize].0
+                );
+            }
+            Some(_) => {}
+            None => {
+                let _ = writeln!(out, "{at:5}  {raw:016x}  {}", Instruction::decode(raw));
+            }
         }
     }
     out
+}
+
+/// The words of a code page its instructions read as constants with `code[r0 + imm]` (the
+/// form compilers emit; a register base is known only at run time), each with the first pc
+/// that reads it. EraVM code does not otherwise mark data.
+pub fn constants(code: &[Word]) -> std::collections::BTreeMap<u16, u16> {
+    let mut constants = std::collections::BTreeMap::new();
+    for (at, raw) in slots(code) {
+        let ins = Instruction::decode(raw);
+        let reads_code = ins.src0_mode == eravm::SrcMode::CodePage && ins.src0 == 0;
+        if reads_code && (ins.imm0 as usize) < code.len() {
+            constants.entry(ins.imm0).or_insert(at);
+        }
+    }
+    constants
 }

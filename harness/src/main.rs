@@ -720,7 +720,7 @@ fn trace(case: &Case, backend: BackendName, from: u64, to: u64) -> ExitCode {
     let steps = run.trace.unwrap_or_default();
     say!(
         "{}",
-        eradiff::report::trace_text(&steps, &run.panics, from, to).trim_end()
+        eradiff::report::trace_text(&steps, &run.panics, Some(case), from, to).trim_end()
     );
     let kept = steps.last().map_or(0, |s| s.cycle);
     if steps.len() >= eradiff::observe::max_trace_steps() && to > kept {

@@ -189,8 +189,15 @@ fn state_lines(out: &mut String, _name: &str, s: &StepState) {
 /// A step trace as text, one line per cycle from `from` to `to` (inclusive): the cycle, the
 /// code address when it changes, pc, the instruction that ran, the registers it changed,
 /// flags, ergs and depth, the memory it wrote, and why a frame panicked where the VM says
-/// (`panics`). The state before the first cycle is the start of the run.
-pub fn trace_text(trace: &[StepState], panics: &PanicLog, from: u64, to: u64) -> String {
+/// (`panics`). With the `case`, an instruction that a false condition or a fault replaced is
+/// named beside what ran instead. The state before the first cycle is the start of the run.
+pub fn trace_text(
+    trace: &[StepState],
+    panics: &PanicLog,
+    case: Option<&Case>,
+    from: u64,
+    to: u64,
+) -> String {
     let mut out = String::new();
     let mut previous: Option<&StepState> = None;
     let mut first = true;
@@ -201,6 +208,9 @@ pub fn trace_text(trace: &[StepState], panics: &PanicLog, from: u64, to: u64) ->
         }
         if step.cycle >= from {
             trace_line(&mut out, previous, step, first);
+            if let Some(note) = case.and_then(|c| replaced(c, step)) {
+                let _ = writeln!(out, "{:>8}  ({note})", "");
+            }
             first = false;
         }
         while let Some(panic) = panics.next_if(|p| p.cycle <= step.cycle) {
@@ -211,6 +221,27 @@ pub fn trace_text(trace: &[StepState], panics: &PanicLog, from: u64, to: u64) ->
         previous = Some(step);
     }
     out
+}
+
+/// What a step says when the instruction at its pc is not what ran: a false condition runs
+/// `nop`, a fault or a pending panic `ret.panic`.
+fn replaced(case: &Case, step: &StepState) -> Option<String> {
+    let code = case.code_at(&step.code_address)?;
+    let at_pc = disasm::slot(code, step.pc_before);
+    if at_pc == step.executed {
+        return None;
+    }
+    let original = eravm::Instruction::decode(at_pc);
+    let ran = eravm::Instruction::decode(step.executed);
+    Some(
+        if ran.opcode == eravm::Opcode::Nop && original.opcode != eravm::Opcode::Nop {
+            format!("condition false: `{original}` did not run")
+        } else if ran.opcode == eravm::Opcode::RetPanic {
+            format!("`{original}` ran as ret.panic")
+        } else {
+            format!("the code holds `{original}`")
+        },
+    )
 }
 
 fn trace_line(out: &mut String, previous: Option<&StepState>, s: &StepState, first: bool) {

@@ -78,6 +78,7 @@ fn the_trace_and_the_log_keep_the_first_and_the_last_panics() {
     let trace = eradiff::report::trace_text(
         traced.trace.as_deref().unwrap_or_default(),
         &traced.panics,
+        None,
         1,
         10,
     );

@@ -17,7 +17,13 @@ fn program() -> eradiff::case::Case {
 fn a_trace_prints_the_cycles_asked_for_with_the_registers_they_changed() {
     for backend in [&EraVm as &dyn eradiff::backend::Backend, &ZkEvm] {
         let run = run_isolated(backend, &program(), true).expect("runs");
-        let text = trace_text(run.trace.as_deref().unwrap_or_default(), &run.panics, 2, 2);
+        let text = trace_text(
+            run.trace.as_deref().unwrap_or_default(),
+            &run.panics,
+            None,
+            2,
+            2,
+        );
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines.len(),
@@ -65,9 +71,50 @@ fn disasm_shows_every_contract_of_the_world() {
         .unwrap_or_default()
         .lines()
         .count();
+    let constants = eradiff::disasm::constants(&case.code).len();
+    assert!(
+        constants > 0,
+        "the program reads constants from its code page"
+    );
     assert_eq!(
         program_lines,
-        case.code.len() * 4,
-        "the program comes first, whole"
+        (case.code.len() - constants) * 4 + constants,
+        "the program comes first, whole: four slots a word, one line a constant"
+    );
+    assert!(
+        text.contains("word 7: .cell 0x1  ; a constant, read by pc 0"),
+        "{text}"
+    );
+}
+
+/// A trace names the instruction a false condition skipped or a fault replaced, beside the
+/// `nop` or `ret.panic` that ran (which is what the VMs compare).
+#[test]
+fn trace_names_replaced_instructions() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/zasm");
+    let trace = |name: &str| {
+        let case = eradiff::case::Case::load(&root.join(name)).unwrap();
+        let run = eradiff::backend::run_isolated(&eradiff::backend::EraVm, &case, true).unwrap();
+        eradiff::report::trace_text(
+            run.trace.as_deref().unwrap_or_default(),
+            &run.panics,
+            Some(&case),
+            1,
+            u64::MAX,
+        )
+    };
+    let skipped = trace("add-carry-flags.zasm");
+    assert!(
+        skipped.contains("(condition false: `add.gt 11, r0, r5, r0` did not run)"),
+        "{skipped}"
+    );
+    let faulted = trace("static-store-panics.zasm");
+    assert!(
+        faulted.contains("(`log.swrite r0, r1, r0, r0` ran as ret.panic)"),
+        "{faulted}"
+    );
+    assert!(
+        faulted.contains("(the frame panicked: state change in a static frame)"),
+        "{faulted}"
     );
 }
