@@ -146,7 +146,13 @@ enum Command {
         require: bool,
     },
     /// Print the program of a case.
-    Disasm { case: PathBuf },
+    Disasm {
+        case: PathBuf,
+        /// Print the case as `.zasm` (header lines and assembly) that reads back to the same
+        /// case; refused, with the reason, where the assembler has no spelling for the code.
+        #[arg(long)]
+        zasm: bool,
+    },
     /// Shrink a disagreeing case while its signature stays the same.
     Minimize {
         case: PathBuf,
@@ -582,7 +588,17 @@ fn run(cli: Cli) -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Disasm { case: path } => match load(&path) {
+        Command::Disasm { case: path, zasm } => match load(&path) {
+            Ok(case) if zasm => match eradiff::zasm::write(&case) {
+                Ok(text) => {
+                    say_raw!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: cannot print {} as .zasm: {e}", path.display());
+                    ExitCode::from(1)
+                }
+            },
             Ok(case) => {
                 say_raw!("{}", disasm::disassemble(&case));
                 ExitCode::SUCCESS

@@ -26,6 +26,9 @@ use serde_json::{Map, Value};
 
 use crate::case::{Case, CaseError, CASE_FORMAT_VERSION, DEFAULT_MAX_CYCLES};
 
+mod write;
+pub use write::{write, WriteError};
+
 /// What starts a header line.
 pub const HEADER: &str = "; eradiff:";
 
