@@ -15,6 +15,7 @@ pub mod findings;
 pub mod fuzzing;
 pub mod generator;
 pub mod genesis;
+pub mod hex;
 pub mod known;
 pub mod minimize;
 pub mod observe;
