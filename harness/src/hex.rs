@@ -20,6 +20,7 @@ pub struct Address(pub H160);
 pub struct Bytes(pub Vec<u8>);
 
 impl Bytes {
+    /// Whether there are no bytes (serde skips such fields).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

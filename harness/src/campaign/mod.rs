@@ -33,18 +33,27 @@ pub use summary::{print_summary, write_summary, FindingGroup, Summary};
 /// When a campaign stops.
 #[derive(Clone, Copy, Debug)]
 pub enum Budget {
+    /// After this many cases.
     Iterations(u64),
+    /// After this long.
     Duration(Duration),
 }
 
+/// What a campaign runs, and where it files what it finds.
 pub struct CampaignConfig {
     /// The backends every case runs on.
     pub judge: Judge<'static>,
+    /// The generator.
     pub target: Target,
+    /// The generator's seed: the same seed runs the same cases.
     pub seed: u64,
+    /// When to stop.
     pub budget: Budget,
+    /// The findings folder.
     pub out: PathBuf,
+    /// Whether to draw a progress bar.
     pub show_progress: bool,
+    /// The generator's knobs.
     pub settings: Settings,
     /// Threads running cases (1: this thread only). Iterations are handed out in order, so a
     /// campaign of N iterations runs cases 0..N of its seed whatever the number of jobs.
@@ -168,11 +177,11 @@ pub fn run_with(
     let totals = campaign
         .totals
         .into_inner()
-        .unwrap_or_else(|p| p.into_inner());
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let findings = campaign
         .findings
         .into_inner()
-        .unwrap_or_else(|p| p.into_inner());
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let seconds = start.elapsed().as_secs_f64();
     let (variant_counts, mode_counts) = group_counts(&totals.counts);
     let groups: Vec<FindingGroup> = findings.groups.values().cloned().collect();
@@ -266,7 +275,7 @@ impl Totals {
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Campaign<'_> {

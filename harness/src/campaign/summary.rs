@@ -13,23 +13,32 @@ use crate::observe::RunStats;
 /// One group of findings with the same signature.
 #[derive(Clone, Debug, Serialize)]
 pub struct FindingGroup {
+    /// The signature the group's findings share.
     pub signature: String,
+    /// How many cases had it.
     pub count: u64,
+    /// Why it is on the known-divergence list, if it is.
     pub known: Option<String>,
     /// Where the first case of the group was written, relative to the summary's folder.
     pub case: String,
     /// The group's report, relative to the summary's folder.
     pub report: String,
+    /// The iteration (or, in a triage, the case's number) it was first seen at.
     pub first_iteration: u64,
 }
 
 /// The outcome of a campaign.
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
+    /// The generator.
     pub target: Target,
+    /// The generator's seed (0 in a triage).
     pub seed: u64,
+    /// Cases run.
     pub executions: u64,
+    /// How long the campaign ran.
     pub seconds: f64,
+    /// Cases run per second.
     pub executions_per_second: f64,
     /// Cases whose run ended in each way (on eravm).
     pub ends: BTreeMap<String, u64>,
@@ -37,8 +46,11 @@ pub struct Summary {
     pub variant_counts: BTreeMap<String, u64>,
     /// Executed instructions per source addressing mode, on eravm.
     pub mode_counts: BTreeMap<String, u64>,
+    /// The findings, one group per signature.
     pub groups: Vec<FindingGroup>,
+    /// Groups neither on the known-divergence list nor in a reference.
     pub new_divergences: u64,
+    /// Cases on which some backend crashed.
     pub crashes: u64,
     /// Generated cases that are input errors (beyond the protocol's limits, or otherwise
     /// against the case format): defects of the generator, not findings; the first few are
