@@ -246,8 +246,8 @@ enum CliError {
     Input(String),
     /// The command ran and failed: `error: …`, exit status 1.
     Failed(String),
-    /// A message in the command's own words (no `error: ` prefix), with its exit status:
-    /// `contracts`, `run` and `bench --one` print these, and scripts read them.
+    /// A message printed as it is (no `error: ` prefix), with its exit status: what
+    /// `contracts`, `run` and `bench --one` have always printed on failure.
     Bare { message: String, status: u8 },
     /// stdout cannot be written (see [`finish`]).
     Stdout(std::io::Error),
