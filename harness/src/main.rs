@@ -383,8 +383,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                 out,
                 show_progress: !no_progress,
                 settings: bundle.settings(target, settings)?,
-                jobs: jobs
-                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                jobs: jobs.unwrap_or_else(|| {
+                    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+                }),
             };
             fuzz(&config)
         }
@@ -424,13 +425,14 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             scaling,
             case,
             bundle,
-        } => match case {
-            Some(path) => bench_case(&load(&path)?, runs),
-            None => {
+        } => {
+            if let Some(path) = case {
+                bench_case(&load(&path)?, runs)
+            } else {
                 let real = real_batch_workload(&bundle)?;
                 bench(scale, runs, fuzz, one, vm, scaling, real)
             }
-        },
+        }
         Command::Report { dir, format } => report(&dir, format),
         Command::Contracts {
             dir,
@@ -734,11 +736,7 @@ fn replay_one(judge: &Judge, case: &Case, path: &str, verbose: bool) -> Result<E
                     let outcome = if *success { "succeeded" } else { "failed" };
                     say!("transaction {i}: {outcome}, returned 0x{returned}, refund {refund}");
                 }
-                let stops = batch
-                    .hooks
-                    .last()
-                    .map(|h| h.hook.as_str())
-                    .unwrap_or("none");
+                let stops = batch.hooks.last().map_or("none", |h| h.hook.as_str());
                 say!("{} hooks raised, the last {stops}", batch.hooks.len());
             }
             if verbose {

@@ -42,13 +42,12 @@ pub(super) struct Findings {
 
 impl Findings {
     pub(super) fn new(judge: Judge<'static>, dir: &Path) -> io::Result<Findings> {
-        fs::create_dir_all(dir)?;
         // Unique per campaign: the process, the time, and a count within the process.
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        fs::create_dir_all(dir)?;
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
+            .map_or(0, |d| d.as_nanos());
         let next = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let work = dir.join(format!(".work-{}-{nanos}-{next}", std::process::id()));
         fs::create_dir(&work)?;
