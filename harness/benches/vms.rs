@@ -3,6 +3,9 @@
 //! checked before they are timed, as `eradiff bench` checks them; the scale is small so that
 //! each iteration stays short (BENCH_SCALE overrides it).
 
+// criterion_group! defines a public function we cannot put a doc comment on.
+#![allow(missing_docs)]
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use eradiff::bench::{check_workload, run_on, workloads, BenchVm};
 

@@ -30,6 +30,7 @@ const DIFFICULTY: u64 = 2_500_000_000_000_000;
 /// What a genesis needs beyond the bundle.
 #[derive(Clone, Debug, Default)]
 pub struct Genesis {
+    /// The chain id, as the system context contract holds it.
     pub chain_id: u64,
     /// Base-token balances.
     pub balances: Vec<(H160, U256)>,

@@ -7,6 +7,7 @@ use serde::Deserialize;
 /// The list shipped with the repository.
 pub const KNOWN_DIVERGENCES_JSON: &str = include_str!("../../known-divergences.json");
 
+/// One entry of the known-divergence list.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KnownDivergence {
@@ -20,9 +21,11 @@ pub struct KnownDivergence {
     pub at_fault: Option<String>,
 }
 
+/// The known-divergence list: disagreements that are not bugs in eravm.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KnownDivergences {
+    /// The entries, as `known-divergences.json` lists them.
     pub divergences: Vec<KnownDivergence>,
 }
 
@@ -41,6 +44,7 @@ impl KnownDivergences {
         Ok(())
     }
 
+    /// The list shipped with this build (`known-divergences.json`).
     pub fn shipped() -> KnownDivergences {
         serde_json::from_str(KNOWN_DIVERGENCES_JSON).expect("known-divergences.json is valid")
     }

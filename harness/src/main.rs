@@ -50,13 +50,14 @@ struct BundleArgs {
 impl BundleArgs {
     /// Generator settings for `target`: the realbatches target gets the bundle, which must
     /// hold what a batch needs (else an input error).
-    fn settings(&self, target: Target, settings: Settings) -> Result<Settings, ExitCode> {
+    fn settings(&self, target: Target, settings: Settings) -> Result<Settings, CliError> {
         if target != Target::Realbatches {
             return Ok(settings);
         }
         let fail = |e: String| {
-            eprintln!("error: the realbatches target needs a contract bundle: {e}");
-            ExitCode::from(2)
+            CliError::Input(format!(
+                "the realbatches target needs a contract bundle: {e}"
+            ))
         };
         let bundle = load_bundle(self.contracts.clone(), self.protocol).map_err(fail)?;
         eradiff::generator::realbatches::settings(bundle, settings).map_err(fail)
@@ -243,34 +244,52 @@ enum Command {
     },
 }
 
-/// Prints a line to stdout; if stdout has gone (a closed pipe, as in `eradiff run CASE |
-/// head -1`), the command ends quietly instead of panicking.
+/// Why a command ends other than by its own exit status. Every command returns it, and
+/// [`finish`] alone turns it into the stderr message and exit status.
+#[derive(Debug)]
+enum CliError {
+    /// Unusable input (a case file, a bundle, a flag): `error: …`, exit status 2.
+    Input(String),
+    /// The command ran and failed: `error: …`, exit status 1.
+    Failed(String),
+    /// A message printed as it is (no `error: ` prefix), with its exit status: what
+    /// `contracts`, `run` and `bench --one` have always printed on failure.
+    Bare { message: String, status: u8 },
+    /// stdout cannot be written (see [`finish`]).
+    Stdout(std::io::Error),
+}
+
+/// The exit status of a command, its error (if any) printed to stderr. stdout that cannot
+/// be written gives 0 when its reader has gone (nothing is lost that anyone reads, as in
+/// `eradiff run CASE | head -1`), 2 for any other error (a full disk behind a redirection).
+fn finish(result: Result<ExitCode, CliError>) -> ExitCode {
+    let (message, status) = match result {
+        Ok(code) => return code,
+        Err(CliError::Stdout(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            return ExitCode::SUCCESS
+        }
+        Err(CliError::Stdout(e)) => (format!("error: cannot write to stdout: {e}"), 2),
+        Err(CliError::Input(message)) => (format!("error: {message}"), 2),
+        Err(CliError::Failed(message)) => (format!("error: {message}"), 1),
+        Err(CliError::Bare { message, status }) => (message, status),
+    };
+    eprintln!("{message}");
+    ExitCode::from(status)
+}
+
+/// Prints a line to stdout; if stdout has gone, the command ends (see [`finish`]) instead
+/// of panicking.
 macro_rules! say {
     ($($arg:tt)*) => {
-        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
-            return stdout_failed(e);
-        }
+        writeln!(std::io::stdout(), $($arg)*).map_err(CliError::Stdout)?
     };
 }
 
 /// [`say!`] without the newline.
 macro_rules! say_raw {
     ($($arg:tt)*) => {
-        if let Err(e) = write!(std::io::stdout(), $($arg)*) {
-            return stdout_failed(e);
-        }
+        write!(std::io::stdout(), $($arg)*).map_err(CliError::Stdout)?
     };
-}
-
-/// The exit status when stdout cannot be written: 0 when its reader has gone (nothing is
-/// lost that anyone reads), 2 for any other error (a full disk behind a redirection).
-fn stdout_failed(e: std::io::Error) -> ExitCode {
-    if e.kind() == std::io::ErrorKind::BrokenPipe {
-        ExitCode::SUCCESS
-    } else {
-        eprintln!("error: cannot write to stdout: {e}");
-        ExitCode::from(2)
-    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -287,11 +306,8 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(seconds))
 }
 
-fn load(path: &std::path::Path) -> Result<Case, ExitCode> {
-    Case::load(path).map_err(|e| {
-        eprintln!("error: {e}");
-        ExitCode::from(2)
-    })
+fn load(path: &std::path::Path) -> Result<Case, CliError> {
+    Case::load(path).map_err(|e| CliError::Input(e.to_string()))
 }
 
 fn main() -> ExitCode {
@@ -338,13 +354,12 @@ fn parse_fault(name: &str) -> Option<eravm::faults::Fault> {
 }
 
 fn run(cli: Cli) -> ExitCode {
-    let judge = match judge_of(&cli.backends) {
-        Ok(judge) => judge,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    finish(dispatch(cli))
+}
+
+/// Runs the command line's command on the backends it names.
+fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
+    let judge = judge_of(&cli.backends).map_err(CliError::Input)?;
     match cli.command {
         Command::Fuzz {
             target,
@@ -357,15 +372,9 @@ fn run(cli: Cli) -> ExitCode {
             jobs,
             bundle,
         } => {
-            let settings = match bundle.settings(
-                target,
-                Settings {
-                    max_instructions,
-                    ..Settings::default()
-                },
-            ) {
-                Ok(settings) => settings,
-                Err(code) => return code,
+            let settings = Settings {
+                max_instructions,
+                ..Settings::default()
             };
             let budget = match (iterations, duration) {
                 (_, Some(d)) => Budget::Duration(d),
@@ -377,164 +386,42 @@ fn run(cli: Cli) -> ExitCode {
                 target,
                 seed,
                 budget,
-                out: out.clone(),
+                out,
                 show_progress: !no_progress,
-                settings,
-                jobs: jobs
-                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                settings: bundle.settings(target, settings)?,
+                jobs: jobs.unwrap_or_else(|| {
+                    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+                }),
             };
-            let known = KnownDivergences::shipped();
-            match campaign::run(&config, &known) {
-                Ok(summary) => {
-                    if let Err(e) = campaign::print_summary(&summary) {
-                        return stdout_failed(e);
-                    }
-                    say!("\nsummary written to {}", summary.file.display());
-                    if summary.unexplained().next().is_some() || summary.generator_defects > 0 {
-                        ExitCode::from(1)
-                    } else {
-                        ExitCode::SUCCESS
-                    }
-                }
-                Err(e) => {
-                    eprintln!("error: cannot write findings to {}: {e}", out.display());
-                    ExitCode::from(2)
-                }
-            }
+            fuzz(&config)
         }
-        Command::Replay { cases, verbose } => {
-            let [path] = cases.as_slice() else {
-                return replay_many(&judge, &cases);
-            };
-            if path.is_dir() {
-                return replay_many(&judge, &cases);
-            }
-            let case = match load(path) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            replay_one(&judge, &case, &path.display().to_string(), verbose)
-        }
+        Command::Replay { cases, verbose } => replay(&judge, &cases, verbose),
         Command::Trace {
-            case: path,
+            case,
             backend,
             from,
             to,
-        } => {
-            let case = match load(&path) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            trace(&case, backend, from, to)
-        }
+        } => trace(&load(&case)?, backend, from, to),
         Command::ReplayDump {
             dump,
             save,
             validation,
             verbose,
-        } => {
-            let case = match eradiff::dump::VmDump::load(&dump).and_then(|d| d.to_case()) {
-                Ok(mut case) => {
-                    if let (true, Some(batch)) = (validation, case.batch.as_mut()) {
-                        batch.mode = eradiff::case::BatchMode::Validation;
-                    }
-                    case
-                }
-                Err(e) => {
-                    eprintln!("error: {}: {e}", dump.display());
-                    return ExitCode::from(2);
-                }
-            };
-            let mut label = dump.display().to_string();
-            if let Some(save) = &save {
-                if let Err(e) = eradiff::findings::write_atomic(save, case.to_json().as_bytes()) {
-                    eprintln!("error: cannot write {}: {e}", save.display());
-                    return ExitCode::from(2);
-                }
-                label = save.display().to_string();
-            }
-            replay_one(&judge, &case, &label, verbose)
-        }
-        Command::Minimize {
-            case: path,
-            out,
-            budget,
-        } => {
-            let case = match load(&path) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            match eradiff::minimize::minimize(&judge, &case, budget) {
-                None => {
-                    say!("{} agree on this case: nothing to minimise", judge.names());
-                    ExitCode::from(1)
-                }
-                Some(m) => {
-                    let out = out.unwrap_or_else(|| path.with_extension("min.json"));
-                    if let Err(e) = eradiff::findings::write_atomic(&out, m.case.to_json()) {
-                        eprintln!("error: cannot write {}: {e}", out.display());
-                        return ExitCode::from(2);
-                    }
-                    say!(
-                        "{}: {} -> {} instructions in {} reruns, written to {}",
-                        m.signature,
-                        m.instructions_before,
-                        m.instructions_after,
-                        m.reruns,
-                        out.display()
-                    );
-                    ExitCode::SUCCESS
-                }
-            }
-        }
-        Command::Triage { dir, target } => {
-            match campaign::triage(judge, &dir, target, &KnownDivergences::shipped()) {
-                Ok(summary) => {
-                    if let Err(e) = campaign::print_summary(&summary) {
-                        return stdout_failed(e);
-                    }
-                    if summary.unexplained().next().is_some() {
-                        ExitCode::from(1)
-                    } else {
-                        ExitCode::SUCCESS
-                    }
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(2)
-                }
-            }
-        }
-        Command::Coverage { dirs, target } => {
-            let (reached, missing, cases) = campaign::variant_coverage(&dirs, target);
-            say!("{cases} cases; executed opcode variants (eravm):");
-            for (name, n) in &reached {
-                say!("  {name:<32} {n:>12}");
-            }
-            say!(
-                "\n{} variants of the {target:?} target no case reaches:",
-                missing.len()
-            );
-            for name in &missing {
-                say!("  {name}");
-            }
-            ExitCode::SUCCESS
-        }
+        } => replay_dump(&judge, &dump, save.as_deref(), validation, verbose),
+        Command::Minimize { case, out, budget } => minimize(&judge, &case, out, budget),
+        Command::Triage { dir, target } => triage(judge, &dir, target),
+        Command::Coverage { dirs, target } => coverage(&dirs, target),
         Command::Distill {
             target,
             seed,
             iterations,
             out,
-        } => match campaign::distill(target, seed, iterations, &out) {
-            Ok(n) => {
-                say!("{n} cases added to {}", out.display());
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-        },
+        } => {
+            let n = campaign::distill(target, seed, iterations, &out)
+                .map_err(|e| CliError::Input(e.to_string()))?;
+            say!("{n} cases added to {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench {
             scale,
             runs,
@@ -544,106 +431,205 @@ fn run(cli: Cli) -> ExitCode {
             scaling,
             case,
             bundle,
-        } => match case {
-            Some(path) => match load(&path) {
-                Ok(case) => bench_case(&case, runs),
-                Err(code) => code,
-            },
-            None => match real_batch_workload(&bundle) {
-                Ok(real) => bench(scale, runs, fuzz, one, vm, scaling, real),
-                Err(code) => code,
-            },
-        },
-        Command::Report { dir, format } => match eradiff::findings::report(&dir, format) {
-            Ok((text, unreadable)) => {
-                say_raw!("{text}");
-                if unreadable > 0 {
-                    eprintln!("error: {unreadable} group(s) without a readable case file");
-                    return ExitCode::from(2);
-                }
-                ExitCode::SUCCESS
+        } => {
+            if let Some(path) = case {
+                bench_case(&load(&path)?, runs)
+            } else {
+                let real = real_batch_workload(&bundle)?;
+                bench(scale, runs, fuzz, one, vm, scaling, real)
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-        },
+        }
+        Command::Report { dir, format } => report(&dir, format),
         Command::Contracts {
             dir,
             protocol,
             require,
-        } => match load_bundle(dir, protocol) {
-            Ok(bundle) => {
-                say_raw!("{}", bundle.report());
-                match bundle.require(eradiff::contracts::BATCH_CONTRACTS) {
-                    Err(e) if require => {
-                        eprintln!("{e}");
-                        ExitCode::from(1)
-                    }
-                    _ => ExitCode::SUCCESS,
-                }
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::from(2)
-            }
-        },
-        Command::Disasm { case: path, zasm } => match load(&path) {
-            Ok(case) if zasm => match eradiff::zasm::write(&case) {
-                Ok(text) => {
-                    say_raw!("{text}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: cannot print {} as .zasm: {e}", path.display());
-                    ExitCode::from(1)
-                }
-            },
-            Ok(case) => {
+        } => contracts(dir, protocol, require),
+        Command::Disasm { case: path, zasm } => {
+            let case = load(&path)?;
+            if !zasm {
                 say_raw!("{}", disasm::disassemble(&case));
-                ExitCode::SUCCESS
+                return Ok(ExitCode::SUCCESS);
             }
-            Err(code) => code,
-        },
+            let text = eradiff::zasm::write(&case).map_err(|e| {
+                CliError::Failed(format!("cannot print {} as .zasm: {e}", path.display()))
+            })?;
+            say_raw!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Generate {
             target,
             seed,
             iteration,
             bundle,
         } => {
-            let settings = match bundle.settings(target, Settings::default()) {
-                Ok(settings) => settings,
-                Err(code) => return code,
-            };
+            let settings = bundle.settings(target, Settings::default())?;
             let case = generate_seeded_for(target, seed, iteration, &settings);
             say!("{}", case.to_json());
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Run {
-            case: path,
-            backend,
-        } => {
-            let case = match load(&path) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            let b: &dyn Backend = backend.backend();
-            match run_isolated(b, &case, false) {
-                Ok(run) => {
-                    say!(
-                        "{}",
-                        serde_json::to_string_pretty(&run.state).unwrap_or_default()
-                    );
-                    print_panics(b.name(), &run.panics);
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("{}: {e}", b.name());
-                    ExitCode::from(1)
-                }
-            }
-        }
+        Command::Run { case, backend } => run_case(&load(&case)?, backend),
     }
+}
+
+/// `eradiff fuzz`: the campaign, then its summary (status 1 if anything is unexplained).
+fn fuzz(config: &CampaignConfig) -> Result<ExitCode, CliError> {
+    let summary = campaign::run(config, &KnownDivergences::shipped()).map_err(|e| {
+        CliError::Input(format!(
+            "cannot write findings to {}: {e}",
+            config.out.display()
+        ))
+    })?;
+    campaign::print_summary(&summary).map_err(CliError::Stdout)?;
+    say!("\nsummary written to {}", summary.file.display());
+    if summary.unexplained().next().is_some() || summary.generator_defects > 0 {
+        Ok(ExitCode::from(1))
+    } else {
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// `eradiff replay`: one case in full, or many (or a folder) a line each.
+fn replay(judge: &Judge, cases: &[PathBuf], verbose: bool) -> Result<ExitCode, CliError> {
+    match cases {
+        [path] if !path.is_dir() => {
+            replay_one(judge, &load(path)?, &path.display().to_string(), verbose)
+        }
+        _ => replay_many(judge, cases),
+    }
+}
+
+/// `eradiff replay-dump`: the dump as a case (saved if asked), replayed like `replay`.
+fn replay_dump(
+    judge: &Judge,
+    dump: &std::path::Path,
+    save: Option<&std::path::Path>,
+    validation: bool,
+    verbose: bool,
+) -> Result<ExitCode, CliError> {
+    let mut case = eradiff::dump::VmDump::load(dump)
+        .and_then(|d| d.to_case())
+        .map_err(|e| CliError::Input(format!("{}: {e}", dump.display())))?;
+    if let (true, Some(batch)) = (validation, case.batch.as_mut()) {
+        batch.mode = eradiff::case::BatchMode::Validation;
+    }
+    let mut label = dump.display().to_string();
+    if let Some(save) = save {
+        eradiff::findings::write_atomic(save, case.to_json().as_bytes())
+            .map_err(|e| CliError::Input(format!("cannot write {}: {e}", save.display())))?;
+        label = save.display().to_string();
+    }
+    replay_one(judge, &case, &label, verbose)
+}
+
+/// `eradiff minimize`: the smaller case, written next to the case unless `out` is named.
+fn minimize(
+    judge: &Judge,
+    path: &std::path::Path,
+    out: Option<PathBuf>,
+    budget: usize,
+) -> Result<ExitCode, CliError> {
+    let case = load(path)?;
+    let Some(m) = eradiff::minimize::minimize(judge, &case, budget) else {
+        say!("{} agree on this case: nothing to minimise", judge.names());
+        return Ok(ExitCode::from(1));
+    };
+    let out = out.unwrap_or_else(|| path.with_extension("min.json"));
+    eradiff::findings::write_atomic(&out, m.case.to_json())
+        .map_err(|e| CliError::Input(format!("cannot write {}: {e}", out.display())))?;
+    say!(
+        "{}: {} -> {} instructions in {} reruns, written to {}",
+        m.signature,
+        m.instructions_before,
+        m.instructions_after,
+        m.reruns,
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `eradiff triage`: the summary of the folder's cases (status 1 if any is unexplained).
+fn triage(
+    judge: Judge<'static>,
+    dir: &std::path::Path,
+    target: Target,
+) -> Result<ExitCode, CliError> {
+    let summary = campaign::triage(judge, dir, target, &KnownDivergences::shipped())
+        .map_err(|e| CliError::Input(e.to_string()))?;
+    campaign::print_summary(&summary).map_err(CliError::Stdout)?;
+    if summary.unexplained().next().is_some() {
+        Ok(ExitCode::from(1))
+    } else {
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// `eradiff coverage`: the opcode variants the folders' cases execute, and those they miss.
+fn coverage(dirs: &[PathBuf], target: Target) -> Result<ExitCode, CliError> {
+    let (reached, missing, cases) = campaign::variant_coverage(dirs, target);
+    say!("{cases} cases; executed opcode variants (eravm):");
+    for (name, n) in &reached {
+        say!("  {name:<32} {n:>12}");
+    }
+    say!(
+        "\n{} variants of the {target:?} target no case reaches:",
+        missing.len()
+    );
+    for name in &missing {
+        say!("  {name}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `eradiff report`: the folder's report; groups without a readable case are an input
+/// error, after the report.
+fn report(
+    dir: &std::path::Path,
+    format: eradiff::findings::ReportFormat,
+) -> Result<ExitCode, CliError> {
+    let (text, unreadable) =
+        eradiff::findings::report(dir, format).map_err(|e| CliError::Input(e.to_string()))?;
+    say_raw!("{text}");
+    if unreadable > 0 {
+        return Err(CliError::Input(format!(
+            "{unreadable} group(s) without a readable case file"
+        )));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `eradiff contracts`: the bundle's hashes against the manifest; with `require`, status 1
+/// unless it holds what a batch needs.
+fn contracts(
+    dir: Option<PathBuf>,
+    protocol: eradiff::contracts::ProtocolVersion,
+    require: bool,
+) -> Result<ExitCode, CliError> {
+    let bundle =
+        load_bundle(dir, protocol).map_err(|message| CliError::Bare { message, status: 2 })?;
+    say_raw!("{}", bundle.report());
+    match bundle.require(eradiff::contracts::BATCH_CONTRACTS) {
+        Err(e) if require => Err(CliError::Bare {
+            message: e.to_string(),
+            status: 1,
+        }),
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// `eradiff run`: the final state on one backend, as JSON.
+fn run_case(case: &Case, backend: BackendName) -> Result<ExitCode, CliError> {
+    let b: &dyn Backend = backend.backend();
+    let run = run_isolated(b, case, false).map_err(|e| CliError::Bare {
+        message: format!("{}: {e}", b.name()),
+        status: 1,
+    })?;
+    say!(
+        "{}",
+        serde_json::to_string_pretty(&run.state).unwrap_or_default()
+    );
+    print_panics(b.name(), &run.panics);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The bundle a `contracts` command names: a `VmDump` JSON file, or a folder or tarball.
@@ -725,12 +711,13 @@ fn print_panics(backend: &str, panics: &eradiff::observe::PanicLog) {
 }
 
 /// Prints a step trace of `case` on `backend`, cycles `from` to `to`.
-fn trace(case: &Case, backend: BackendName, from: u64, to: u64) -> ExitCode {
+fn trace(case: &Case, backend: BackendName, from: u64, to: u64) -> Result<ExitCode, CliError> {
     let run = match eradiff::backend::run_isolated(backend.backend(), case, true) {
         Ok(run) => run,
         Err(e) => {
+            // On stdout, with the trace it stands for.
             say!("{}: {e}", backend.backend().name());
-            return ExitCode::from(1);
+            return Ok(ExitCode::from(1));
         }
     };
     let steps = run.trace.unwrap_or_default();
@@ -752,12 +739,12 @@ fn trace(case: &Case, backend: BackendName, from: u64, to: u64) -> ExitCode {
         run.state.end,
         run.state.cycles
     );
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Replays one case on the judge's backends and prints the verdict (and, for a batch, what
 /// became of each transaction); `path` names the case in the report.
-fn replay_one(judge: &Judge, case: &Case, path: &str, verbose: bool) -> ExitCode {
+fn replay_one(judge: &Judge, case: &Case, path: &str, verbose: bool) -> Result<ExitCode, CliError> {
     let (verdict, declined) = judge.check_counted(case);
     for d in &declined {
         say!("{} declined the case: {}", d.backend, d.reason);
@@ -765,7 +752,7 @@ fn replay_one(judge: &Judge, case: &Case, path: &str, verbose: bool) -> ExitCode
     match verdict {
         Verdict::Unsupported(why) => {
             say!("fewer than two backends can host this case: {why}");
-            ExitCode::from(2)
+            Ok(ExitCode::from(2))
         }
         Verdict::Agree(run) => {
             say!(
@@ -780,11 +767,7 @@ fn replay_one(judge: &Judge, case: &Case, path: &str, verbose: bool) -> ExitCode
                     let outcome = if *success { "succeeded" } else { "failed" };
                     say!("transaction {i}: {outcome}, returned 0x{returned}, refund {refund}");
                 }
-                let stops = batch
-                    .hooks
-                    .last()
-                    .map(|h| h.hook.as_str())
-                    .unwrap_or("none");
+                let stops = batch.hooks.last().map_or("none", |h| h.hook.as_str());
                 say!("{} hooks raised, the last {stops}", batch.hooks.len());
             }
             if verbose {
@@ -793,7 +776,7 @@ fn replay_one(judge: &Judge, case: &Case, path: &str, verbose: bool) -> ExitCode
                     serde_json::to_string_pretty(&run.state).unwrap_or_default()
                 );
             }
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
         Verdict::Disagree(finding) => {
             let explanation = judge.explain(case, finding);
@@ -804,20 +787,14 @@ fn replay_one(judge: &Judge, case: &Case, path: &str, verbose: bool) -> ExitCode
             if let Some(reason) = KnownDivergences::shipped().reason(&explanation.signature) {
                 say!("(on the known-divergence list: {reason})");
             }
-            ExitCode::from(1)
+            Ok(ExitCode::from(1))
         }
     }
 }
 
 /// `eradiff replay` of many cases: one line each, then the counts.
-fn replay_many(judge: &Judge, paths: &[PathBuf]) -> ExitCode {
-    let files = match case_files(paths) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
+fn replay_many(judge: &Judge, paths: &[PathBuf]) -> Result<ExitCode, CliError> {
+    let files = case_files(paths).map_err(|e| CliError::Input(e.to_string()))?;
     let known = KnownDivergences::shipped();
     let (mut agree, mut diverge, mut known_diverge, mut reference, mut invalid) = (0, 0, 0, 0, 0);
     for path in &files {
@@ -878,17 +855,17 @@ fn replay_many(judge: &Judge, paths: &[PathBuf]) -> ExitCode {
         files.len()
     );
     if invalid > 0 {
-        ExitCode::from(2)
+        Ok(ExitCode::from(2))
     } else if diverge > 0 {
         // As for one case: any disagreement, wherever it is, makes the status 1.
-        ExitCode::from(1)
+        Ok(ExitCode::from(1))
     } else {
-        ExitCode::SUCCESS
+        Ok(ExitCode::SUCCESS)
     }
 }
 
 /// Times one case on every VM (best of `runs`, unobserved, as the benchmark runs).
-fn bench_case(case: &Case, runs: usize) -> ExitCode {
+fn bench_case(case: &Case, runs: usize) -> Result<ExitCode, CliError> {
     use clap::ValueEnum;
     use eradiff::bench::{run_on, BenchVm};
     for &vm in BenchVm::value_variants() {
@@ -898,7 +875,8 @@ fn bench_case(case: &Case, runs: usize) -> ExitCode {
             match run_on(vm, case) {
                 Ok(cycles) => {
                     let took = start.elapsed();
-                    if best.is_none_or(|(_, t)| took < t) {
+                    // Not `is_none_or`: that needs Rust 1.82, past the workspace's rust-version.
+                    if best.map_or(true, |(_, t)| took < t) {
                         best = Some((cycles, took));
                     }
                 }
@@ -913,12 +891,12 @@ fn bench_case(case: &Case, runs: usize) -> ExitCode {
             say!("{vm:?}: {cycles} cycles in {took:.2?}: {rate:.1} Mcycles/s");
         }
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The real-batch workload, if a bundle is named (on the command line or in the
 /// environment); one that cannot hold a batch is an input error.
-fn real_batch_workload(bundle: &BundleArgs) -> Result<Option<eradiff::bench::Workload>, ExitCode> {
+fn real_batch_workload(bundle: &BundleArgs) -> Result<Option<eradiff::bench::Workload>, CliError> {
     let named =
         bundle.contracts.is_some() || std::env::var_os(eradiff::contracts::CONTRACTS_ENV).is_some();
     if !named {
@@ -937,7 +915,7 @@ fn bench(
     vm: eradiff::bench::BenchVm,
     scaling: bool,
     real_batch: Option<eradiff::bench::Workload>,
-) -> ExitCode {
+) -> Result<ExitCode, CliError> {
     use eradiff::bench;
     if let Some(id) = one {
         let found = match real_batch {
@@ -946,49 +924,31 @@ fn bench(
         };
         let Some(w) = found else {
             let ids: Vec<&str> = bench::workloads(1.0).iter().map(|w| w.id).collect();
-            eprintln!(
-                "error: no workload {id:?}; there are empty, {} (and real-batch with a bundle)",
+            return Err(CliError::Input(format!(
+                "no workload {id:?}; there are empty, {} (and real-batch with a bundle)",
                 ids.join(", ")
-            );
-            return ExitCode::from(2);
+            )));
         };
-        return match bench::run_on(vm, &w.case) {
-            Ok(cycles) => {
-                say!("{cycles}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("n/a: {e}");
-                ExitCode::from(3)
-            }
-        };
+        // Status 3: what ci/bench-counts.sh reads as a VM that cannot run the workload.
+        let cycles = bench::run_on(vm, &w.case).map_err(|e| CliError::Bare {
+            message: format!("n/a: {e}"),
+            status: 3,
+        })?;
+        say!("{cycles}");
+        return Ok(ExitCode::SUCCESS);
     }
     if scaling {
-        return match bench::scaling::run(runs) {
-            Ok(results) => {
-                say_raw!("{}", bench::scaling::table(&results));
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(1)
-            }
-        };
+        let results = bench::scaling::run(runs).map_err(CliError::Failed)?;
+        say_raw!("{}", bench::scaling::table(&results));
+        return Ok(ExitCode::SUCCESS);
     }
     let mut workloads = bench::workloads(scale);
     workloads.extend(real_batch);
-    match bench::run(workloads, runs) {
-        Ok(timings) => {
-            say_raw!("{}", bench::table(&timings));
-            if fuzz {
-                say!();
-                say_raw!("{}", bench::fuzz_overhead(2_000));
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
+    let timings = bench::run(workloads, runs).map_err(CliError::Failed)?;
+    say_raw!("{}", bench::table(&timings));
+    if fuzz {
+        say!();
+        say_raw!("{}", bench::fuzz_overhead(2_000));
     }
+    Ok(ExitCode::SUCCESS)
 }

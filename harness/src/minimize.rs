@@ -46,10 +46,15 @@ pub fn signature_of(judge: &Judge, case: &Case) -> Option<String> {
 /// The result of a minimisation.
 #[derive(Clone, Debug)]
 pub struct Minimized {
+    /// The smallest case found with the signature.
     pub case: Case,
+    /// The signature it kept.
     pub signature: String,
+    /// Instructions of the case as given.
     pub instructions_before: usize,
+    /// Instructions of the smaller case.
     pub instructions_after: usize,
+    /// Reruns spent.
     pub reruns: usize,
 }
 

@@ -5,7 +5,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::case::{Address, Word};
+use crate::hex::{Address, Word};
 
 /// The account code storage contract: slot `address` holds the code hash of `address`.
 pub const ACCOUNT_CODE_STORAGE: u64 = 0x8002;

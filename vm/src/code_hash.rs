@@ -4,11 +4,16 @@
 
 use primitive_types::U256;
 
+/// Byte 0 of the hash of EraVM bytecode.
 pub const ERAVM_VERSION: u8 = 1;
+/// Byte 0 of the hash of an EVM bytecode blob.
 pub const EVM_BLOB_VERSION: u8 = 2;
+/// Byte 1 of the hash of a constructed contract's code.
 pub const AT_REST: u8 = 0;
+/// Byte 1 of the hash of code whose constructor is running.
 pub const BEING_CONSTRUCTED: u8 = 1;
 
+/// The hash as its 32 bytes, big-endian (byte 0 the version).
 pub fn bytes(hash: &U256) -> [u8; 32] {
     let mut out = [0u8; 32];
     hash.to_big_endian(&mut out);

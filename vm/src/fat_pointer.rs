@@ -5,9 +5,13 @@ use primitive_types::U256;
 /// `offset` is relative to `start`; the slice is `[start, start + length)` of `page`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct FatPointer {
+    /// Where reading starts, from `start`.
     pub offset: u32,
+    /// The memory page the slice is on.
     pub page: u32,
+    /// The slice's first byte on the page.
     pub start: u32,
+    /// The slice's length in bytes.
     pub length: u32,
 }
 

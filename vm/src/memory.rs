@@ -42,6 +42,7 @@ impl Page {
         self.far.get(&chunk)
     }
 
+    /// The word at `index`; words never written are zero.
     #[inline(always)]
     pub fn read(&self, index: u32) -> TaggedWord {
         match self.chunk(index / CHUNK_WORDS as u32) {
@@ -50,6 +51,7 @@ impl Page {
         }
     }
 
+    /// Writes the word at `index`, growing the page's length to cover it.
     #[inline]
     pub fn write(&mut self, index: u32, word: TaggedWord) {
         self.len = self.len.max(index.saturating_add(1));
@@ -143,6 +145,7 @@ pub struct MemorySnapshot {
 }
 
 impl Memory {
+    /// The word at `index` of `page`; pages and words never written are zero.
     #[inline(always)]
     pub fn read(&self, page: PageId, index: u32) -> TaggedWord {
         match self.page(page) {
@@ -151,6 +154,7 @@ impl Memory {
         }
     }
 
+    /// The page, if it exists (one that does not reads as zeros).
     #[inline(always)]
     pub fn page(&self, page: PageId) -> Option<&Page> {
         if page.0 < DIRECT_PAGES {
@@ -190,6 +194,8 @@ impl Memory {
         }
     }
 
+    /// Writes the word at `index` of `page` (and records the write, when writes are being
+    /// recorded for a step trace).
     #[inline]
     pub fn write(&mut self, page: PageId, index: u32, word: TaggedWord) {
         if let Some(log) = self.write_log.as_mut() {

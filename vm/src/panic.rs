@@ -91,7 +91,10 @@ impl fmt::Display for PanicReason {
 /// traces do), the call depth before it, and why.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Panic {
+    /// The cycle of the `ret.panic`, from 1.
     pub cycle: u64,
+    /// The call depth before it (near and far frames).
     pub depth: usize,
+    /// Why.
     pub reason: PanicReason,
 }

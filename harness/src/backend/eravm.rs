@@ -146,7 +146,7 @@ impl Machine for EraMachine {
 
     fn call_or_ret(&self) -> Option<eravm::Instruction> {
         let executed = self.op.vm.last_instruction();
-        CallTracker::wants(executed).then(|| executed.clone())
+        CallTracker::wants(executed).then_some(*executed)
     }
 
     fn executed_raw(&self) -> u64 {

@@ -26,15 +26,19 @@ use crate::observe::Run;
 /// The backends by name, as the command line gives them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum BackendName {
+    /// Our implementation.
     #[value(name = "eravm")]
     Eravm,
+    /// matter-labs' reference, zk_evm.
     #[value(name = "zk_evm")]
     ZkEvm,
+    /// matter-labs' vm2 (vm_fast in a node).
     #[value(name = "vm2")]
     Vm2,
 }
 
 impl BackendName {
+    /// The backend of that name.
     pub fn backend(self) -> &'static dyn Backend {
         match self {
             BackendName::Eravm => &EraVm,

@@ -131,7 +131,7 @@ impl OracleStorage {
 /// One metadata byte plus the shortest of: the difference up, the difference down, the new
 /// value itself — each in as few bytes as it needs, if that is under 31; else 33 bytes.
 pub(crate) fn state_diff_bytes(initial: U256, new: U256) -> u32 {
-    let len = |v: U256| (v.bits() + 7) / 8;
+    let len = |v: U256| v.bits().div_ceil(8);
     let candidates = [
         len(new.overflowing_sub(initial).0),
         len(initial.overflowing_sub(new).0),

@@ -226,6 +226,7 @@ fn l1_messenger(events: &[Pieces]) -> Vec<Word> {
     p.case(0).code
 }
 
+/// A case of the batches target, drawn from `u`.
 pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
     let mut case = calls::generate(u, settings)?;
     let world = case

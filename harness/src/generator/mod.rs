@@ -34,8 +34,11 @@ pub const GENERATED_FAMILIES: [Family; 13] = [
 /// Generator knobs.
 #[derive(Clone, Debug)]
 pub struct Settings {
+    /// Shortest generated program, in instructions.
     pub min_instructions: usize,
+    /// Longest generated program, in instructions.
     pub max_instructions: usize,
+    /// The cases' cap on cycles.
     pub max_cycles: u64,
     /// The contracts of real batches (the realbatches target needs them).
     pub bundle: Option<std::sync::Arc<crate::contracts::Bundle>>,

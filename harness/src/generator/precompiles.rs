@@ -280,6 +280,7 @@ fn modexp_input(u: &mut Unstructured) -> Result<Vec<U256>> {
     Ok(vec![small(u)?, small(u)?, small(u)?])
 }
 
+/// A case of the precompiles target, drawn from `u`.
 pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
     let precompile = *u.choose(&GENERATED)?;
     let mut code = Vec::new();

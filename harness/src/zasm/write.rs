@@ -13,21 +13,30 @@ use crate::case::{Case, Word, CASE_FORMAT_VERSION, DEFAULT_MAX_CYCLES};
 /// Why a case's code cannot be printed as assembly that assembles back to the same words.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
+    /// An instruction (or the code's layout) the assembler cannot spell.
     #[error("pc {pc}: `{instruction}` has no zkevm-assembly form: {why}")]
     Inexpressible {
+        /// Where in the code.
         pc: u16,
+        /// The instruction, disassembled.
         instruction: String,
+        /// Why it has no form.
         why: &'static str,
     },
     #[error(
         "the assembly printed assembles to different code at pc {pc}: `{got}` for `{wanted}` \
          (a form this printer gets wrong: please report it)"
     )]
+    /// The printed text assembles to other code: a defect of this printer.
     Differs {
+        /// The first pc that differs.
         pc: usize,
+        /// The case's instruction there.
         wanted: String,
+        /// What the assembler made of the printed text.
         got: String,
     },
+    /// The assembler refused the printed text: a defect of this printer.
     #[error("the assembly printed does not assemble: {0}")]
     Rejected(String),
 }

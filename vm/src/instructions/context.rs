@@ -48,7 +48,7 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands, is_kernel:
         }
         _ => unreachable!("not a context opcode"),
     };
-    vm.write_dst0(ins, &ops, TaggedWord::integer(value));
+    vm.write_dst0(ins, ops, TaggedWord::integer(value));
 }
 
 fn address_word(address: &H160) -> U256 {

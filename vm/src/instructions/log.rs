@@ -55,7 +55,7 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) -> Result<
             refund = if free || warm { WARM_READ_REFUND } else { 0 };
             vm.world.refunds.push(refund);
             let value = vm.world.read_storage(vm.storage.as_mut(), &key);
-            vm.write_dst0(ins, &ops, TaggedWord::integer(value));
+            vm.write_dst0(ins, ops, TaggedWord::integer(value));
         }
         Opcode::StorageWrite => {
             let free = vm.storage.is_free_storage_slot(&key);
@@ -83,15 +83,15 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) -> Result<
         // Transient storage is always warm; the price already says so.
         Opcode::TransientStorageRead => {
             let value = vm.world.read_transient(&key);
-            vm.write_dst0(ins, &ops, TaggedWord::integer(value));
+            vm.write_dst0(ins, ops, TaggedWord::integer(value));
         }
         Opcode::TransientStorageWrite => {
             vm.world.write_transient(key, src1);
         }
         Opcode::Event => vm.world.record_event(entry),
         Opcode::ToL1Message => vm.world.record_l2_to_l1_log(entry),
-        Opcode::Decommit => refund = decommit(vm, ins, &ops)?,
-        Opcode::PrecompileCall => pubdata = precompile_call(vm, ins, &ops),
+        Opcode::Decommit => refund = decommit(vm, ins, ops)?,
+        Opcode::PrecompileCall => pubdata = precompile_call(vm, ins, ops),
         _ => return Err(VmError::Unimplemented(ins.opcode)),
     }
     let frame = &mut vm.stack.current;

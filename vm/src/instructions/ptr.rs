@@ -61,5 +61,5 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) {
         }
         _ => unreachable!("not a pointer opcode"),
     };
-    vm.write_dst0(ins, &ops, TaggedWord::pointer(result));
+    vm.write_dst0(ins, ops, TaggedWord::pointer(result));
 }

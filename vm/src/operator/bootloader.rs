@@ -27,9 +27,13 @@ use crate::opcode::{Condition, DstMode, Opcode, SrcMode};
 pub struct TxEncoding;
 
 impl TxEncoding {
+    /// The address the transaction calls.
     pub const TO: u32 = 0;
+    /// The ergs it may spend.
     pub const GAS_LIMIT: u32 = 1;
+    /// The calldata's length in bytes.
     pub const CALLDATA_LENGTH: u32 = 2;
+    /// The first word of calldata.
     pub const CALLDATA: u32 = 3;
 
     /// The words of `tx`, from its start.

@@ -13,9 +13,11 @@ pub const TX_OVERHEADS: u32 = 10_143;
 pub const TRUSTED_GAS_LIMITS: u32 = 20_143;
 /// Four words of L2 block information per transaction, and one more block.
 pub const L2_BLOCK_INFO: u32 = 30_143;
+/// The compressed bytecodes the operator publishes.
 pub const COMPRESSED_BYTECODES: u32 = 70_147;
 /// Where the operator writes the L1 messenger's pubdata on PubdataRequested.
 pub const L1_MESSENGER_PUBDATA: u32 = 266_757;
+/// Words of room for that pubdata.
 pub const L1_MESSENGER_PUBDATA_WORDS: u32 = 1_360_000;
 /// Two words per transaction: the execute flag (and mode), and the byte offset of its data.
 pub const TX_DESCRIPTIONS: u32 = 1_626_757;
@@ -29,4 +31,5 @@ pub const HOOK: u32 = 1_983_749;
 pub const TX_RESULTS: u32 = 1_983_750;
 /// Words of bootloader memory.
 pub const WORDS: u32 = 1_993_750;
+/// Transactions a batch holds at most.
 pub const MAX_TRANSACTIONS: u32 = 10_000;

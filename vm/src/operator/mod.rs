@@ -375,10 +375,10 @@ impl BootloaderState {
             }
             Hook::TxHasEnded if mode == ExecutionMode::OneTx => answer.stop = Some(Stop::TxEnded),
             Hook::ValidationStepEnded if mode == ExecutionMode::Validation => {
-                answer.stop = Some(Stop::ValidationEnded)
+                answer.stop = Some(Stop::ValidationEnded);
             }
             Hook::PubdataRequested if mode != ExecutionMode::Batch => {
-                answer.stop = Some(Stop::PubdataRequested)
+                answer.stop = Some(Stop::PubdataRequested);
             }
             Hook::PubdataRequested if self.pubdata.is_some() => {
                 return Err(OperatorError::PubdataTwice)

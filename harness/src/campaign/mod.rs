@@ -1,0 +1,400 @@
+//! The in-process fuzz campaign: generate, run on both VMs, keep every finding.
+//!
+//! A disagreeing case is written to disk before anything else is done with it; only then is
+//! it explained (rerun with traces), given a signature and filed under it. A signature seen
+//! before only increments a count.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::case::Case;
+use crate::differential::{reference_at_fault, Declined, Finding, Judge, Verdict};
+use crate::generator::{generate_seeded_for, Settings};
+use crate::known::KnownDivergences;
+use crate::observe::RunStats;
+
+mod corpus;
+mod folder;
+mod summary;
+
+use folder::Findings;
+
+pub use crate::generator::Target;
+pub use corpus::{distill, triage, variant_coverage};
+pub use folder::{slug, GENERATOR_DEFECTS_DIR};
+pub use summary::{print_summary, write_summary, FindingGroup, Summary};
+
+/// When a campaign stops.
+#[derive(Clone, Copy, Debug)]
+pub enum Budget {
+    /// After this many cases.
+    Iterations(u64),
+    /// After this long.
+    Duration(Duration),
+}
+
+/// What a campaign runs, and where it files what it finds.
+pub struct CampaignConfig {
+    /// The backends every case runs on.
+    pub judge: Judge<'static>,
+    /// The generator.
+    pub target: Target,
+    /// The generator's seed: the same seed runs the same cases.
+    pub seed: u64,
+    /// When to stop.
+    pub budget: Budget,
+    /// The findings folder.
+    pub out: PathBuf,
+    /// Whether to draw a progress bar.
+    pub show_progress: bool,
+    /// The generator's knobs.
+    pub settings: Settings,
+    /// Threads running cases (1: this thread only). Iterations are handed out in order, so a
+    /// campaign of N iterations runs cases 0..N of its seed whatever the number of jobs.
+    pub jobs: usize,
+}
+
+/// Who agreed with whom over a campaign, and what each backend declined.
+struct Tally {
+    names: Vec<&'static str>,
+    agreement: BTreeMap<String, [u64; 2]>,
+    declined: BTreeMap<String, u64>,
+}
+
+impl Tally {
+    fn new(judge: Judge<'_>) -> Tally {
+        Tally {
+            names: judge.backends().iter().map(|b| b.name()).collect(),
+            agreement: BTreeMap::new(),
+            declined: BTreeMap::new(),
+        }
+    }
+
+    fn count(&mut self, verdict: &Verdict, declined: &[Declined]) {
+        for d in declined {
+            let reason = crate::differential::normalise(&d.reason);
+            *self
+                .declined
+                .entry(format!("{}: {reason}", d.backend))
+                .or_default() += 1;
+        }
+        let ran: Vec<&str> = self
+            .names
+            .iter()
+            .copied()
+            .filter(|n| !declined.iter().any(|d| d.backend == *n))
+            .collect();
+        let same_group = |a: &str, b: &str| match verdict {
+            Verdict::Agree(_) => Some(true),
+            Verdict::Disagree(Finding::Divergence { groups, .. }) => Some(
+                groups
+                    .iter()
+                    .any(|g| g.iter().any(|x| x == a) && g.iter().any(|x| x == b)),
+            ),
+            _ => None,
+        };
+        for (i, a) in ran.iter().enumerate() {
+            for b in &ran[i + 1..] {
+                if let Some(agree) = same_group(a, b) {
+                    let entry = self.agreement.entry(format!("{a}={b}")).or_default();
+                    entry[usize::from(!agree)] += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Runs a campaign to its budget.
+pub fn run(config: &CampaignConfig, known: &KnownDivergences) -> io::Result<Summary> {
+    run_with(config, known, |iteration| {
+        generate_seeded_for(config.target, config.seed, iteration, &config.settings)
+    })
+}
+
+/// Runs a campaign on the cases `generate` gives for each iteration (the seeded generator
+/// of the target, for [`run`]). A case that is an input error (see
+/// [`Case::validate`]) is not run: it counts as a generator defect.
+pub fn run_with(
+    config: &CampaignConfig,
+    known: &KnownDivergences,
+    generate: impl Fn(u64) -> Case + Sync,
+) -> io::Result<Summary> {
+    let findings = Findings::new(config.judge, &config.out)?;
+    let progress = if config.show_progress {
+        // The bar counts cases, or seconds of the duration (the rate is in the message).
+        let (bar, template) = match config.budget {
+            Budget::Iterations(n) => (
+                ProgressBar::new(n),
+                "{elapsed_precise} [{bar:30}] {pos}/{len} cases {msg}",
+            ),
+            Budget::Duration(d) => (
+                ProgressBar::new(d.as_secs().max(1)),
+                "{elapsed_precise} [{bar:30}] {pos}s/{len}s {msg}",
+            ),
+        };
+        bar.set_style(
+            ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+
+    let start = Instant::now();
+    let campaign = Campaign {
+        config,
+        known,
+        start,
+        next: AtomicU64::new(0),
+        totals: Mutex::new(Totals::new(config.judge)),
+        findings: Mutex::new(findings),
+        progress,
+    };
+    if config.jobs <= 1 {
+        campaign.work(&generate)?;
+    } else {
+        // A fault injected into eravm (per thread) is injected into every job.
+        let fault = eravm::faults::active();
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..config.jobs)
+                .map(|_| scope.spawn(|| eravm::faults::inherit(fault, || campaign.work(&generate))))
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect::<io::Result<Vec<()>>>()
+        })?;
+    }
+    campaign.progress.finish_and_clear();
+    let totals = campaign
+        .totals
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let findings = campaign
+        .findings
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let seconds = start.elapsed().as_secs_f64();
+    let (variant_counts, mode_counts) = group_counts(&totals.counts);
+    let groups: Vec<FindingGroup> = findings.groups.values().cloned().collect();
+    let mut summary = Summary {
+        generator_defects: findings.generator_defects,
+        dir: config.out.clone(),
+        file: PathBuf::new(),
+        target: config.target,
+        seed: config.seed,
+        executions: totals.executions,
+        seconds,
+        executions_per_second: totals.executions as f64 / seconds.max(1e-9),
+        ends: totals.ends,
+        variant_counts,
+        mode_counts,
+        new_divergences: groups
+            .iter()
+            .filter(|g| g.known.is_none() && reference_at_fault(&g.signature).is_none())
+            .count() as u64,
+        crashes: totals.crashes,
+        groups,
+        stats: totals.stats,
+        backends: config.judge.names(),
+        agreement: totals.tally.agreement,
+        declined: totals.tally.declined,
+    };
+    summary.file = findings.finish(&summary)?;
+    Ok(summary)
+}
+
+/// What every job of a campaign shares: the next iteration to run, the totals, the findings
+/// folder and the progress bar.
+struct Campaign<'a> {
+    config: &'a CampaignConfig,
+    known: &'a KnownDivergences,
+    start: Instant,
+    next: AtomicU64,
+    totals: Mutex<Totals>,
+    findings: Mutex<Findings>,
+    progress: ProgressBar,
+}
+
+/// The counts a campaign adds up over its cases.
+struct Totals {
+    counts: Vec<u64>,
+    ends: BTreeMap<String, u64>,
+    executions: u64,
+    stats: RunStats,
+    new_findings: u64,
+    crashes: u64,
+    tally: Tally,
+}
+
+impl Totals {
+    fn new(judge: Judge<'_>) -> Totals {
+        Totals {
+            counts: vec![0u64; eravm::decoder::VARIANT_TABLE_LEN],
+            ends: BTreeMap::new(),
+            executions: 0,
+            stats: RunStats::default(),
+            new_findings: 0,
+            crashes: 0,
+            tally: Tally::new(judge),
+        }
+    }
+
+    /// Adds what an agreeing run exercised.
+    fn agreed(&mut self, run: &crate::observe::Run, case: &Case) {
+        for (i, &c) in run.variant_counts.iter().enumerate() {
+            self.counts[i] += c as u64;
+        }
+        *self.ends.entry(format!("{:?}", run.state.end)).or_default() += 1;
+        let stats = &mut self.stats;
+        stats.deep_reverts += run.stats.deep_reverts;
+        stats.deep_panics += run.stats.deep_panics;
+        stats.initial_writes += run.stats.initial_writes;
+        stats.repeated_writes += run.stats.repeated_writes;
+        stats.rolled_back_writes += run.stats.rolled_back_writes;
+        if let Some(batch) = &run.state.batch {
+            stats.batches.count(batch, case.batch.as_ref());
+            stats.batches.cycles += run.state.cycles;
+            stats.batches.sealed +=
+                (run.state.end == crate::observe::RunEnd::Ok && batch.pubdata.is_some()) as u64;
+        }
+        for (name, [bad, good]) in &run.stats.precompiles {
+            let total = stats.precompiles.entry(name.clone()).or_default();
+            total[0] += bad;
+            total[1] += good;
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Campaign<'_> {
+    /// The next iteration to run, or `None` when the budget is spent.
+    fn claim(&self) -> Option<u64> {
+        if let Budget::Duration(d) = self.config.budget {
+            if self.start.elapsed() >= d {
+                return None;
+            }
+        }
+        let iteration = self.next.fetch_add(1, Ordering::Relaxed);
+        match self.config.budget {
+            Budget::Iterations(n) if iteration >= n => None,
+            _ => Some(iteration),
+        }
+    }
+
+    /// One job: runs cases until the budget is spent.
+    fn work(&self, generate: &(impl Fn(u64) -> Case + Sync)) -> io::Result<()> {
+        while let Some(iteration) = self.claim() {
+            let case = generate(iteration);
+            self.run_case(&case, iteration)?;
+            let executions = {
+                let mut totals = lock(&self.totals);
+                totals.executions += 1;
+                totals.executions
+            };
+            if executions % 64 == 0 {
+                self.show_progress(executions);
+            }
+        }
+        Ok(())
+    }
+
+    fn run_case(&self, case: &Case, iteration: u64) -> io::Result<()> {
+        if let Err(e) = case.validate() {
+            return lock(&self.findings).generator_defect(case, &e);
+        }
+        let (verdict, declined) = self.config.judge.check_counted(case);
+        let mut totals = lock(&self.totals);
+        totals.tally.count(&verdict, &declined);
+        match verdict {
+            Verdict::Unsupported(why) => {
+                *totals
+                    .ends
+                    .entry(format!("unsupported: {why}"))
+                    .or_default() += 1;
+            }
+            Verdict::Agree(run) => totals.agreed(&run, case),
+            Verdict::Disagree(finding) => {
+                if matches!(finding, Finding::Crash { .. }) {
+                    totals.crashes += 1;
+                }
+                *totals.ends.entry("disagreement".into()).or_default() += 1;
+                drop(totals);
+                self.record(case, iteration, finding)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn record(&self, case: &Case, iteration: u64, finding: Finding) -> io::Result<()> {
+        let mut findings = lock(&self.findings);
+        if findings.record(case, iteration, finding, self.known)? {
+            let signature = findings.groups.values().last().map(|g| g.signature.clone());
+            drop(findings);
+            let mut totals = lock(&self.totals);
+            totals.new_findings += 1;
+            self.progress.println(format!(
+                "new finding #{} at iteration {iteration}: {}",
+                totals.new_findings,
+                signature.unwrap_or_default()
+            ));
+        }
+        Ok(())
+    }
+
+    fn show_progress(&self, executions: u64) {
+        match self.config.budget {
+            Budget::Iterations(_) => self.progress.set_position(executions),
+            Budget::Duration(_) => self.progress.set_position(self.start.elapsed().as_secs()),
+        }
+        let rate = executions as f64 / self.start.elapsed().as_secs_f64().max(1e-9);
+        let signatures = lock(&self.findings).groups.len();
+        self.progress
+            .set_message(format!("{rate:.0} execs/s, {signatures} signatures"));
+    }
+}
+
+/// Folds per-index counts into per-variant (mnemonic and modifiers) and per-mode counts.
+fn group_counts(counts: &[u64]) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
+    let mut variants = BTreeMap::new();
+    let mut modes = BTreeMap::new();
+    for (index, &count) in counts.iter().enumerate() {
+        if count == 0 {
+            continue;
+        }
+        let ins = eravm::Instruction::decode(index as u64);
+        *variants.entry(variant_name(&ins)).or_default() += count;
+        *modes
+            .entry(format!("src {:?} / dst {:?}", ins.src0_mode, ins.dst0_mode))
+            .or_default() += count;
+    }
+    (variants, modes)
+}
+
+/// The mnemonic with its modifiers, without operands: `sub.s!`, `ld.1.inc`.
+pub fn variant_name(ins: &eravm::Instruction) -> String {
+    ins.name()
+}
+
+/// Every opcode variant the `opcodes` target covers, for checking a summary.
+pub fn opcodes_target_variants() -> Vec<String> {
+    let mut names: Vec<String> = (0..eravm::decoder::VARIANT_TABLE_LEN as u64)
+        .map(eravm::Instruction::decode)
+        .filter(|i| crate::generator::GENERATED_FAMILIES.contains(&i.opcode.family()))
+        .map(|i| variant_name(&i))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
