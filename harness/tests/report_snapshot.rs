@@ -15,20 +15,25 @@ fn divergence_report() {
         .push(op(Opcode::Sub).src0(3).src1(2).dst(4).m0())
         .push(op(Opcode::RetOk))
         .case(10_000);
-    let report = with_fault(Fault::AddOffByOne, || match Judge::default().check(&case) {
-        Verdict::Disagree(finding) => {
-            let explanation = Judge::default().explain(&case, finding);
-            assert_eq!(explanation.signature, "diverges@add");
-            finding_markdown(&case, &explanation, Some("corpus/opcodes/example.json"))
-        }
-        _ => panic!("the injected bug must show"),
-    });
+    let report = add_bug_report(&case, "corpus/opcodes/example.json");
     insta::with_settings!({ snapshot_path => "../../snapshots", prepend_module_to_snapshot => false }, {
         insta::assert_snapshot!("divergence_report", report);
     });
 }
 
 use Opcode::Add;
+
+/// The report of `case` under a deliberate bug in eravm's `add`, which it must show.
+fn add_bug_report(case: &eradiff::case::Case, path: &str) -> String {
+    with_fault(Fault::AddOffByOne, || match Judge::default().check(case) {
+        Verdict::Disagree(finding) => {
+            let explanation = Judge::default().explain(case, finding);
+            assert_eq!(explanation.signature, "diverges@add");
+            finding_markdown(case, &explanation, Some(path))
+        }
+        _ => panic!("the injected bug must show"),
+    })
+}
 
 /// The findings report, Markdown and JSON, of a short campaign against a deliberately
 /// broken eravm: the bug must come out as one group with a minimised case.
@@ -151,14 +156,7 @@ faulty:
 ",
     )
     .unwrap();
-    let report = with_fault(Fault::AddOffByOne, || match Judge::default().check(&case) {
-        Verdict::Disagree(finding) => {
-            let explanation = Judge::default().explain(&case, finding);
-            assert_eq!(explanation.signature, "diverges@add");
-            finding_markdown(&case, &explanation, Some("corpus/zasm/example.zasm"))
-        }
-        _ => panic!("the injected bug must show"),
-    });
+    let report = add_bug_report(&case, "corpus/zasm/example.zasm");
     assert!(
         report.contains("- cycle 3, depth 2: ld: the pointer operand is an integer"),
         "{report}"
