@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::{FindingGroup, Summary};
 use crate::case::Case;
-use crate::differential::{Finding, Judge, Verdict};
+use crate::differential::{Explanation, Finding, Judge, Verdict};
 use crate::findings::write_atomic;
 use crate::known::KnownDivergences;
 use crate::report::finding_markdown;
@@ -112,16 +112,41 @@ impl Findings {
         finding: Finding,
         known: &KnownDivergences,
     ) -> io::Result<bool> {
-        let json = case.to_json();
-        let hash = case_hash(&json);
-        let incoming = self.work.join(format!("{hash}.json"));
-        write_atomic(&incoming, &json)?;
-
+        let incoming = write_incoming(&self.work, case)?;
         let explanation = self.judge.explain(case, finding);
+        match self.file(case, iteration, &explanation, incoming, known)? {
+            Some(group) => {
+                group.shrink(&self.judge, case)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// The folder where cases wait, written whole, until they are filed.
+    pub(super) fn work_dir(&self) -> PathBuf {
+        self.work.clone()
+    }
+
+    /// Files an explained case written to the working folder: counted in its group, or the
+    /// first of a new one (its case, report and explanation written). A new group is
+    /// returned to be shrunk ([`NewGroup::shrink`]), which needs no lock on the folder.
+    pub(super) fn file(
+        &mut self,
+        case: &Case,
+        iteration: u64,
+        explanation: &Explanation,
+        incoming: Incoming,
+        known: &KnownDivergences,
+    ) -> io::Result<Option<NewGroup>> {
+        let Incoming {
+            path: incoming,
+            hash,
+        } = incoming;
         if let Some(group) = self.groups.get_mut(&explanation.signature) {
             group.count += 1;
             fs::remove_file(&incoming)?;
-            return Ok(false);
+            return Ok(None);
         }
         let slug = slug(&explanation.signature);
         let group_dir = self.dir.join(&slug);
@@ -129,41 +154,58 @@ impl Findings {
         let case_path = group_dir.join(format!("{hash}.json"));
         fs::rename(&incoming, &case_path)?;
         let report_path = group_dir.join("report.md");
-        let report = finding_markdown(case, &explanation, Some(&case_path.display().to_string()));
+        let report = finding_markdown(case, explanation, Some(&case_path.display().to_string()));
         write_atomic(&report_path, report)?;
         write_atomic(
             &group_dir.join("explanation.json"),
-            serde_json::to_string_pretty(&explanation).unwrap_or_default(),
+            serde_json::to_string_pretty(explanation).unwrap_or_default(),
         )?;
-        // Shrink it now, while the campaign knows its signature; the report shows the
-        // smallest case.
-        if let Some(m) = crate::minimize::minimize(&self.judge, case, MINIMIZE_BUDGET) {
-            let min_path = group_dir.join("minimized.json");
-            write_atomic(&min_path, m.case.to_json())?;
-            if let Verdict::Disagree(f) = self.judge.check(&m.case) {
-                let e = self.judge.explain(&m.case, f);
-                let mut text = finding_markdown(&m.case, &e, Some(&min_path.display().to_string()));
-                text.push_str(&format!(
-                    "\nMinimised from {} to {} instructions; the case as found is `{}`.\n",
-                    m.instructions_before,
-                    m.instructions_after,
-                    case_path.display()
-                ));
-                write_atomic(&report_path, text)?;
-            }
-        }
         self.groups.insert(
             explanation.signature.clone(),
             FindingGroup {
                 known: known.reason(&explanation.signature).map(str::to_string),
-                signature: explanation.signature,
+                signature: explanation.signature.clone(),
                 count: 1,
                 case: format!("{slug}/{hash}.json"),
                 report: format!("{slug}/report.md"),
                 first_iteration: iteration,
             },
         );
-        Ok(true)
+        Ok(Some(NewGroup {
+            group_dir,
+            case_path,
+            report_path,
+        }))
+    }
+}
+
+/// The first case of a new group, filed and reported, still to be shrunk.
+pub(super) struct NewGroup {
+    group_dir: PathBuf,
+    case_path: PathBuf,
+    report_path: PathBuf,
+}
+
+impl NewGroup {
+    /// Shrinks the case while its signature stays the same, and reports the smallest.
+    pub(super) fn shrink(self, judge: &Judge, case: &Case) -> io::Result<()> {
+        let Some(m) = crate::minimize::minimize(judge, case, MINIMIZE_BUDGET) else {
+            return Ok(());
+        };
+        let min_path = self.group_dir.join("minimized.json");
+        write_atomic(&min_path, m.case.to_json())?;
+        if let Verdict::Disagree(f) = judge.check(&m.case) {
+            let e = judge.explain(&m.case, f);
+            let mut text = finding_markdown(&m.case, &e, Some(&min_path.display().to_string()));
+            text.push_str(&format!(
+                "\nMinimised from {} to {} instructions; the case as found is `{}`.\n",
+                m.instructions_before,
+                m.instructions_after,
+                self.case_path.display()
+            ));
+            write_atomic(&self.report_path, text)?;
+        }
+        Ok(())
     }
 }
 
@@ -186,4 +228,20 @@ pub fn slug(signature: &str) -> String {
         .collect();
     s.truncate(80);
     s
+}
+
+/// A case written whole to a campaign's working folder, before anything else is done with it.
+pub(super) struct Incoming {
+    path: PathBuf,
+    hash: String,
+}
+
+/// Writes `case` into the working folder `work` (atomically: a kill leaves it whole or
+/// absent).
+pub(super) fn write_incoming(work: &Path, case: &Case) -> io::Result<Incoming> {
+    let json = case.to_json();
+    let hash = case_hash(&json);
+    let path = work.join(format!("{hash}.json"));
+    write_atomic(&path, &json)?;
+    Ok(Incoming { path, hash })
 }

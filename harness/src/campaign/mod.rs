@@ -155,6 +155,7 @@ pub fn run_with(
         start,
         next: AtomicU64::new(0),
         totals: Mutex::new(Totals::new(config.judge)),
+        work_dir: findings.work_dir(),
         findings: Mutex::new(findings),
         progress,
     };
@@ -221,6 +222,8 @@ struct Campaign<'a> {
     next: AtomicU64,
     totals: Mutex<Totals>,
     findings: Mutex<Findings>,
+    /// The findings folder's working folder, where cases are written before they are filed.
+    work_dir: PathBuf,
     progress: ProgressBar,
 }
 
@@ -337,20 +340,27 @@ impl Campaign<'_> {
         Ok(())
     }
 
+    /// The case on disk first, then explained with no lock held (a rerun of every backend
+    /// with traces: other jobs go on meanwhile), then filed under the folder's lock.
     fn record(&self, case: &Case, iteration: u64, finding: Finding) -> io::Result<()> {
-        let mut findings = lock(&self.findings);
-        if findings.record(case, iteration, finding, self.known)? {
-            let signature = findings.groups.values().last().map(|g| g.signature.clone());
-            drop(findings);
+        let incoming = folder::write_incoming(&self.work_dir, case)?;
+        let explanation = self.config.judge.explain(case, finding);
+        let filed =
+            lock(&self.findings).file(case, iteration, &explanation, incoming, self.known)?;
+        let Some(group) = filed else {
+            return Ok(());
+        };
+        let new_findings = {
             let mut totals = lock(&self.totals);
             totals.new_findings += 1;
-            self.progress.println(format!(
-                "new finding #{} at iteration {iteration}: {}",
-                totals.new_findings,
-                signature.unwrap_or_default()
-            ));
-        }
-        Ok(())
+            totals.new_findings
+        };
+        self.progress.println(format!(
+            "new finding #{new_findings} at iteration {iteration}: {}",
+            explanation.signature
+        ));
+        // Shrinking reruns the case many times: the other jobs go on meanwhile.
+        group.shrink(&self.config.judge, case)
     }
 
     fn show_progress(&self, executions: u64) {
