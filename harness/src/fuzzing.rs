@@ -137,13 +137,10 @@ pub fn kept_per_reference_signature() -> usize {
 /// Counts a reference finding's signature; whether its case is among the first kept.
 fn keep_reference_finding(signature: &str) -> bool {
     use std::collections::HashMap;
-    use std::sync::Mutex;
-    static SEEN: Mutex<Option<HashMap<String, usize>>> = Mutex::new(None);
+    use std::sync::{LazyLock, Mutex};
+    static SEEN: LazyLock<Mutex<HashMap<String, usize>>> = LazyLock::new(Default::default);
     let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
-    let count = seen
-        .get_or_insert_with(HashMap::new)
-        .entry(signature.to_string())
-        .or_default();
+    let count = seen.entry(signature.to_string()).or_default();
     *count += 1;
     *count <= kept_per_reference_signature()
 }

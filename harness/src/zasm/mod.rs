@@ -24,7 +24,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::case::{Case, CaseError, CASE_FORMAT_VERSION, DEFAULT_MAX_CYCLES};
+use crate::case::{Case, CaseError, Word, CASE_FORMAT_VERSION, DEFAULT_MAX_CYCLES};
 
 mod write;
 pub use write::{write, WriteError};
@@ -43,24 +43,24 @@ pub fn is_zasm(path: &Path) -> bool {
 /// A case from assembly text: the header's fields, the assembled code page.
 pub fn case_from_zasm(text: &str) -> Result<Case, CaseError> {
     let mut fields = header_fields(text)?;
-    let code = assemble(text)?;
-    fields.insert(
-        "code".into(),
-        Value::Array(
-            code.iter()
-                .map(|w| Value::String(format!("0x{}", hex::encode(w))))
-                .collect(),
-        ),
-    );
-    let defaults = [
-        ("version", Value::from(CASE_FORMAT_VERSION)),
-        ("ergs", Value::from(DEFAULT_ERGS)),
-        ("max_cycles", Value::from(DEFAULT_MAX_CYCLES)),
-    ];
-    for (field, value) in defaults {
+    let code: Vec<Word> = assemble(text)?
+        .iter()
+        .map(|w| Word(eravm::U256::from_big_endian(w)))
+        .collect();
+    fields.insert("code".into(), serde_json::json!(code));
+    for (field, value) in defaults() {
         fields.entry(field).or_insert(value);
     }
     Case::from_json(&Value::Object(fields).to_string())
+}
+
+/// The fields a `.zasm` file gives a case when its header does not name them.
+fn defaults() -> [(&'static str, Value); 3] {
+    [
+        ("version", Value::from(CASE_FORMAT_VERSION)),
+        ("ergs", Value::from(DEFAULT_ERGS)),
+        ("max_cycles", Value::from(DEFAULT_MAX_CYCLES)),
+    ]
 }
 
 /// The header's `field = value` lines, each value parsed as JSON.

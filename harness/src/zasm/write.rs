@@ -3,12 +3,12 @@
 
 use serde_json::Value;
 
-use super::{assemble, DEFAULT_ERGS, HEADER};
+use super::{assemble, defaults, HEADER};
 use eravm::decoder::code_word_instructions;
 use eravm::opcode::{Family, ModifierMeaning};
 use eravm::{DstMode, Instruction, Opcode, SrcMode};
 
-use crate::case::{Case, Word, CASE_FORMAT_VERSION, DEFAULT_MAX_CYCLES};
+use crate::case::{Case, Word};
 
 /// Why a case's code cannot be printed as assembly that assembles back to the same words.
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +43,7 @@ pub enum WriteError {
 
 /// Prints a case as `.zasm`: its fields as header lines, its code as instructions (and the
 /// words read as constants as `.rodata` cells), checked by assembling it again: what
-/// [`case_from_zasm`] reads back runs the same code, followed by whatever padding the
+/// [`super::case_from_zasm`] reads back runs the same code, followed by whatever padding the
 /// assembler appends.
 pub fn write(case: &Case) -> Result<String, WriteError> {
     let mut out = header(case);
@@ -76,11 +76,7 @@ fn header(case: &Case) -> String {
     let Ok(Value::Object(fields)) = serde_json::to_value(case) else {
         return String::new();
     };
-    let defaults = [
-        ("version", Value::from(CASE_FORMAT_VERSION)),
-        ("ergs", Value::from(DEFAULT_ERGS)),
-        ("max_cycles", Value::from(DEFAULT_MAX_CYCLES)),
-    ];
+    let defaults = defaults();
     let default_frame = serde_json::to_value(crate::case::FrameSettings::default()).ok();
     let mut out = String::new();
     for (field, value) in fields {
