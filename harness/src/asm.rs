@@ -149,6 +149,7 @@ impl Program {
             flags: Default::default(),
             note: String::new(),
             world: None,
+            start: None,
             batch: None,
         }
     }

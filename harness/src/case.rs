@@ -14,8 +14,9 @@ pub use crate::hex::{Address, Bytes, Word};
 
 /// The version of the case file format this build writes; it reads this one and older.
 /// Version 2 added `world`, version 3 `batch`, version 4 protocol transactions (`batch.blocks`)
-/// and hashed storage (`world.hashed_storage`, `world.bytecodes`).
-pub const CASE_FORMAT_VERSION: u32 = 4;
+/// and hashed storage (`world.hashed_storage`, `world.bytecodes`), version 5 start states
+/// (`start`).
+pub const CASE_FORMAT_VERSION: u32 = 5;
 
 /// The default cap on cycles, so that loops end in a comparable state.
 pub const DEFAULT_MAX_CYCLES: u64 = 20_000;
@@ -47,6 +48,10 @@ pub struct Case {
     /// Transactions for the operator to push; `code` then holds our bootloader.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<Batch>,
+    /// Frames below the first one, their memory and what they changed: a state built
+    /// directly (the case's own frame is the running one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<crate::start::Start>,
     /// Free text: where the case came from.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub note: String,
@@ -620,6 +625,15 @@ impl Case {
         }
         if self.version < 3 && self.batch.is_some() {
             return field("batch".into(), "batches need format version 3".into());
+        }
+        if let Some(start) = &self.start {
+            if self.version < 5 {
+                return field("start".into(), "start states need format version 5".into());
+            }
+            if self.batch.is_some() {
+                return field("start".into(), "a batch starts from the bootloader's first frame, not a start state".into());
+            }
+            start.check().or_else(|(f, message)| field(f, message))?;
         }
         if let Some(world) = &self.world {
             for (i, c) in world.contracts.iter().enumerate() {

@@ -159,6 +159,8 @@ pub fn first_difference(a: &FinalState, b: &FinalState) -> Option<FieldDiff> {
     d.page("aux_heap", &a.aux_heap, &b.aux_heap);
     d.page("stack", &a.stack, &b.stack);
     d.page("static_memory", &a.static_memory, &b.static_memory);
+    list(&mut d, "call_stack", &a.call_stack, &b.call_stack);
+    list(&mut d, "start_pages", &a.start_pages, &b.start_pages);
     world(&mut d, &a.world, &b.world);
     match (&a.batch, &b.batch) {
         (Some(a), Some(b)) => {

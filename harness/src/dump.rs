@@ -304,6 +304,7 @@ impl VmDump {
             flags: InitialFlags::default(),
             max_cycles: DUMP_MAX_CYCLES,
             world: Some(world),
+            start: None,
             batch: Some(Batch {
                 transactions: Vec::new(),
                 blocks,

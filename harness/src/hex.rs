@@ -11,6 +11,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Word(pub U256);
 
+impl Word {
+    /// Whether the word is zero (serde skips such optional fields).
+    pub fn is_zero(&self) -> bool {
+        self.0.is_zero()
+    }
+}
+
 /// A 20-byte address, written as `0x`-prefixed hex.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Address(pub H160);

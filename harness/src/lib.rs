@@ -34,5 +34,7 @@ pub mod report;
 #[allow(missing_docs)]
 pub mod signing;
 #[allow(missing_docs)]
+pub mod start;
+#[allow(missing_docs)]
 pub mod world;
 pub mod zasm;

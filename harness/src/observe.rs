@@ -76,6 +76,18 @@ pub struct FrameView {
     pub depth: usize,
 }
 
+/// An entry below the current frame at the end of a run: what the frame resumes with.
+/// (A far frame's address, bounds and context cannot change while it waits.)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct SavedFrameView {
+    pub pc: u16,
+    pub sp: u16,
+    pub ergs: u32,
+    pub exception_handler: u16,
+    pub is_local: bool,
+    pub total_pubdata_spent: i32,
+}
+
 /// The observable state after a run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FinalState {
@@ -99,6 +111,14 @@ pub struct FinalState {
     pub aux_heap: Vec<(u32, Tagged)>,
     pub stack: Vec<(u32, Tagged)>,
     pub static_memory: Vec<(u32, Tagged)>,
+    /// Cases with a start state: the entries below the current frame, bottom first (the
+    /// formal frame below the first is left out).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub call_stack: Vec<SavedFrameView>,
+    /// Cases with a start state: words that are not zero on the stack, heap and aux heap
+    /// pages of the far frames it put below the first (page, index, word).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub start_pages: Vec<(u32, u32, Tagged)>,
     /// What the run changed in the world.
     pub world: WorldView,
     /// What the operator saw of a batch (cases with a batch only).

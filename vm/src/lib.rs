@@ -22,6 +22,7 @@ pub mod panic;
 #[allow(missing_docs)]
 pub mod precompiles;
 mod programs;
+pub mod start;
 #[allow(missing_docs)]
 pub mod state;
 #[allow(missing_docs)]
@@ -39,7 +40,8 @@ pub use fat_pointer::FatPointer;
 pub use opcode::{Condition, DstMode, Opcode, SrcMode};
 pub use panic::{Panic, PanicReason};
 pub use primitive_types::{H160, U256};
-pub use state::{Flags, Frame, PageId, TaggedWord};
+pub use start::{FarStart, FramePage, NearStart, StartError, StartFrame, StartState, StartWord, WorldChange};
+pub use state::{CallStack, Flags, Frame, NearCaller, PageId, Saved, TaggedWord};
 pub use vm::{
     Bootloader, ChainSettings, ExitKind, Outcome, Status, Vm, VmError, VmSnapshot,
     BOOTLOADER_ADDRESS, BOOTLOADER_BASE_PAGE, BOOTLOADER_CALLDATA_PAGE,

@@ -250,18 +250,18 @@ pub fn is_kernel_address(address: &H160) -> bool {
 /// callee and no instruction changes it before the callee returns (heap bounds are handed
 /// back from the callee), so a near call pushes this much instead of a whole frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct NearCaller {
-    pc: u16,
-    sp: u16,
-    exception_handler: u16,
-    is_local: bool,
-    ergs: u32,
-    total_pubdata_spent: i32,
+pub struct NearCaller {
+    pub pc: u16,
+    pub sp: u16,
+    pub exception_handler: u16,
+    pub is_local: bool,
+    pub ergs: u32,
+    pub total_pubdata_spent: i32,
 }
 
 /// An entry below the current frame: a whole far frame, or the caller's part of a near one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Saved {
+pub enum Saved {
     Far(Frame),
     Near(NearCaller),
 }
@@ -322,6 +322,12 @@ impl CallStack {
             total_pubdata_spent: f.total_pubdata_spent,
         }));
         &mut self.current
+    }
+
+    /// The entries below the current frame, bottom first (the formal frame below the
+    /// bootloader is the first).
+    pub fn saved(&self) -> &[Saved] {
+        &self.below
     }
 
     /// A far call: `frame` becomes current.

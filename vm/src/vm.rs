@@ -558,6 +558,11 @@ impl Vm {
         Flags::from_bits(self.flags)
     }
     /// The current frame; after the end, the formal frame below the bootloader.
+    /// The call stack: the current frame and the entries below it.
+    pub fn call_stack(&self) -> &CallStack {
+        &self.stack
+    }
+
     pub fn current_frame(&self) -> &Frame {
         &self.stack.current
     }

@@ -14,7 +14,7 @@ use super::{BackendError, FedOperator, Feeder};
 use crate::case::Case;
 use crate::observe::{
     BatchView, CallTracker, FinalState, FlagsView, FrameIds, FrameView, History, Run, RunEnd,
-    RunStats, StepState, Tagged, WorldView, ALL_REGISTERS,
+    RunStats, SavedFrameView, StepState, Tagged, WorldView, ALL_REGISTERS,
 };
 
 /// What one cycle did, as far as the driver cares.
@@ -53,6 +53,8 @@ pub(crate) struct EndState<'a> {
     pub aux_heap: Vec<(u32, Tagged)>,
     pub stack: Vec<(u32, Tagged)>,
     pub static_memory: Vec<(u32, Tagged)>,
+    pub call_stack: Vec<SavedFrameView>,
+    pub start_pages: Vec<(u32, u32, Tagged)>,
     pub world: WorldView,
     pub bootloader: Option<&'a BootloaderState>,
 }
@@ -373,6 +375,8 @@ fn finish<M: Machine>(mut m: M, case: &Case, seen: Observer<M>, stopped: Stopped
         aux_heap: e.aux_heap,
         stack: e.stack,
         static_memory: e.static_memory,
+        call_stack: e.call_stack,
+        start_pages: e.start_pages,
         world: WorldView {
             calls: seen.calls.events,
             ..e.world

@@ -7,7 +7,8 @@ use super::drive::{drive, drive_bare, Cycle, EndState, Machine, StepError};
 use super::{Backend, BackendError, FedOperator};
 use crate::case::Case;
 use crate::observe::{
-    CallTracker, FlagsView, FrameIds, FrameView, LogView, Run, RunEnd, RunStats, SlotView, Tagged,
+    CallTracker, FlagsView, FrameIds, FrameView, LogView, Run, RunEnd, RunStats, SavedFrameView,
+    SlotView, Tagged,
     WorldView, RETURN_DATA_LIMIT,
 };
 use crate::world::ResolvedWorld;
@@ -21,35 +22,71 @@ impl Backend for EraVm {
     }
 
     fn run(&self, case: &Case, trace: bool) -> Result<Run, BackendError> {
-        drive(EraMachine::new(case), case, trace)
+        drive(EraMachine::new(case)?, case, trace)
     }
 }
 
 /// Runs a case on eravm with nothing observed (batches through `OperatorVm`), for timing;
 /// returns the cycles run.
 pub fn run_bare(case: &Case) -> u64 {
-    drive_bare(EraMachine::new(case), case)
+    EraMachine::new(case).map_or(0, |m| drive_bare(m, case))
 }
 
 /// eravm with its operator, as the driver steps it.
 pub(crate) struct EraMachine {
     op: OperatorVm,
     world: ResolvedWorld,
+    /// For cases with a start state: how many far frames it put below the first.
+    start_far_frames: Option<usize>,
 }
 
 impl EraMachine {
-    pub(crate) fn new(case: &Case) -> EraMachine {
+    pub(crate) fn new(case: &Case) -> Result<EraMachine, BackendError> {
         let world = case.resolved_world();
-        let mut op = OperatorVm::from_vm(Vm::with_storage(
-            case.bootloader(),
-            Box::new(world.eravm_storage()),
-            world.chain_settings(),
-        ));
+        let storage = Box::new(world.eravm_storage());
+        let vm = match &case.start {
+            None => Vm::with_storage(case.bootloader(), storage, world.chain_settings()),
+            Some(start) => Vm::with_start(
+                case.bootloader(),
+                storage,
+                world.chain_settings(),
+                &start.to_vm(),
+            )
+            .map_err(|e| BackendError::Unsupported(e.to_string()))?,
+        };
+        let mut op = OperatorVm::from_vm(vm);
         if let Some(batch) = &case.batch {
             op.write_batch_env(&batch.info.to_operator(), batch.closing_block());
         }
-        EraMachine { op, world }
+        Ok(EraMachine {
+            op,
+            world,
+            start_far_frames: case.start.as_ref().map(|s| s.far_frames().count()),
+        })
     }
+}
+
+/// The entries below the current frame, bottom first, without the formal one.
+fn saved_frames(vm: &Vm) -> Vec<SavedFrameView> {
+    let view = |s: &eravm::Saved| match *s {
+        eravm::Saved::Far(f) => SavedFrameView {
+            pc: f.pc,
+            sp: f.sp,
+            ergs: f.ergs,
+            exception_handler: f.exception_handler,
+            is_local: f.is_local,
+            total_pubdata_spent: f.total_pubdata_spent,
+        },
+        eravm::Saved::Near(n) => SavedFrameView {
+            pc: n.pc,
+            sp: n.sp,
+            ergs: n.ergs,
+            exception_handler: n.exception_handler,
+            is_local: n.is_local,
+            total_pubdata_spent: n.total_pubdata_spent,
+        },
+    };
+    vm.call_stack().saved().iter().skip(1).map(view).collect()
 }
 
 fn step_error(e: OperatorError) -> StepError {
@@ -238,6 +275,18 @@ impl Machine for EraMachine {
             aux_heap: page(BOOTLOADER_BASE_PAGE.aux_heap()),
             stack: page(BOOTLOADER_BASE_PAGE.stack()),
             static_memory: page(STATIC_MEMORY_PAGE),
+            call_stack: if self.start_far_frames.is_some() {
+                saved_frames(vm)
+            } else {
+                Vec::new()
+            },
+            start_pages: (0..self.start_far_frames.unwrap_or(0))
+                .flat_map(|i| {
+                    let base = eravm::start::far_frame_base_page(i);
+                    [base.stack(), base.heap(), base.aux_heap()]
+                })
+                .flat_map(|id| page(id).into_iter().map(move |(i, w)| (id.0, i, w)))
+                .collect(),
             world: world_view(vm, &self.world),
             bootloader: Some(&self.op.bootloader_state),
         }

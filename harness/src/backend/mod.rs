@@ -7,6 +7,7 @@ mod reference;
 mod reference_host;
 mod reference_memory;
 mod reference_operator;
+mod reference_start;
 mod vm2;
 mod vm2_operator;
 

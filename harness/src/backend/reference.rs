@@ -12,7 +12,8 @@ use zk_evm::witness_trace::DummyTracer;
 use zk_evm::zkevm_opcode_defs::ethereum_types::{Address as RefAddress, U256 as RefU256};
 use zk_evm::zkevm_opcode_defs::{
     FatPointer as RefFatPointer, Opcode, RetOpcode, UMAOpcode, BOOTLOADER_BASE_PAGE,
-    BOOTLOADER_CALLDATA_PAGE, BOOTLOADER_CODE_PAGE, STARTING_BASE_PAGE, STARTING_TIMESTAMP,
+    BOOTLOADER_CALLDATA_PAGE, BOOTLOADER_CODE_PAGE, NEW_MEMORY_PAGES_PER_FAR_CALL,
+    STARTING_BASE_PAGE, STARTING_TIMESTAMP,
     STATIC_MEMORY_PAGE,
 };
 use zk_evm_abstractions::precompiles::DefaultPrecompilesProcessor;
@@ -24,7 +25,8 @@ use super::reference_operator::{raised_hook, RaisedHook, ReferenceOperator};
 use super::{Backend, BackendError, FedOperator};
 use crate::case::Case;
 use crate::observe::{
-    FlagsView, FrameIds, FrameView, LogView, Run, RunEnd, SlotView, Tagged, WorldView,
+    FlagsView, FrameIds, FrameView, LogView, Run, RunEnd, SavedFrameView, SlotView, Tagged,
+    WorldView,
     ALL_REGISTERS, RETURN_DATA_LIMIT,
 };
 use crate::world::ResolvedWorld;
@@ -214,7 +216,10 @@ pub(crate) fn build(case: &Case, world: &ResolvedWorld) -> RefVm {
         total_pubdata_spent: PubdataCost(0),
         stipend: 0,
     };
-    vm.push_bootloader_context(0, bootloader);
+    match &case.start {
+        None => vm.push_bootloader_context(0, bootloader),
+        Some(start) => super::reference_start::load(&mut vm, start, bootloader),
+    }
     vm.local_state.timestamp = STARTING_TIMESTAMP;
     vm.local_state.memory_page_counter = STARTING_BASE_PAGE;
     for (i, r) in case.initial_registers().iter().enumerate() {
@@ -257,6 +262,8 @@ pub fn run_bare(case: &Case) -> u64 {
 /// zk_evm with our reference operator, as the driver steps it.
 pub(crate) struct ZkMachine {
     vm: RefVm,
+    /// For cases with a start state: how many far frames it put below the first.
+    start_far_frames: Option<usize>,
     tracer: LastOpcode,
     operator: Option<ReferenceOperator>,
     cycles: u64,
@@ -272,6 +279,7 @@ impl ZkMachine {
             .map(|batch| ReferenceOperator::start(batch, &mut vm.memory));
         ZkMachine {
             vm,
+            start_far_frames: case.start.as_ref().map(|s| s.far_frames().count()),
             tracer: LastOpcode {
                 every_register,
                 watch_hooks: case.batch.is_some(),
@@ -533,6 +541,17 @@ impl Machine for ZkMachine {
             aux_heap: page(base + 3),
             stack: page(base + 1),
             static_memory: page(STATIC_MEMORY_PAGE),
+            call_stack: match self.start_far_frames {
+                Some(_) => saved_frames(vm),
+                None => Vec::new(),
+            },
+            start_pages: (0..self.start_far_frames.unwrap_or(0) as u32)
+                .flat_map(|i| {
+                    let base = STARTING_BASE_PAGE + NEW_MEMORY_PAGES_PER_FAR_CALL * i;
+                    [base + 1, base + 2, base + 3]
+                })
+                .flat_map(|p| page(p).into_iter().map(move |(i, w)| (p, i, w)))
+                .collect(),
             world: world_view(vm),
             bootloader: self.bootloader(),
         }
@@ -563,6 +582,19 @@ impl FedOperator for ZkMachine {
         let op = self.operator.as_mut().ok_or_else(super::no_batch)?;
         op.push(tx, &mut self.vm)
     }
+}
+
+/// The entries below the current frame, bottom first, without the formal one.
+fn saved_frames(vm: &RefVm) -> Vec<SavedFrameView> {
+    let view = |e: &CallStackEntry| SavedFrameView {
+        pc: e.pc,
+        sp: e.sp,
+        ergs: e.ergs_remaining,
+        exception_handler: e.exception_handler_location,
+        is_local: e.is_local_frame,
+        total_pubdata_spent: e.total_pubdata_spent.0,
+    };
+    vm.local_state.callstack.inner.iter().skip(1).map(view).collect()
 }
 
 fn world_view(vm: &RefVm) -> WorldView {

@@ -34,6 +34,14 @@ impl ReferenceMemory {
             .insert(index, (value, false));
     }
 
+    /// Writes one tagged word from the host side (a start state), outside the write log.
+    pub fn set_tagged(&mut self, page: u32, index: u32, value: RefU256, is_pointer: bool) {
+        self.pages
+            .entry(page)
+            .or_default()
+            .insert(index, (value, is_pointer));
+    }
+
     /// The bytes a fat pointer points at, at most `limit` of them.
     pub fn slice(&self, pointer: RefFatPointer, limit: usize) -> Vec<u8> {
         let start = pointer.start.wrapping_add(pointer.offset) as u64;

@@ -88,6 +88,9 @@ pub fn run_bare(case: &Case) -> Result<u64, String> {
 
 /// Why vm2 cannot host this case faithfully, if it cannot.
 pub fn unsupported(case: &Case) -> Option<String> {
+    if case.start.is_some() {
+        return Some("vm2 has no way to load a start state: its frames, memory and journal are built only by running".into());
+    }
     if case
         .batch
         .as_ref()
@@ -922,6 +925,8 @@ impl<T: Probing> Machine for Vm2Machine<T> {
             aux_heap: kept.aux_heap,
             stack: kept.stack,
             static_memory: Vec::new(),
+            call_stack: Vec::new(),
+            start_pages: Vec::new(),
             world: WorldView {
                 decommitted: kept.decommitted,
                 ..self.world_view()

@@ -459,6 +459,7 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
         flags: Default::default(),
         note: String::new(),
         world: Some(world),
+        start: None,
         batch: None,
     })
 }

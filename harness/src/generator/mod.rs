@@ -176,6 +176,7 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
         flags,
         note: String::new(),
         world: None,
+        start: None,
         batch: None,
     })
 }

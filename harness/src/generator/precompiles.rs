@@ -428,6 +428,7 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
         flags: Default::default(),
         note: String::new(),
         world: None,
+        start: None,
         batch: None,
     })
 }

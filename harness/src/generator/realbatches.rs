@@ -472,6 +472,7 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
         flags: InitialFlags::default(),
         max_cycles: MAX_CYCLES,
         world: Some(world),
+        start: None,
         batch: Some(Batch {
             transactions: Vec::new(),
             blocks,

@@ -50,36 +50,11 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) -> Result<
     let mut pubdata = 0i32;
     match ins.opcode {
         Opcode::StorageRead => {
-            let free = vm.storage.is_free_storage_slot(&key);
-            let warm = vm.world.warm_for_read(key);
-            refund = if free || warm { WARM_READ_REFUND } else { 0 };
-            vm.world.refunds.push(refund);
-            let value = vm.world.read_storage(vm.storage.as_mut(), &key);
+            let value;
+            (refund, value) = storage_read(vm, key);
             vm.write_dst0(ins, ops, TaggedWord::integer(value));
         }
-        Opcode::StorageWrite => {
-            let free = vm.storage.is_free_storage_slot(&key);
-            let access = vm.world.access(&key);
-            refund = if free || access.written {
-                WARM_WRITE_REFUND
-            } else if access.read {
-                WRITE_AFTER_READ_REFUND
-            } else {
-                0
-            };
-            vm.world.refunds.push(refund);
-            let price = vm.storage.cost_of_writing_storage(&key, src1);
-            #[cfg(feature = "fault-injection")]
-            let price = if crate::faults::is_active(crate::faults::Fault::WritesCostNoPubdata) {
-                0
-            } else {
-                price
-            };
-            let paid = access.paid.unwrap_or(0);
-            pubdata = price as i32 - paid as i32;
-            vm.world.pubdata_costs.push(pubdata);
-            vm.world.write_storage(key, src1, price);
-        }
+        Opcode::StorageWrite => (refund, pubdata) = storage_write(vm, key, src1),
         // Transient storage is always warm; the price already says so.
         Opcode::TransientStorageRead => {
             let value = vm.world.read_transient(&key);
@@ -98,6 +73,41 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands) -> Result<
     frame.ergs = frame.ergs.wrapping_add(refund);
     vm.add_pubdata(pubdata);
     Ok(())
+}
+
+/// A storage read: the refund (warm or free slots) and the value.
+pub(crate) fn storage_read(vm: &mut Vm, key: StorageKey) -> (u32, U256) {
+    let free = vm.storage.is_free_storage_slot(&key);
+    let warm = vm.world.warm_for_read(key);
+    let refund = if free || warm { WARM_READ_REFUND } else { 0 };
+    vm.world.refunds.push(refund);
+    (refund, vm.world.read_storage(vm.storage.as_mut(), &key))
+}
+
+/// A storage write: the refund (warm, free or read before) and the pubdata it costs
+/// beyond what the slot's current value was priced at.
+pub(crate) fn storage_write(vm: &mut Vm, key: StorageKey, value: U256) -> (u32, i32) {
+    let free = vm.storage.is_free_storage_slot(&key);
+    let access = vm.world.access(&key);
+    let refund = if free || access.written {
+        WARM_WRITE_REFUND
+    } else if access.read {
+        WRITE_AFTER_READ_REFUND
+    } else {
+        0
+    };
+    vm.world.refunds.push(refund);
+    let price = vm.storage.cost_of_writing_storage(&key, value);
+    #[cfg(feature = "fault-injection")]
+    let price = if crate::faults::is_active(crate::faults::Fault::WritesCostNoPubdata) {
+        0
+    } else {
+        price
+    };
+    let pubdata = price as i32 - access.paid.unwrap_or(0) as i32;
+    vm.world.pubdata_costs.push(pubdata);
+    vm.world.write_storage(key, value, price);
+    (refund, pubdata)
 }
 
 /// `log.decommit hash, extra_cost`: loads a bytecode into the frame's heap page (or finds

@@ -14,6 +14,7 @@ mod far_call;
 mod heap;
 mod jump;
 mod log;
+pub(crate) use log::{storage_read, storage_write};
 mod near_call;
 mod ptr;
 mod ret;
