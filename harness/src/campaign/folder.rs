@@ -198,9 +198,9 @@ impl NewGroup {
             let e = judge.explain(&m.case, f);
             let mut text = finding_markdown(&m.case, &e, Some(&min_path.display().to_string()));
             text.push_str(&format!(
-                "\nMinimised from {} to {} instructions; the case as found is `{}`.\n",
-                m.instructions_before,
-                m.instructions_after,
+                "\nMinimised {}; {}. The case as found is `{}`.\n",
+                m.sizes(),
+                m.first_difference_line(),
                 self.case_path.display()
             ));
             write_atomic(&self.report_path, text)?;
