@@ -16,7 +16,7 @@
 
 mod batch;
 
-use std::fmt;
+use std::fmt::{self, Write};
 
 use eravm::decoder::code_word_instructions;
 use eravm::{Condition, Instruction, U256};
@@ -44,8 +44,7 @@ pub fn instruction_count(case: &Case) -> usize {
         + case
             .world
             .as_ref()
-            .map(|w| w.contracts.iter().map(|c| count(&c.code)).sum::<usize>())
-            .unwrap_or(0)
+            .map_or(0, |w| w.contracts.iter().map(|c| count(&c.code)).sum())
 }
 
 /// The signature of a case's finding, or `None` if the backends agree.
@@ -71,9 +70,10 @@ impl FirstDifference {
         match (&explanation.finding, &explanation.step) {
             (_, Some(step)) => FirstDifference {
                 field: step.field.class.clone(),
-                instruction: step_that_ran(step)
-                    .map(|ran| Instruction::decode(ran.executed).name())
-                    .unwrap_or_else(|| "?".into()),
+                instruction: step_that_ran(step).map_or_else(
+                    || "?".into(),
+                    |ran| Instruction::decode(ran.executed).name(),
+                ),
             },
             (Finding::Divergence { diff, .. }, None) => FirstDifference {
                 field: diff.class.clone(),
@@ -149,7 +149,8 @@ impl Minimized {
             self.instructions_before, self.instructions_after
         );
         if self.transactions_before > 0 {
-            sizes += &format!(
+            let _ = write!(
+                sizes,
                 ", from {} to {} transactions",
                 self.transactions_before, self.transactions_after
             );
@@ -445,7 +446,7 @@ impl Shrinker<'_> {
             .best
             .batch
             .as_ref()
-            .is_some_and(|b| b.runs_production_bootloader());
+            .is_some_and(crate::case::Batch::runs_production_bootloader);
         let in_user_space = |w: &crate::world::World| {
             w.contracts
                 .get(i)
@@ -469,14 +470,9 @@ impl Shrinker<'_> {
         progress |= self.drop_each(world.contracts.len(), |w, i| remove_at(&mut w.contracts, i));
         progress |= self.drop_each(world.storage.len(), |w, i| remove_at(&mut w.storage, i));
         progress |= self.drop_each(world.enumerated.len(), |w, i| {
-            remove_at(&mut w.enumerated, i)
+            remove_at(&mut w.enumerated, i);
         });
-        let contracts = self
-            .best
-            .world
-            .as_ref()
-            .map(|w| w.contracts.len())
-            .unwrap_or(0);
+        let contracts = self.best.world.as_ref().map_or(0, |w| w.contracts.len());
         let shrinkable: Vec<usize> = (0..contracts)
             .filter(|&i| self.may_shrink_code_of(i))
             .collect();
