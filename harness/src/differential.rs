@@ -343,14 +343,7 @@ pub fn signature(finding: &Finding, step: Option<&StepDiff>) -> String {
         // One bug shows at one instruction whatever its operands and modifiers make differ
         // (a register, a stack write, the flags): group by the bare opcode.
         Finding::Divergence { diff, odd, .. } => {
-            // Name the instruction as a side that reports what ran saw it.
-            let ran = step.and_then(|s| {
-                [s.left.as_ref(), s.right.as_ref()]
-                    .into_iter()
-                    .flatten()
-                    .find(|x| x.executed != 0)
-            });
-            let at = match ran {
+            let at = match step.and_then(step_that_ran) {
                 Some(s) => format!(
                     "diverges@{}",
                     eravm::Instruction::decode(s.executed).opcode.mnemonic()
@@ -371,6 +364,15 @@ pub fn signature(finding: &Finding, step: Option<&StepDiff>) -> String {
     }
 }
 
+/// The first differing step as a side that reports what ran saw it (a side that ran no
+/// instruction there, its run having ended, does not).
+pub fn step_that_ran(step: &StepDiff) -> Option<&StepState> {
+    [step.left.as_ref(), step.right.as_ref()]
+        .into_iter()
+        .flatten()
+        .find(|x| x.executed != 0)
+}
+
 /// The reference a finding is in, by its signature: `zk_evm` or `vm2` when that backend is
 /// the odd one out or crashed; `None` when eravm is involved (the odd one out, no majority,
 /// a crash of eravm).
@@ -385,10 +387,7 @@ pub fn reference_at_fault(signature: &str) -> Option<&'static str> {
 pub fn detail(finding: &Finding, step: Option<&StepDiff>) -> String {
     match (finding, step) {
         (Finding::Divergence { .. }, Some(s)) => {
-            let at = [s.left.as_ref(), s.right.as_ref()]
-                .into_iter()
-                .flatten()
-                .find(|x| x.executed != 0)
+            let at = step_that_ran(s)
                 .map(|x| {
                     x.disassembly()
                         .split_whitespace()

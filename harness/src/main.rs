@@ -538,11 +538,9 @@ fn minimize(
     eradiff::findings::write_atomic(&out, m.case.to_json())
         .map_err(|e| CliError::Input(format!("cannot write {}: {e}", out.display())))?;
     say!(
-        "{}: {} -> {} instructions in {} reruns, written to {}",
+        "{}: {}; written to {}",
         m.signature,
-        m.instructions_before,
-        m.instructions_after,
-        m.reruns,
+        m.summary(),
         out.display()
     );
     Ok(ExitCode::SUCCESS)

@@ -165,3 +165,57 @@ faulty:
         insta::assert_snapshot!("divergence_after_a_panic", report);
     });
 }
+
+/// The same, on a hand-written case: the top-level program far-calls the contract at 0xc000,
+/// whose `add` is where eravm (under the `add` bug) parts from the others. The report lists
+/// that contract's code around the `add`, with its address, not the top-level program's.
+#[test]
+fn divergence_in_a_called_contract_lists_that_contract() {
+    use eradiff::case::{Address, Word};
+    use eradiff::world::{Contract, World};
+    let mut case = eradiff::zasm::case_from_zasm(
+        "    .text
+__entry:
+    or 49152, r0, r2
+    or 100000, r0, r1
+    shl.s 192, r1, r1  ; 100000 ergs passed
+    far_call r1, r2, @caught
+    ret.ok r0
+caught:
+    ret.revert r0
+",
+    )
+    .unwrap();
+    let callee = eradiff::zasm::assemble(
+        "    .text
+__entry:
+    or 7, r0, r4
+    add 2, r4, r3
+    ret.ok r0
+",
+    )
+    .unwrap();
+    case.world = Some(World {
+        contracts: vec![Contract {
+            address: Address(eravm::H160::from_low_u64_be(0xc000)),
+            code: callee
+                .iter()
+                .map(|w| Word(U256::from_big_endian(w)))
+                .collect(),
+            constructing: false,
+        }],
+        ..World::default()
+    });
+    let report = add_bug_report(&case, "corpus/calls/called.json");
+    assert!(
+        report.contains(
+            "Code around pc 1 of 0x000000000000000000000000000000000000c000 \
+             (a contract of the world)"
+        ),
+        "{report}"
+    );
+    assert!(report.contains("=>     1"), "{report}");
+    insta::with_settings!({ snapshot_path => "../../snapshots", prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!("divergence_in_a_called_contract", report);
+    });
+}

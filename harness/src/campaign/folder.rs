@@ -5,6 +5,7 @@
 //! `campaign`.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -197,12 +198,13 @@ impl NewGroup {
         if let Verdict::Disagree(f) = judge.check(&m.case) {
             let e = judge.explain(&m.case, f);
             let mut text = finding_markdown(&m.case, &e, Some(&min_path.display().to_string()));
-            text.push_str(&format!(
-                "\nMinimised from {} to {} instructions; the case as found is `{}`.\n",
-                m.instructions_before,
-                m.instructions_after,
+            let _ = writeln!(
+                text,
+                "\nMinimised {}; {}. The case as found is `{}`.",
+                m.sizes(),
+                m.first_difference_line(),
                 self.case_path.display()
-            ));
+            );
             write_atomic(&self.report_path, text)?;
         }
         Ok(())
