@@ -631,7 +631,10 @@ impl Case {
                 return field("start".into(), "start states need format version 5".into());
             }
             if self.batch.is_some() {
-                return field("start".into(), "a batch starts from the bootloader's first frame, not a start state".into());
+                return field(
+                    "start".into(),
+                    "a batch starts from the bootloader's first frame, not a start state".into(),
+                );
             }
             start.check().or_else(|(f, message)| field(f, message))?;
         }

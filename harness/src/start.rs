@@ -171,6 +171,7 @@ impl Start {
                 format!("at most {MAX_START_ITEMS} memory words and changes altogether"),
             ));
         }
+        self.check_pubdata()?;
         check_words(&self.memory, "start.memory")?;
         for (i, frame) in self.below.iter().enumerate() {
             if let StartFrame::Far(f) = frame {
@@ -192,13 +193,48 @@ impl Start {
                 })
                 .collect(),
             near_callers: self.near_callers.iter().map(NearFrame::to_vm).collect(),
-            memory: self.memory.iter().map(MemoryWord::to_vm).collect(),
-            changes: self.changes.iter().map(Change::to_vm).collect(),
+            memory: self.memory.iter().map(|w| w.to_vm()).collect(),
+            changes: self.changes.iter().map(|c| c.to_vm()).collect(),
             pubdata_counter: self.pubdata_counter,
             context_u128_register: self.context_u128_register.0.low_u128(),
             sp: self.sp,
             exception_handler: self.exception_handler,
         }
+    }
+}
+
+impl Start {
+    /// Pubdata a frame spends counts in the VM's counter too, and a reverting frame takes its
+    /// own back: so the counter is the sum of every frame's spending, and no frame's revert can
+    /// take it below zero (zk_evm asserts both). Every other state is out of the protocol's
+    /// reach.
+    fn check_pubdata(&self) -> Result<(), (String, String)> {
+        let below = self.below.iter().enumerate().map(|(i, f)| match f {
+            StartFrame::Far(f) => (format!("start.below[{i}].far"), f.total_pubdata_spent),
+            StartFrame::Near(n) => (format!("start.below[{i}].near"), n.total_pubdata_spent),
+        });
+        let callers = self
+            .near_callers
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (format!("start.near_callers[{i}]"), n.total_pubdata_spent));
+        let mut sum = 0i64;
+        for (at, spent) in below.chain(callers) {
+            sum += spent as i64;
+            if sum < 0 {
+                return Err((
+                    at + ".total_pubdata_spent",
+                    "the frames' spending, summed from the bottom, cannot fall below zero".into(),
+                ));
+            }
+        }
+        if sum != self.pubdata_counter as i64 {
+            return Err((
+                "start.pubdata_counter".into(),
+                format!("must be the frames' spending summed ({sum})"),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -213,10 +249,7 @@ fn check_words(words: &[MemoryWord], field: &str) -> Result<(), (String, String)
                 return Err((at() + ".index", format!("heaps have {HEAP_WORDS} words")))
             }
             Page::Heap | Page::AuxHeap if w.pointer => {
-                return Err((
-                    at() + ".pointer",
-                    "only stack words can be pointers".into(),
-                ))
+                return Err((at() + ".pointer", "only stack words can be pointers".into()))
             }
             _ => {}
         }
@@ -239,8 +272,8 @@ impl FarFrame {
             context_u128: self.context_u128.0.low_u128(),
             stipend: self.stipend,
             total_pubdata_spent: self.total_pubdata_spent,
-            memory: self.memory.iter().map(MemoryWord::to_vm).collect(),
-            changes: self.changes.iter().map(Change::to_vm).collect(),
+            memory: self.memory.iter().map(|w| w.to_vm()).collect(),
+            changes: self.changes.iter().map(|c| c.to_vm()).collect(),
         }
     }
 }
@@ -253,13 +286,13 @@ impl NearFrame {
             exception_handler: self.exception_handler,
             ergs: self.ergs,
             total_pubdata_spent: self.total_pubdata_spent,
-            changes: self.changes.iter().map(Change::to_vm).collect(),
+            changes: self.changes.iter().map(|c| c.to_vm()).collect(),
         }
     }
 }
 
 impl MemoryWord {
-    fn to_vm(&self) -> eravm::StartWord {
+    fn to_vm(self) -> eravm::StartWord {
         eravm::StartWord {
             page: match self.page {
                 Page::Stack => eravm::FramePage::Stack,
@@ -276,8 +309,8 @@ impl MemoryWord {
 }
 
 impl Change {
-    fn to_vm(&self) -> eravm::WorldChange {
-        let v = |w: &Word| -> U256 { w.0 };
+    fn to_vm(self) -> eravm::WorldChange {
+        let v = |w: Word| -> U256 { w.0 };
         match self {
             Change::Read { key } => eravm::WorldChange::Read { key: v(key) },
             Change::Write { key, value } => eravm::WorldChange::Write {
@@ -291,13 +324,63 @@ impl Change {
             Change::Event { key, value, first } => eravm::WorldChange::Event {
                 key: v(key),
                 value: v(value),
-                first: *first,
+                first,
             },
             Change::Message { key, value, first } => eravm::WorldChange::Message {
                 key: v(key),
                 value: v(value),
-                first: *first,
+                first,
             },
         }
     }
+}
+
+/// What a start state holds, for campaign summaries: each variant should run from states with
+/// every one of these.
+pub const STATE_FEATURES: [&str; 11] = [
+    "a journal to roll back",
+    "a bounded heap (under 64 KiB)",
+    "a deep call stack (17+ frames)",
+    "the stack pointer at an edge",
+    "a pointer into the heap",
+    "a pointer into the aux heap",
+    "a pointer into the calldata",
+    "a pointer into a frame below",
+    "a pointer into another page",
+    "a pointer past its end",
+    "a shrunk pointer (start > 0)",
+];
+
+/// Which of [`STATE_FEATURES`] a case's state has, as a bit mask (0 without a start state).
+pub fn state_features(case: &crate::case::Case) -> u16 {
+    let Some(start) = &case.start else { return 0 };
+    let mut bits = 0u16;
+    let mut set = |i: usize, on: bool| bits |= (on as u16) << i;
+    set(
+        0,
+        start
+            .all_changes()
+            .any(|c| !matches!(c, Change::Read { .. })),
+    );
+    set(
+        1,
+        case.frame.heap_bound < 1 << 16 || case.frame.aux_heap_bound < 1 << 16,
+    );
+    set(2, start.depth() >= 17);
+    set(3, start.sp <= 4 || start.sp >= u16::MAX - 2);
+    let running = eravm::BOOTLOADER_BASE_PAGE;
+    for r in case.registers.iter().filter(|r| r.pointer) {
+        let p = eravm::FatPointer::from_u256(&r.value.0);
+        let kind = match p.page {
+            page if page == running.heap().0 => 4,
+            page if page == running.aux_heap().0 => 5,
+            page if page == eravm::BOOTLOADER_CALLDATA_PAGE.0 => 6,
+            page if page >= eravm::FIRST_FAR_CALL_BASE_PAGE => 7,
+            _ => 8,
+        };
+        set(kind, true);
+        set(9, p.offset > p.length);
+        set(10, p.start > 0);
+    }
+    bits
 }

@@ -27,6 +27,43 @@ pub enum Fault {
     TxEncodingNonceOffByOne,
     /// eravm's operator writes the closing (fictive) L2 block one second late.
     FictiveBlockTimestampOffByOne,
+    /// A far return resumes its caller with the stack pointer at 0.
+    FarReturnLosesCallerSp,
+    /// A far return resumes its caller as a frame that may change the world.
+    FarReturnClearsStatic,
+    /// A far return into a near frame resumes it as the far frame's own level.
+    FarReturnForgetsNearLevel,
+    /// A reverting frame leaves its pubdata in the VM's counter.
+    RevertKeepsFramePubdata,
+    /// A far return resumes its caller with the callee's context value.
+    FarReturnTakesCalleeContext,
+    /// A far return resumes its caller with the callee's kernel mode.
+    FarReturnTakesCalleeKernelMode,
+    /// A far return resumes its caller with the callee's `msg.sender`.
+    FarReturnTakesCalleeSender,
+    /// A far return resumes its caller with the callee's heap bound.
+    FarReturnTakesCalleeHeapBound,
+    /// `context.meta` reports the frame's pubdata spending instead of the VM's counter.
+    MetaReportsFramePubdata,
+    /// A near frame that returns ok keeps its pubdata spending from its caller.
+    NearReturnKeepsCalleePubdata,
+    /// A far return hands the callee's stipend back to the caller with its other ergs.
+    FarReturnReturnsStipend,
+    /// A return from deeper than 16 frames hands no ergs back (as a call stack with 16
+    /// entries inline and the rest elsewhere might get wrong).
+    DeepReturnDropsErgs,
+    /// A reverting frame also undoes what its caller changed before calling it.
+    RevertUndoesCallerChanges,
+    /// A far return resumes its caller with the callee's aux heap bound.
+    FarReturnTakesCalleeAuxHeapBound,
+    /// A far return that succeeds replaces its caller's pubdata spending with the callee's
+    /// instead of adding to it.
+    FarReturnReplacesCallerPubdata,
+    /// A near return resumes its caller with no pubdata spent before the call.
+    NearReturnForgetsCallerPubdata,
+    /// A far return resumes its caller with the pointer tags of its stack cleared (as a
+    /// stack keeping its tags in a bitmap per frame might).
+    FarReturnUntagsCallerStack,
 }
 
 thread_local! {

@@ -40,7 +40,9 @@ pub use fat_pointer::FatPointer;
 pub use opcode::{Condition, DstMode, Opcode, SrcMode};
 pub use panic::{Panic, PanicReason};
 pub use primitive_types::{H160, U256};
-pub use start::{FarStart, FramePage, NearStart, StartError, StartFrame, StartState, StartWord, WorldChange};
+pub use start::{
+    FarStart, FramePage, NearStart, StartError, StartFrame, StartState, StartWord, WorldChange,
+};
 pub use state::{CallStack, Flags, Frame, NearCaller, PageId, Saved, TaggedWord};
 pub use vm::{
     Bootloader, ChainSettings, ExitKind, Outcome, Status, Vm, VmError, VmSnapshot,

@@ -318,13 +318,13 @@ impl Vm {
                     crate::instructions::storage_write(self, key(k), value);
                 }
                 WorldChange::TransientWrite { key: k, value } => {
-                    self.world.write_transient(key(k), value)
+                    self.world.write_transient(key(k), value);
                 }
                 WorldChange::Event { key, value, first } => {
-                    self.world.record_event(entry(key, value, first))
+                    self.world.record_event(entry(key, value, first));
                 }
                 WorldChange::Message { key, value, first } => {
-                    self.world.record_l2_to_l1_log(entry(key, value, first))
+                    self.world.record_l2_to_l1_log(entry(key, value, first));
                 }
             }
         }

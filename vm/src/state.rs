@@ -357,6 +357,10 @@ impl CallStack {
                 f.is_local = caller.is_local;
                 f.ergs = caller.ergs;
                 f.total_pubdata_spent = caller.total_pubdata_spent;
+                #[cfg(feature = "fault-injection")]
+                if crate::faults::is_active(crate::faults::Fault::NearReturnForgetsCallerPubdata) {
+                    f.total_pubdata_spent = 0;
+                }
             }
             Saved::Far(frame) => self.current = *frame,
         }

@@ -152,6 +152,12 @@ impl VmState {
     #[inline]
     pub(crate) fn finish_frame(&mut self, rollback: bool) {
         let mark = self.frame_marks.pop().unwrap_or(0);
+        #[cfg(feature = "fault-injection")]
+        let mark = if crate::faults::is_active(crate::faults::Fault::RevertUndoesCallerChanges) {
+            self.frame_marks.last().copied().unwrap_or(mark)
+        } else {
+            mark
+        };
         // Nothing to undo is the common case (every near return that does not revert).
         if rollback && self.journal.len() > mark {
             self.roll_back_to(mark);

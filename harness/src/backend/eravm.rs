@@ -8,8 +8,7 @@ use super::{Backend, BackendError, FedOperator};
 use crate::case::Case;
 use crate::observe::{
     CallTracker, FlagsView, FrameIds, FrameView, LogView, Run, RunEnd, RunStats, SavedFrameView,
-    SlotView, Tagged,
-    WorldView, RETURN_DATA_LIMIT,
+    SlotView, Tagged, WorldView, RETURN_DATA_LIMIT,
 };
 use crate::world::ResolvedWorld;
 

@@ -13,8 +13,7 @@ use zk_evm::zkevm_opcode_defs::ethereum_types::{Address as RefAddress, U256 as R
 use zk_evm::zkevm_opcode_defs::{
     FatPointer as RefFatPointer, Opcode, RetOpcode, UMAOpcode, BOOTLOADER_BASE_PAGE,
     BOOTLOADER_CALLDATA_PAGE, BOOTLOADER_CODE_PAGE, NEW_MEMORY_PAGES_PER_FAR_CALL,
-    STARTING_BASE_PAGE, STARTING_TIMESTAMP,
-    STATIC_MEMORY_PAGE,
+    STARTING_BASE_PAGE, STARTING_TIMESTAMP, STATIC_MEMORY_PAGE,
 };
 use zk_evm_abstractions::precompiles::DefaultPrecompilesProcessor;
 
@@ -26,8 +25,7 @@ use super::{Backend, BackendError, FedOperator};
 use crate::case::Case;
 use crate::observe::{
     FlagsView, FrameIds, FrameView, LogView, Run, RunEnd, SavedFrameView, SlotView, Tagged,
-    WorldView,
-    ALL_REGISTERS, RETURN_DATA_LIMIT,
+    WorldView, ALL_REGISTERS, RETURN_DATA_LIMIT,
 };
 use crate::world::ResolvedWorld;
 
@@ -216,12 +214,13 @@ pub(crate) fn build(case: &Case, world: &ResolvedWorld) -> RefVm {
         total_pubdata_spent: PubdataCost(0),
         stipend: 0,
     };
-    match &case.start {
-        None => vm.push_bootloader_context(0, bootloader),
-        Some(start) => super::reference_start::load(&mut vm, start, bootloader),
-    }
     vm.local_state.timestamp = STARTING_TIMESTAMP;
     vm.local_state.memory_page_counter = STARTING_BASE_PAGE;
+    match &case.start {
+        None => vm.push_bootloader_context(0, bootloader),
+        // It takes pages for the far frames it puts below the first.
+        Some(start) => super::reference_start::load(&mut vm, start, bootloader),
+    }
     for (i, r) in case.initial_registers().iter().enumerate() {
         vm.local_state.registers[i] = PrimitiveValue {
             value: to_ref(r.value),
@@ -594,7 +593,13 @@ fn saved_frames(vm: &RefVm) -> Vec<SavedFrameView> {
         is_local: e.is_local_frame,
         total_pubdata_spent: e.total_pubdata_spent.0,
     };
-    vm.local_state.callstack.inner.iter().skip(1).map(view).collect()
+    vm.local_state
+        .callstack
+        .inner
+        .iter()
+        .skip(1)
+        .map(view)
+        .collect()
 }
 
 fn world_view(vm: &RefVm) -> WorldView {

@@ -117,7 +117,8 @@ fn write_words(vm: &mut RefVm, base: u32, words: &[MemoryWord]) {
             Page::Heap => (base + 2, false),
             Page::AuxHeap => (base + 3, false),
         };
-        vm.memory.set_tagged(page, w.index, to_ref(w.value.0), pointer);
+        vm.memory
+            .set_tagged(page, w.index, to_ref(w.value.0), pointer);
     }
 }
 
@@ -131,9 +132,7 @@ fn make_changes(vm: &mut RefVm, changes: &[Change]) {
                 (TRANSIENT_STORAGE_AUX_BYTE, key, value, true, false)
             }
             Change::Event { key, value, first } => (EVENT_AUX_BYTE, key, value, true, first),
-            Change::Message { key, value, first } => {
-                (L1_MESSAGE_AUX_BYTE, key, value, true, first)
-            }
+            Change::Message { key, value, first } => (L1_MESSAGE_AUX_BYTE, key, value, true, first),
         };
         let frame = vm.local_state.callstack.get_current_stack();
         let query = LogQuery {

@@ -89,6 +89,7 @@ pub fn triage(
         executions_per_second: executions as f64 / seconds.max(1e-9),
         ends,
         variant_counts: BTreeMap::new(),
+        state_coverage: Vec::new(),
         mode_counts: BTreeMap::new(),
         new_divergences: groups
             .iter()
@@ -139,6 +140,23 @@ pub fn variant_coverage(
     let (variants, _) = group_counts(&counts);
     let families: &[eravm::opcode::Family] = match target {
         Target::Opcodes => &crate::generator::GENERATED_FAMILIES,
+        Target::Instructions => &[
+            eravm::opcode::Family::Nop,
+            eravm::opcode::Family::Add,
+            eravm::opcode::Family::Sub,
+            eravm::opcode::Family::Mul,
+            eravm::opcode::Family::Div,
+            eravm::opcode::Family::Jump,
+            eravm::opcode::Family::Binop,
+            eravm::opcode::Family::Shift,
+            eravm::opcode::Family::Ptr,
+            eravm::opcode::Family::NearCall,
+            eravm::opcode::Family::Context,
+            eravm::opcode::Family::Log,
+            eravm::opcode::Family::FarCall,
+            eravm::opcode::Family::Ret,
+            eravm::opcode::Family::HeapAccess,
+        ],
         Target::Precompiles => &[eravm::opcode::Family::Log],
         Target::Calls | Target::Batches | Target::Realbatches => &[
             eravm::opcode::Family::FarCall,

@@ -28,7 +28,7 @@ use folder::Findings;
 pub use crate::generator::Target;
 pub use corpus::{distill, triage, variant_coverage};
 pub use folder::{slug, GENERATOR_DEFECTS_DIR};
-pub use summary::{print_summary, write_summary, FindingGroup, Summary};
+pub use summary::{print_summary, write_summary, FindingGroup, StateCoverage, Summary};
 
 /// When a campaign stops.
 #[derive(Clone, Copy, Debug)]
@@ -186,6 +186,11 @@ pub fn run_with(
     let seconds = start.elapsed().as_secs_f64();
     let (variant_counts, mode_counts) = group_counts(&totals.counts);
     let groups: Vec<FindingGroup> = findings.groups.values().cloned().collect();
+    let state_coverage = if config.target == Target::Instructions {
+        totals.state_coverage()
+    } else {
+        Vec::new()
+    };
     let mut summary = Summary {
         generator_defects: findings.generator_defects,
         dir: config.out.clone(),
@@ -206,6 +211,7 @@ pub fn run_with(
         groups,
         stats: totals.stats,
         backends: config.judge.names(),
+        state_coverage,
         agreement: totals.tally.agreement,
         declined: totals.tally.declined,
     };
@@ -230,6 +236,8 @@ struct Campaign<'a> {
 /// The counts a campaign adds up over its cases.
 struct Totals {
     counts: Vec<u64>,
+    /// Per start-state feature: which variants ran from a state with it.
+    feature_variants: Vec<Vec<bool>>,
     ends: BTreeMap<String, u64>,
     executions: u64,
     stats: RunStats,
@@ -242,6 +250,10 @@ impl Totals {
     fn new(judge: Judge<'_>) -> Totals {
         Totals {
             counts: vec![0u64; eravm::decoder::VARIANT_TABLE_LEN],
+            feature_variants: vec![
+                vec![false; eravm::decoder::VARIANT_TABLE_LEN];
+                crate::start::STATE_FEATURES.len()
+            ],
             ends: BTreeMap::new(),
             executions: 0,
             stats: RunStats::default(),
@@ -256,6 +268,7 @@ impl Totals {
         for (i, &c) in run.variant_counts.iter().enumerate() {
             self.counts[i] += c as u64;
         }
+        self.count_state_features(run, case);
         *self.ends.entry(format!("{:?}", run.state.end)).or_default() += 1;
         let stats = &mut self.stats;
         stats.deep_reverts += run.stats.deep_reverts;
@@ -275,6 +288,55 @@ impl Totals {
             total[1] += good;
         }
     }
+}
+
+impl Totals {
+    /// Marks the variants the run executed under each feature of the case's start state.
+    fn count_state_features(&mut self, run: &crate::observe::Run, case: &Case) {
+        let features = crate::start::state_features(case);
+        if features == 0 {
+            return;
+        }
+        for (f, seen) in self.feature_variants.iter_mut().enumerate() {
+            if features >> f & 1 == 0 {
+                continue;
+            }
+            for (i, &c) in run.variant_counts.iter().enumerate() {
+                seen[i] |= c > 0;
+            }
+        }
+    }
+
+    /// Per feature: its name, the variants that ran from it, and those that never did.
+    fn state_coverage(&self) -> Vec<StateCoverage> {
+        let all = &crate::generator::instructions::VARIANTS;
+        crate::start::STATE_FEATURES
+            .iter()
+            .zip(&self.feature_variants)
+            .map(|(name, seen)| {
+                let missing: Vec<String> = all
+                    .iter()
+                    .filter(|v| !eravm::decoder::variant_index(v).is_some_and(|i| seen[i as usize]))
+                    .map(|v| variant_name(&eravm::Instruction::decode(variant_raw(*v))))
+                    .collect();
+                StateCoverage {
+                    feature: (*name).to_string(),
+                    variants: (all.len() - missing.len()) as u64,
+                    of: all.len() as u64,
+                    missing,
+                }
+            })
+            .collect()
+    }
+}
+
+/// An instruction word of `variant` (operands zero).
+fn variant_raw(v: eravm::decoder::Variant) -> u64 {
+    let mut ins = eravm::Instruction::new(v.opcode);
+    ins.src0_mode = v.src0_mode;
+    ins.dst0_mode = v.dst0_mode;
+    ins.modifiers = v.modifiers;
+    ins.encode().unwrap_or(0)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

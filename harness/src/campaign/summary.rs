@@ -10,6 +10,19 @@ use super::{opcodes_target_variants, Target, GENERATOR_DEFECTS_DIR};
 use crate::differential::reference_at_fault;
 use crate::observe::RunStats;
 
+/// How many opcode variants ran from start states with one feature.
+#[derive(Clone, Debug, Serialize)]
+pub struct StateCoverage {
+    /// The feature (one of [`crate::start::STATE_FEATURES`]).
+    pub feature: String,
+    /// Variants that ran from a state with it.
+    pub variants: u64,
+    /// All variants.
+    pub of: u64,
+    /// Those that never did.
+    pub missing: Vec<String>,
+}
+
 /// One group of findings with the same signature.
 #[derive(Clone, Debug, Serialize)]
 pub struct FindingGroup {
@@ -65,6 +78,9 @@ pub struct Summary {
     pub agreement: BTreeMap<String, [u64; 2]>,
     /// Cases a backend declined (it cannot host them), by backend and reason: never findings.
     pub declined: BTreeMap<String, u64>,
+    /// The instructions target: per feature of start states, the variants that ran from one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub state_coverage: Vec<StateCoverage>,
     /// The folder the summary and the groups' paths are relative to.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -305,6 +321,32 @@ pub fn write_summary(out: &mut dyn io::Write, summary: &Summary) -> io::Result<(
                     ""
                 };
                 say!(out, "  {name:<12} {good:>10} / {bad:<10}{mark}");
+            }
+        }
+        Target::Instructions => {
+            for (name, n) in &summary.variant_counts {
+                say!(out, "  {name:<28} {n:>12}");
+            }
+            say!(
+                out,
+                "\nvariants run from start states with (each should reach all):"
+            );
+            for c in &summary.state_coverage {
+                let mark = if c.variants < c.of {
+                    "  <- not all"
+                } else {
+                    ""
+                };
+                say!(
+                    out,
+                    "  {:<36} {:>5} / {}{mark}",
+                    c.feature,
+                    c.variants,
+                    c.of
+                );
+                if !c.missing.is_empty() && c.missing.len() <= 12 {
+                    say!(out, "      never: {}", c.missing.join(", "));
+                }
             }
         }
         Target::Calls | Target::Batches | Target::Realbatches => {

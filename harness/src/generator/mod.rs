@@ -68,7 +68,7 @@ pub(crate) fn pick(u: &mut Unstructured, weights: &[u32]) -> Result<usize> {
     Ok(0)
 }
 
-fn weighted<T: Copy>(u: &mut Unstructured, choices: &[(u32, T)]) -> Result<T> {
+pub(crate) fn weighted<T: Copy>(u: &mut Unstructured, choices: &[(u32, T)]) -> Result<T> {
     let total: u32 = choices.iter().map(|(w, _)| w).sum();
     let mut pick = u.int_in_range(0..=total - 1)?;
     for &(w, v) in choices {
@@ -227,6 +227,9 @@ pub enum Target {
     /// The production bootloader and system contracts over signed transactions (needs a
     /// bundle: `--contracts` or `ERADIFF_CONTRACTS`).
     Realbatches,
+    /// One to three instructions of any variant from a state built directly: deep call
+    /// stacks, journals to roll back, memory at its bounds, pointers of every kind.
+    Instructions,
 }
 
 impl Target {
@@ -238,6 +241,7 @@ impl Target {
             Target::Precompiles => precompiles::generate(u, settings),
             Target::Batches => batches::generate(u, settings),
             Target::Realbatches => realbatches::generate(u, settings),
+            Target::Instructions => instructions::generate(u, settings),
         }
     }
 }
@@ -290,7 +294,7 @@ fn seeded_bytes(seed: u64, iteration: u64, len: usize) -> Vec<u8> {
     bytes
 }
 
-fn frame_settings(u: &mut Unstructured) -> Result<FrameSettings> {
+pub(crate) fn frame_settings(u: &mut Unstructured) -> Result<FrameSettings> {
     let mut frame = FrameSettings::default();
     if u.ratio(3, 5)? {
         return Ok(frame);
@@ -324,7 +328,7 @@ fn frame_settings(u: &mut Unstructured) -> Result<FrameSettings> {
     Ok(frame)
 }
 
-fn ergs(u: &mut Unstructured) -> Result<u32> {
+pub(crate) fn ergs(u: &mut Unstructured) -> Result<u32> {
     Ok(match pick(u, &[2, 3, 10, 2, 1])? {
         0 => u.int_in_range(0..=64)?,
         1 => u.int_in_range(64..=5_000)?,
@@ -591,6 +595,7 @@ fn instruction(
 
 pub mod batches;
 pub mod calls;
+pub mod instructions;
 pub mod precompiles;
 pub mod realbatches;
 
@@ -608,6 +613,7 @@ mod seeded_tests {
             Target::Calls,
             Target::Precompiles,
             Target::Batches,
+            Target::Instructions,
         ] {
             for iteration in 0..100 {
                 let bytes = seeded_bytes(5, iteration, FULL_STREAM);

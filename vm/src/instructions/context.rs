@@ -36,6 +36,14 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands, is_kernel:
             } else {
                 0
             };
+            #[cfg(feature = "fault-injection")]
+            let pubdata = if is_kernel
+                && crate::faults::is_active(crate::faults::Fault::MetaReportsFramePubdata)
+            {
+                frame.total_pubdata_spent as u32
+            } else {
+                pubdata
+            };
             let shards = frame.this_shard_id as u64
                 | (frame.caller_shard_id as u64) << 8
                 | (frame.code_shard_id as u64) << 16;

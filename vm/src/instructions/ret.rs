@@ -77,6 +77,8 @@ fn execute<const LOCAL: bool>(vm: &mut Vm, d: &Predecoded) {
     }
 
     let rolled_back = kind != ExitKind::Ok;
+    #[cfg(feature = "fault-injection")]
+    let callee = vm.stack.current;
     let Some(finished) = vm.finish_frame(rolled_back) else {
         return;
     };
@@ -91,12 +93,31 @@ fn execute<const LOCAL: bool>(vm: &mut Vm, d: &Predecoded) {
             vm.registers.set(r, TaggedWord::ZERO);
         }
         vm.context_u128 = 0;
-        ergs = ergs.saturating_sub(finished.stipend);
+        #[cfg(feature = "fault-injection")]
+        let stipend = if crate::faults::is_active(crate::faults::Fault::FarReturnReturnsStipend) {
+            0
+        } else {
+            finished.stipend
+        };
+        #[cfg(not(feature = "fault-injection"))]
+        let stipend = finished.stipend;
+        ergs = ergs.saturating_sub(stipend);
+        #[cfg(feature = "fault-injection")]
+        inject_far_return_faults(&mut vm.stack.current, &callee);
+        #[cfg(feature = "fault-injection")]
+        if crate::faults::is_active(crate::faults::Fault::FarReturnUntagsCallerStack) {
+            untag_stack(vm);
+        }
         if vm.stack.has_ended() {
             vm.set_exit(kind, return_data);
         }
     }
 
+    #[cfg(feature = "fault-injection")]
+    if vm.stack.depth() >= 16 && crate::faults::is_active(crate::faults::Fault::DeepReturnDropsErgs)
+    {
+        ergs = 0;
+    }
     let to_label = ins.first_modifier() && finished.is_local;
     let next = &mut vm.stack.current;
     next.ergs = next.ergs.wrapping_add(ergs);
@@ -195,6 +216,49 @@ fn far_return_data(
     (pointer, ergs, why)
 }
 
+#[cfg(feature = "fault-injection")]
+fn untag_stack(vm: &mut Vm) {
+    let page = vm.stack.current.base_page.stack();
+    let words = vm
+        .memory
+        .page(page)
+        .map(|p| p.nonzero_words())
+        .unwrap_or_default();
+    for (i, w) in words.into_iter().filter(|(_, w)| w.is_pointer) {
+        vm.memory
+            .write_from_host(page, i, TaggedWord::integer(w.value));
+    }
+}
+
+#[cfg(feature = "fault-injection")]
+fn inject_far_return_faults(caller: &mut crate::state::Frame, callee: &crate::state::Frame) {
+    use crate::faults::{is_active, Fault};
+    if is_active(Fault::FarReturnLosesCallerSp) {
+        caller.sp = 0;
+    }
+    if is_active(Fault::FarReturnClearsStatic) {
+        caller.is_static = false;
+    }
+    if is_active(Fault::FarReturnForgetsNearLevel) {
+        caller.is_local = false;
+    }
+    if is_active(Fault::FarReturnTakesCalleeContext) {
+        caller.context_u128 = callee.context_u128;
+    }
+    if is_active(Fault::FarReturnTakesCalleeKernelMode) {
+        caller.is_kernel = callee.is_kernel;
+    }
+    if is_active(Fault::FarReturnTakesCalleeSender) {
+        caller.msg_sender = callee.msg_sender;
+    }
+    if is_active(Fault::FarReturnTakesCalleeHeapBound) {
+        caller.heap_bound = callee.heap_bound;
+    }
+    if is_active(Fault::FarReturnTakesCalleeAuxHeapBound) {
+        caller.aux_heap_bound = callee.aux_heap_bound;
+    }
+}
+
 impl Vm {
     /// Pops the current frame, settling its pubdata with the caller. `None` if no frame is
     /// left to pop.
@@ -203,9 +267,26 @@ impl Vm {
         let finished = self.stack.pop()?;
         self.world.finish_frame(rolled_back);
         let caller = &mut self.stack.current;
-        if rolled_back {
+        #[cfg(feature = "fault-injection")]
+        let rolled_back_pubdata =
+            rolled_back && !crate::faults::is_active(crate::faults::Fault::RevertKeepsFramePubdata);
+        #[cfg(not(feature = "fault-injection"))]
+        let rolled_back_pubdata = rolled_back;
+        if rolled_back_pubdata {
             self.pubdata_revert_counter -= finished.total_pubdata_spent;
-        } else {
+        } else if !rolled_back {
+            #[cfg(feature = "fault-injection")]
+            if finished.is_local
+                && crate::faults::is_active(crate::faults::Fault::NearReturnKeepsCalleePubdata)
+            {
+                return Some(finished);
+            }
+            #[cfg(feature = "fault-injection")]
+            if !finished.is_local
+                && crate::faults::is_active(crate::faults::Fault::FarReturnReplacesCallerPubdata)
+            {
+                caller.total_pubdata_spent = 0;
+            }
             caller.total_pubdata_spent += finished.total_pubdata_spent;
         }
         Some(finished)
