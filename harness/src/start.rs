@@ -40,7 +40,7 @@ pub struct Start {
     /// The running frame's stack pointer.
     #[serde(skip_serializing_if = "is_zero")]
     pub sp: u16,
-    /// The running frame's exception handler, when it is a near frame.
+    /// The running frame's exception handler: where its caller resumes if it fails.
     #[serde(skip_serializing_if = "is_zero")]
     pub exception_handler: u16,
 }

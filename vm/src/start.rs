@@ -31,8 +31,7 @@ pub struct StartState {
     pub context_u128_register: u128,
     /// The running frame's stack pointer.
     pub sp: u16,
-    /// The running frame's exception handler, if it is a near frame (`near_callers` is not
-    /// empty).
+    /// The running frame's exception handler: where its caller resumes if it fails.
     pub exception_handler: u16,
 }
 
@@ -56,7 +55,7 @@ pub struct FarStart {
     pub pc: u16,
     /// Its stack pointer.
     pub sp: u16,
-    /// Where it goes if the frame above fails.
+    /// Where its caller resumes if it fails.
     pub exception_handler: u16,
     /// The ergs it kept when it called.
     pub ergs: u32,
@@ -86,7 +85,8 @@ pub struct NearStart {
     pub pc: u16,
     /// Its stack pointer.
     pub sp: u16,
-    /// Its own exception handler.
+    /// Where its caller resumes if it fails (for the outermost of `near_callers`, the far
+    /// frame's caller).
     pub exception_handler: u16,
     /// The ergs it kept.
     pub ergs: u32,
@@ -247,6 +247,7 @@ impl Vm {
             None => {
                 let mut f = running;
                 f.sp = start.sp;
+                f.exception_handler = start.exception_handler;
                 vm.push_start_far(f, &start.memory);
                 vm.apply_changes(&start.changes);
             }

@@ -45,6 +45,7 @@ pub(crate) fn load(vm: &mut RefVm, start: &Start, running: CallStackEntry) {
     };
     let mut outer = running;
     outer.sp = start.sp;
+    outer.exception_handler_location = start.exception_handler;
     let Some((outermost, callers)) = start.near_callers.split_first() else {
         vm.start_frame(0, outer);
         write_words(vm, running.base_memory_page.0, &start.memory);
