@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-targets=(opcodes calls precompiles batches)
+targets=(opcodes calls precompiles batches instructions)
 # Real batches need a contract bundle, which is never committed (docs/contracts.md).
 if [ -n "${ERADIFF_CONTRACTS:-}" ]; then
   targets+=(realbatches)

@@ -32,6 +32,11 @@ pub fn calls(data: &[u8]) -> Result<(), String> {
     run(Target::Calls, data)
 }
 
+/// The `instructions` target: a few instructions from a start state built directly.
+pub fn instructions(data: &[u8]) -> Result<(), String> {
+    run(Target::Instructions, data)
+}
+
 /// The `batches` target.
 pub fn batches(data: &[u8]) -> Result<(), String> {
     run(Target::Batches, data)
