@@ -15,6 +15,7 @@
 //! difference not be the original's after all, [`Minimized::first_difference_moved`] says so.
 
 mod batch;
+mod start;
 
 use std::fmt::{self, Write};
 
@@ -455,6 +456,31 @@ impl Shrinker<'_> {
         !production || self.best.world.as_ref().is_some_and(in_user_space)
     }
 
+    /// Tries each smaller start state, keeping every one that still fails the same way.
+    fn simplify_start(&mut self) -> bool {
+        let mut progress = false;
+        let mut i = 0;
+        loop {
+            let Some(start) = self.best.start.clone() else {
+                return progress;
+            };
+            let candidates = start::smaller(&start);
+            let Some(candidate) = candidates.into_iter().nth(i) else {
+                return progress;
+            };
+            let mut c = self.best.clone();
+            c.start = candidate;
+            if self.try_case(c) {
+                progress = true;
+            } else {
+                i += 1;
+            }
+            if self.reruns >= self.budget {
+                return progress;
+            }
+        }
+    }
+
     fn simplify_world(&mut self) -> bool {
         let Some(world) = self.best.world.clone() else {
             return false;
@@ -500,6 +526,7 @@ pub fn minimize(judge: &Judge, case: &Case, budget: usize) -> Option<Minimized> 
         let mut progress = false;
         progress |= s.drop_transactions();
         progress |= s.simplify_world();
+        progress |= s.simplify_start();
         progress |= s.simplify_program();
         progress |= s.simplify_setup();
         if !progress || s.reruns >= s.budget {
