@@ -171,6 +171,13 @@ impl Start {
                 format!("at most {MAX_START_ITEMS} memory words and changes altogether"),
             ));
         }
+        if let Some(StartFrame::Near(_)) = self.below.first() {
+            return Err((
+                "start.below[0]".into(),
+                "the bottom frame must be far: a near frame is a level of the far frame below it"
+                    .into(),
+            ));
+        }
         self.check_pubdata()?;
         check_words(&self.memory, "start.memory")?;
         for (i, frame) in self.below.iter().enumerate() {

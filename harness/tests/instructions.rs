@@ -120,3 +120,11 @@ fn vm2_declines_start_states_with_a_reason() {
     let why = eradiff::backend::vm2_unsupported(&case).expect("declined");
     assert!(why.contains("start state"), "{why}");
 }
+
+#[test]
+fn a_near_frame_at_the_bottom_is_an_input_error() {
+    let text = r#"{"version": 5, "code": [], "ergs": 100, "max_cycles": 1,
+        "start": {"below": [{"near": {"pc": 0, "sp": 0, "exception_handler": 0, "ergs": 1}}]}}"#;
+    let error = Case::from_json(text).expect_err("refused").to_string();
+    assert!(error.contains("start.below[0]"), "{error}");
+}

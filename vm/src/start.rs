@@ -180,6 +180,9 @@ pub enum StartError {
         /// How many the state has.
         frames: usize,
     },
+    /// The bottom frame below is a near frame: a near frame is a level of a far frame.
+    #[error("the bottom frame of a start state must be a far frame")]
+    NearAtTheBottom,
 }
 
 /// The base page of the `i`-th far frame below the running one.
@@ -215,6 +218,9 @@ impl Vm {
             return Err(StartError::TooDeep {
                 frames: start.depth(),
             });
+        }
+        if let Some(StartFrame::Near(_)) = start.below.first() {
+            return Err(StartError::NearAtTheBottom);
         }
         let mut vm = Vm::with_storage(bootloader, storage, settings);
         let running = vm.stack.current;
@@ -263,7 +269,8 @@ impl Vm {
                 }
             }
         }
-        vm.pubdata_revert_counter = start.pubdata_counter;
+        // On top of what the loaded writes spent.
+        vm.pubdata_revert_counter += start.pubdata_counter;
         vm.context_u128 = start.context_u128_register;
         Ok(vm)
     }
@@ -294,7 +301,7 @@ impl Vm {
     }
 
     /// Makes the changes as the current frame: through the same paths as the instructions,
-    /// but charging nothing.
+    /// charging no ergs (a write's pubdata is spent, as the instruction spends it).
     fn apply_changes(&mut self, changes: &[WorldChange]) {
         let frame = self.stack.current;
         let tx_number = self.tx_number;
@@ -316,7 +323,10 @@ impl Vm {
                     crate::instructions::storage_read(self, key(k));
                 }
                 WorldChange::Write { key: k, value } => {
-                    crate::instructions::storage_write(self, key(k), value);
+                    // The frame spends the write's pubdata, as after the opcode: what the
+                    // slot is priced at must be in the counters a revert takes back.
+                    let (_, pubdata) = crate::instructions::storage_write(self, key(k), value);
+                    self.add_pubdata(pubdata);
                 }
                 WorldChange::TransientWrite { key: k, value } => {
                     self.world.write_transient(key(k), value);

@@ -115,7 +115,14 @@ impl Machine for EraMachine {
         let stop = match mode {
             Some(mode) => self.op.step(mode).map_err(step_error)?,
             None => {
-                self.op.vm.step().map_err(|e| step_error(e.into()))?;
+                let status = self.op.vm.step().map_err(|e| step_error(e.into()))?;
+                // A stack that ended without a far return to the bottom cannot go on (only a
+                // start state could build one; validation refuses it): never spin.
+                if status == eravm::Status::Ended && self.op.vm.exit().is_none() {
+                    return Err(StepError::Unsupported(
+                        "the call stack ended without an exit".into(),
+                    ));
+                }
                 None
             }
         };

@@ -67,7 +67,8 @@ pub(crate) fn load(vm: &mut RefVm, start: &Start, running: CallStackEntry) {
 }
 
 fn finish(vm: &mut RefVm, start: &Start) {
-    vm.local_state.pubdata_revert_counter = PubdataCost(start.pubdata_counter);
+    // On top of what the loaded writes spent.
+    vm.local_state.pubdata_revert_counter.0 += start.pubdata_counter;
     vm.local_state.context_u128_register = start.context_u128_register.0.low_u128();
 }
 
@@ -152,7 +153,9 @@ fn make_changes(vm: &mut RefVm, changes: &[Change]) {
         match aux_byte {
             STORAGE_AUX_BYTE | TRANSIENT_STORAGE_AUX_BYTE => {
                 vm.refund_for_partial_query(0, &query);
-                vm.access_storage(0, query);
+                let (_, pubdata) = vm.access_storage(0, query);
+                // As the `log` opcode does: the frame spends a write's pubdata.
+                vm.add_pubdata_cost(pubdata);
             }
             _ => vm.emit_event(0, query),
         }
