@@ -8,42 +8,44 @@ use crate::start::{Change, MemoryWord, Start, StartFrame};
 /// Every start state one edit smaller than `start`, largest edits first.
 pub fn smaller(start: &Start) -> Vec<Option<Start>> {
     let mut out = vec![None];
+    let mut out_push = |c: Option<Option<Start>>| out.extend(c);
     let edit = |f: &dyn Fn(&mut Start)| {
         let mut s = start.clone();
         f(&mut s);
         rebalance(&mut s);
-        Some(s)
+        (s != *start).then_some(Some(s))
     };
     for i in (0..start.below.len()).rev() {
-        out.push(edit(&|s| {
+        out_push(edit(&|s| {
             s.below.remove(i);
         }));
     }
     for i in (0..start.near_callers.len()).rev() {
-        out.push(edit(&|s| {
+        out_push(edit(&|s| {
             s.near_callers.remove(i);
         }));
     }
-    out.push(edit(&|s| s.memory.clear()));
-    out.push(edit(&|s| s.changes.clear()));
+    out_push(edit(&|s| s.memory.clear()));
+    out_push(edit(&|s| s.changes.clear()));
     for i in 0..start.below.len() {
-        out.push(edit(&|s| {
+        out_push(edit(&|s| {
             if let Some(StartFrame::Far(f)) = s.below.get_mut(i) {
                 f.memory.clear();
             }
         }));
-        out.push(edit(&|s| match s.below.get_mut(i) {
+        out_push(edit(&|s| match s.below.get_mut(i) {
             Some(StartFrame::Far(f)) => f.changes.clear(),
             Some(StartFrame::Near(n)) => n.changes.clear(),
             None => {}
         }));
     }
     for i in (0..start.memory.len()).rev() {
-        out.push(edit(&|s| drop_word(&mut s.memory, i)));
+        out_push(edit(&|s| drop_word(&mut s.memory, i)));
     }
     for i in (0..start.changes.len()).rev() {
-        out.push(edit(&|s| drop_change(&mut s.changes, i)));
+        out_push(edit(&|s| drop_change(&mut s.changes, i)));
     }
+    drop(out_push);
     out
 }
 
