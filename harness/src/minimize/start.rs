@@ -3,61 +3,50 @@
 //! After each edit the pubdata counter is set to the frames' spending again, so that the
 //! candidate stays within the protocol's reach (`Start::check`).
 
-use crate::start::{Change, MemoryWord, Start, StartFrame};
+use crate::start::{Start, StartFrame};
 
-/// Every start state one edit smaller than `start`, largest edits first.
+/// Every start state one edit smaller than `start`, largest edits first (`None`: no start
+/// state at all).
 pub fn smaller(start: &Start) -> Vec<Option<Start>> {
-    let mut out = vec![None];
-    let mut out_push = |c: Option<Option<Start>>| out.extend(c);
-    let edit = |f: &dyn Fn(&mut Start)| {
-        let mut s = start.clone();
-        f(&mut s);
-        rebalance(&mut s);
-        (s != *start).then_some(Some(s))
-    };
+    let mut edits: Vec<Box<dyn Fn(&mut Start)>> = Vec::new();
     for i in (0..start.below.len()).rev() {
-        out_push(edit(&|s| {
-            s.below.remove(i);
-        }));
+        edits.push(Box::new(move |s| drop_at(&mut s.below, i)));
     }
     for i in (0..start.near_callers.len()).rev() {
-        out_push(edit(&|s| {
-            s.near_callers.remove(i);
-        }));
+        edits.push(Box::new(move |s| drop_at(&mut s.near_callers, i)));
     }
-    out_push(edit(&|s| s.memory.clear()));
-    out_push(edit(&|s| s.changes.clear()));
+    edits.push(Box::new(|s| s.memory.clear()));
+    edits.push(Box::new(|s| s.changes.clear()));
     for i in 0..start.below.len() {
-        out_push(edit(&|s| {
+        edits.push(Box::new(move |s| {
             if let Some(StartFrame::Far(f)) = s.below.get_mut(i) {
                 f.memory.clear();
             }
         }));
-        out_push(edit(&|s| match s.below.get_mut(i) {
+        edits.push(Box::new(move |s| match s.below.get_mut(i) {
             Some(StartFrame::Far(f)) => f.changes.clear(),
             Some(StartFrame::Near(n)) => n.changes.clear(),
             None => {}
         }));
     }
     for i in (0..start.memory.len()).rev() {
-        out_push(edit(&|s| drop_word(&mut s.memory, i)));
+        edits.push(Box::new(move |s| drop_at(&mut s.memory, i)));
     }
     for i in (0..start.changes.len()).rev() {
-        out_push(edit(&|s| drop_change(&mut s.changes, i)));
+        edits.push(Box::new(move |s| drop_at(&mut s.changes, i)));
     }
-    drop(out_push);
-    out
+    let edited = edits.iter().filter_map(|edit| {
+        let mut s = start.clone();
+        edit(&mut s);
+        rebalance(&mut s);
+        (s != *start).then_some(Some(s))
+    });
+    std::iter::once(None).chain(edited).collect()
 }
 
-fn drop_word(words: &mut Vec<MemoryWord>, i: usize) {
-    if i < words.len() {
-        words.remove(i);
-    }
-}
-
-fn drop_change(changes: &mut Vec<Change>, i: usize) {
-    if i < changes.len() {
-        changes.remove(i);
+fn drop_at<T>(items: &mut Vec<T>, i: usize) {
+    if i < items.len() {
+        items.remove(i);
     }
 }
 

@@ -222,7 +222,7 @@ fn untag_stack(vm: &mut Vm) {
     let words = vm
         .memory
         .page(page)
-        .map(|p| p.nonzero_words())
+        .map(crate::memory::Page::nonzero_words)
         .unwrap_or_default();
     for (i, w) in words.into_iter().filter(|(_, w)| w.is_pointer) {
         vm.memory
