@@ -195,14 +195,6 @@ impl StartState {
     pub fn depth(&self) -> usize {
         self.below.len() + self.near_callers.len() + 1
     }
-
-    /// How many far frames are below the running one.
-    pub fn far_frames_below(&self) -> usize {
-        self.below
-            .iter()
-            .filter(|f| matches!(f, StartFrame::Far(_)))
-            .count()
-    }
 }
 
 impl Vm {
@@ -270,7 +262,9 @@ impl Vm {
             }
         }
         // On top of what the loaded writes spent.
-        vm.pubdata_revert_counter += start.pubdata_counter;
+        vm.pubdata_revert_counter = vm
+            .pubdata_revert_counter
+            .wrapping_add(start.pubdata_counter);
         vm.context_u128 = start.context_u128_register;
         Ok(vm)
     }

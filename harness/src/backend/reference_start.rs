@@ -68,7 +68,8 @@ pub(crate) fn load(vm: &mut RefVm, start: &Start, running: CallStackEntry) {
 
 fn finish(vm: &mut RefVm, start: &Start) {
     // On top of what the loaded writes spent.
-    vm.local_state.pubdata_revert_counter.0 += start.pubdata_counter;
+    let counter = &mut vm.local_state.pubdata_revert_counter.0;
+    *counter = counter.wrapping_add(start.pubdata_counter);
     vm.local_state.context_u128_register = start.context_u128_register.0.low_u128();
 }
 
