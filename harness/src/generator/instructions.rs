@@ -269,15 +269,13 @@ fn joint(
             (p, int(delta))
         }
         Family::HeapAccess => {
-            // Offsets whose word ends at the bound, one byte past it, at u32::MAX.
-            let bound = frame.heap_bound.min(frame.aux_heap_bound) as u64;
+            // Offsets whose word ends at a bound (heap or aux heap, the instruction picks),
+            // one byte past it, or at u32::MAX.
+            let low = u64::from(frame.heap_bound.min(frame.aux_heap_bound));
+            let high = u64::from(frame.heap_bound.max(frame.aux_heap_bound));
             let offset = match pick(u, &[2, 2, 1, 1])? {
-                0 => bound.saturating_sub(32) + u.int_in_range(0..=1u64)?,
-                1 => {
-                    frame.heap_bound.max(frame.aux_heap_bound) as u64
-                        - u.int_in_range(0..=33u64)?
-                            .min(frame.heap_bound.max(frame.aux_heap_bound) as u64)
-                }
+                0 => low.saturating_sub(32) + u.int_in_range(0..=1u64)?,
+                1 => high.saturating_sub(u.int_in_range(0..=33u64)?),
                 2 => u32::MAX as u64 - u.int_in_range(0..=32u64)?,
                 _ => return Ok((pointer(u, frame)?, int(value(u)?))),
             };
