@@ -770,9 +770,16 @@ fn replay_one(judge: &Judge, case: &Case, path: &str, verbose: bool) -> Result<E
             Ok(ExitCode::from(2))
         }
         Verdict::Agree(run) => {
+            // Name only the backends that ran: a decline was said above.
+            let ran: Vec<&str> = judge
+                .backends()
+                .iter()
+                .map(|b| b.name())
+                .filter(|n| !declined.iter().any(|d| d.backend == *n))
+                .collect();
             say!(
                 "{} agree: {:?} after {} cycles, {} ergs left",
-                judge.names(),
+                ran.join(","),
                 run.state.end,
                 run.state.cycles,
                 run.state.ergs
