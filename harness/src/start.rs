@@ -216,21 +216,12 @@ impl Start {
     /// take it below zero (zk_evm asserts both). Every other state is out of the protocol's
     /// reach.
     fn check_pubdata(&self) -> Result<(), (String, String)> {
-        let below = self.below.iter().enumerate().map(|(i, f)| match f {
-            StartFrame::Far(f) => (format!("start.below[{i}].far"), f.total_pubdata_spent),
-            StartFrame::Near(n) => (format!("start.below[{i}].near"), n.total_pubdata_spent),
-        });
-        let callers = self
-            .near_callers
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (format!("start.near_callers[{i}]"), n.total_pubdata_spent));
         let mut sum = 0i64;
-        for (at, spent) in below.chain(callers) {
+        for (i, spent) in self.spending().enumerate() {
             sum += spent as i64;
             if sum < 0 {
                 return Err((
-                    at + ".total_pubdata_spent",
+                    self.spending_field(i),
                     "the frames' spending, summed from the bottom, cannot fall below zero".into(),
                 ));
             }
@@ -243,8 +234,42 @@ impl Start {
         }
         Ok(())
     }
-}
 
+    /// What each frame below the running one spent (`total_pubdata_spent`), bottom first:
+    /// `below`, then `near_callers`.
+    pub fn spending(&self) -> impl Iterator<Item = i32> + '_ {
+        let below = self.below.iter().map(|f| match f {
+            StartFrame::Far(f) => f.total_pubdata_spent,
+            StartFrame::Near(n) => n.total_pubdata_spent,
+        });
+        below.chain(self.near_callers.iter().map(|n| n.total_pubdata_spent))
+    }
+
+    /// The same, to change.
+    pub fn spending_mut(&mut self) -> impl Iterator<Item = &mut i32> + '_ {
+        let below = self.below.iter_mut().map(|f| match f {
+            StartFrame::Far(f) => &mut f.total_pubdata_spent,
+            StartFrame::Near(n) => &mut n.total_pubdata_spent,
+        });
+        below.chain(
+            self.near_callers
+                .iter_mut()
+                .map(|n| &mut n.total_pubdata_spent),
+        )
+    }
+
+    /// The field of the `i`-th of [`Start::spending`].
+    fn spending_field(&self, i: usize) -> String {
+        match self.below.get(i) {
+            Some(StartFrame::Far(_)) => format!("start.below[{i}].far.total_pubdata_spent"),
+            Some(StartFrame::Near(_)) => format!("start.below[{i}].near.total_pubdata_spent"),
+            None => format!(
+                "start.near_callers[{}].total_pubdata_spent",
+                i - self.below.len()
+            ),
+        }
+    }
+}
 fn check_words(words: &[MemoryWord], field: &str) -> Result<(), (String, String)> {
     for (i, w) in words.iter().enumerate() {
         let at = || format!("{field}[{i}]");
@@ -309,7 +334,7 @@ impl MemoryWord {
             index: self.index,
             word: TaggedWord {
                 value: self.value.0,
-                is_pointer: self.pointer && self.page == Page::Stack,
+                is_pointer: self.pointer,
             },
         }
     }

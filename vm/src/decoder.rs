@@ -279,6 +279,15 @@ impl Instruction {
         }
     }
 
+    /// An instruction of `variant`: its opcode, addressing modes and modifiers, operands zero.
+    pub const fn of_variant(variant: Variant) -> Instruction {
+        let mut ins = Instruction::new(variant.opcode);
+        ins.src0_mode = variant.src0_mode;
+        ins.dst0_mode = variant.dst0_mode;
+        ins.modifiers = variant.modifiers;
+        ins
+    }
+
     /// A plain instruction with register operands and no modifiers; the builder methods set
     /// the rest.
     pub const fn new(opcode: Opcode) -> Instruction {

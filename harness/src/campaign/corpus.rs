@@ -138,25 +138,14 @@ pub fn variant_coverage(
         }
     }
     let (variants, _) = group_counts(&counts);
+    // The instructions target draws from every variant of the table.
+    let every_family: Vec<eravm::opcode::Family> = crate::generator::instructions::VARIANTS
+        .iter()
+        .map(|v| v.opcode.family())
+        .collect();
     let families: &[eravm::opcode::Family] = match target {
         Target::Opcodes => &crate::generator::GENERATED_FAMILIES,
-        Target::Instructions => &[
-            eravm::opcode::Family::Nop,
-            eravm::opcode::Family::Add,
-            eravm::opcode::Family::Sub,
-            eravm::opcode::Family::Mul,
-            eravm::opcode::Family::Div,
-            eravm::opcode::Family::Jump,
-            eravm::opcode::Family::Binop,
-            eravm::opcode::Family::Shift,
-            eravm::opcode::Family::Ptr,
-            eravm::opcode::Family::NearCall,
-            eravm::opcode::Family::Context,
-            eravm::opcode::Family::Log,
-            eravm::opcode::Family::FarCall,
-            eravm::opcode::Family::Ret,
-            eravm::opcode::Family::HeapAccess,
-        ],
+        Target::Instructions => &every_family,
         Target::Precompiles => &[eravm::opcode::Family::Log],
         Target::Calls | Target::Batches | Target::Realbatches => &[
             eravm::opcode::Family::FarCall,

@@ -317,7 +317,7 @@ impl Totals {
                 let missing: Vec<String> = all
                     .iter()
                     .filter(|v| !eravm::decoder::variant_index(v).is_some_and(|i| seen[i as usize]))
-                    .map(|v| variant_name(&eravm::Instruction::decode(variant_raw(*v))))
+                    .map(|v| variant_name(&eravm::Instruction::of_variant(*v)))
                     .collect();
                 StateCoverage {
                     feature: (*name).to_string(),
@@ -328,15 +328,6 @@ impl Totals {
             })
             .collect()
     }
-}
-
-/// An instruction word of `variant` (operands zero).
-fn variant_raw(v: eravm::decoder::Variant) -> u64 {
-    let mut ins = eravm::Instruction::new(v.opcode);
-    ins.src0_mode = v.src0_mode;
-    ins.dst0_mode = v.dst0_mode;
-    ins.modifiers = v.modifiers;
-    ins.encode().unwrap_or(0)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -44,7 +44,7 @@ pub fn generate(u: &mut Unstructured, _settings: &Settings) -> Result<Case> {
     for _ in 0..n {
         let (raw, used) = instruction(u, PADS + 4)?;
         program.push(raw);
-        operands.extend(used);
+        operands.push(used);
     }
     while program.len() < PADS {
         program.push(ret(u)?);
@@ -126,12 +126,9 @@ struct Operands {
 
 /// A random variant with random operands; the registers it names are returned so that their
 /// values can be drawn to fit.
-fn instruction(u: &mut Unstructured, code_len: usize) -> Result<(u64, Option<Operands>)> {
+fn instruction(u: &mut Unstructured, code_len: usize) -> Result<(u64, Operands)> {
     let variant = *u.choose(&VARIANTS)?;
-    let mut ins = Instruction::new(variant.opcode);
-    ins.src0_mode = variant.src0_mode;
-    ins.dst0_mode = variant.dst0_mode;
-    ins.modifiers = variant.modifiers;
+    let mut ins = Instruction::of_variant(variant);
     ins.condition = if u.ratio(3, 4)? {
         Condition::Always
     } else {
@@ -167,7 +164,7 @@ fn instruction(u: &mut Unstructured, code_len: usize) -> Result<(u64, Option<Ope
         src1: ins.src1,
         family: variant.opcode.family(),
     };
-    Ok((raw, Some(operands)))
+    Ok((raw, operands))
 }
 
 /// Values for r1..r15: first those the instructions read, drawn in pairs that put results on
@@ -368,22 +365,9 @@ fn start_state(u: &mut Unstructured, frame: &crate::case::FrameSettings) -> Resu
 /// never falls below zero, and the VM's counter is the sum (see `Start::check`).
 fn balance_pubdata(start: &mut Start) {
     let mut sum = 0i32;
-    let spent = start
-        .below
-        .iter_mut()
-        .map(|f| match f {
-            StartFrame::Far(f) => &mut f.total_pubdata_spent,
-            StartFrame::Near(n) => &mut n.total_pubdata_spent,
-        })
-        .chain(
-            start
-                .near_callers
-                .iter_mut()
-                .map(|n| &mut n.total_pubdata_spent),
-        );
-    for s in spent {
-        *s = (*s).max(-sum);
-        sum += *s;
+    for spent in start.spending_mut() {
+        *spent = (*spent).max(-sum);
+        sum += *spent;
     }
     start.pubdata_counter = sum;
 }

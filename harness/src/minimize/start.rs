@@ -52,12 +52,7 @@ fn drop_at<T>(items: &mut Vec<T>, i: usize) {
 
 /// Sets the pubdata counter to what the frames spent.
 fn rebalance(start: &mut Start) {
-    let below = start.below.iter().map(|f| match f {
-        StartFrame::Far(f) => f.total_pubdata_spent,
-        StartFrame::Near(n) => n.total_pubdata_spent,
-    });
-    let callers = start.near_callers.iter().map(|n| n.total_pubdata_spent);
-    start.pubdata_counter = below.chain(callers).fold(0i32, i32::wrapping_add);
+    start.pubdata_counter = start.spending().fold(0i32, i32::wrapping_add);
 }
 
 #[cfg(test)]
