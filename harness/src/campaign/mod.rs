@@ -297,12 +297,13 @@ impl Totals {
         if features == 0 {
             return;
         }
+        let executed: Vec<usize> = (run.variant_counts.iter().enumerate())
+            .filter(|(_, &c)| c > 0)
+            .map(|(i, _)| i)
+            .collect();
         for (f, seen) in self.feature_variants.iter_mut().enumerate() {
-            if features >> f & 1 == 0 {
-                continue;
-            }
-            for (i, &c) in run.variant_counts.iter().enumerate() {
-                seen[i] |= c > 0;
+            if features >> f & 1 != 0 {
+                executed.iter().for_each(|&i| seen[i] = true);
             }
         }
     }
