@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Coverage of eravm by the corpus.
 #
-# 1. Opcode-variant coverage (always): which variants the JSON cases under corpus/ execute
-#    on eravm, and the list no case reaches.
+# 1. Opcode-variant and behaviour coverage (always): which variants the JSON cases under
+#    corpus/ execute on eravm and the list no case reaches; the behaviour corners
+#    (docs/behaviour-coverage.md) none reaches.
 # 2. Line and branch coverage (when LLVM tools matching rustc's LLVM are installed, e.g.
 #    Debian's llvm-22 at /usr/lib/llvm-22/bin, or LLVM_BIN=...): `cargo fuzz coverage -O` over
 #    the libFuzzer corpus, summarised with llvm-cov, HTML in target/coverage/<target>/.
@@ -10,9 +11,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --release -p eradiff >&2
-for target in opcodes calls precompiles; do
-  echo "== opcode variants reached by corpus/$target =="
-  ./target/release/eradiff coverage "corpus/$target" --target "$target" | sed -n '/no case reaches/,$p'
+for target in opcodes calls precompiles batches instructions; do
+  [ -d "corpus/$target" ] || continue
+  echo "== opcode variants and behaviour corners reached by corpus/$target =="
+  ./target/release/eradiff coverage "corpus/$target" --target "$target" \
+    | sed -n '/no case reaches/,/^$/p; /^behaviour corners reached/,$p'
 done
 
 llvm_bin=${LLVM_BIN:-/usr/lib/llvm-22/bin}

@@ -80,6 +80,14 @@ struct SummaryFile {
     executions: u64,
     #[serde(default)]
     groups: Vec<GroupFile>,
+    /// Absent in summaries written before behaviour coverage.
+    #[serde(default)]
+    corners: Option<CornersFile>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CornersFile {
+    counts: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -98,6 +106,10 @@ pub struct Report {
     pub groups: Vec<ReportGroup>,
     /// Groups not on the known-divergence list.
     pub new_groups: usize,
+    /// The behaviour corners no campaign of the folder reached (absent if no summary
+    /// counted corners).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corners_at_zero: Option<Vec<crate::coverage::NeverReached>>,
     /// Groups whose case file could not be read (`eradiff report` then exits 2).
     #[serde(skip)]
     pub unreadable_cases: usize,
@@ -213,6 +225,7 @@ pub fn collect(dir: &Path) -> Result<Report, ReportError> {
     let mut merged: BTreeMap<String, (u64, Vec<String>, String)> = BTreeMap::new();
     // The group folders the summaries list.
     let mut listed: Vec<Option<PathBuf>> = Vec::new();
+    let mut corners: Option<BTreeMap<String, u64>> = None;
     for file in &files {
         let text = std::fs::read_to_string(file).map_err(|e| ReportError::Read {
             path: file.display().to_string(),
@@ -223,6 +236,12 @@ pub fn collect(dir: &Path) -> Result<Report, ReportError> {
             message: e.to_string(),
         })?;
         executions += summary.executions;
+        if let Some(c) = &summary.corners {
+            let total = corners.get_or_insert_with(BTreeMap::new);
+            for (name, n) in &c.counts {
+                *total.entry(name.clone()).or_default() += n;
+            }
+        }
         let target = summary.target.to_lowercase();
         if !targets.contains(&target) {
             targets.push(target.clone());
@@ -325,6 +344,7 @@ pub fn collect(dir: &Path) -> Result<Report, ReportError> {
                 g.known.is_none() && crate::differential::reference_at_fault(&g.signature).is_none()
             })
             .count(),
+        corners_at_zero: corners.map(|c| crate::coverage::at_zero(&c)),
         groups,
         unreadable_cases,
     })
@@ -352,6 +372,21 @@ pub fn markdown(report: &Report) -> String {
         report.groups.len(),
         report.new_groups
     );
+    if let Some(zero) = &report.corners_at_zero {
+        let _ = writeln!(
+            out,
+            "Behaviour corners no campaign reached: {}.\n",
+            zero.len()
+        );
+        for n in zero {
+            let why = n
+                .unreachable
+                .map(|w| format!(" (out of the protocol's reach: {w})"))
+                .unwrap_or_default();
+            let _ = writeln!(out, "- `{}`{why}", n.corner);
+        }
+        let _ = writeln!(out);
+    }
     if report.groups.is_empty() {
         let _ = writeln!(out, "No divergences: the backends agreed on every case.");
         return out;

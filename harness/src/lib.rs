@@ -16,6 +16,8 @@ pub mod compare;
 #[allow(missing_docs)]
 pub mod contracts;
 #[allow(missing_docs)]
+pub mod coverage;
+#[allow(missing_docs)]
 pub mod differential;
 pub mod disasm;
 #[allow(missing_docs)]

@@ -579,20 +579,28 @@ fn triage(
     }
 }
 
-/// `eradiff coverage`: the opcode variants the folders' cases execute, and those they miss.
+/// `eradiff coverage`: the opcode variants and behaviour corners the folders' cases reach,
+/// and those they miss.
 fn coverage(dirs: &[PathBuf], target: Target) -> Result<ExitCode, CliError> {
-    let (reached, missing, cases) = campaign::variant_coverage(dirs, target);
-    say!("{cases} cases; executed opcode variants (eravm):");
-    for (name, n) in &reached {
+    let c = campaign::coverage(dirs, target);
+    say!("{} cases; executed opcode variants (eravm):", c.cases);
+    for (name, n) in &c.variants {
         say!("  {name:<32} {n:>12}");
     }
     say!(
         "\n{} variants of the {target:?} target no case reaches:",
-        missing.len()
+        c.missing.len()
     );
-    for name in &missing {
+    for name in &c.missing {
         say!("  {name}");
     }
+    say!("\nbehaviour corners (eravm):");
+    for (name, n) in &c.corners.counts {
+        say!("  {name:<56} {n:>12}");
+    }
+    let mut text = Vec::new();
+    c.corners.write(&mut text).map_err(CliError::Stdout)?;
+    say_raw!("\n{}", String::from_utf8_lossy(&text));
     Ok(ExitCode::SUCCESS)
 }
 

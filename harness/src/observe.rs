@@ -555,6 +555,8 @@ pub struct Run {
     pub trace: Option<Vec<StepState>>,
     /// How often each entry of the variant table ran (empty if the backend does not count).
     pub variant_counts: Vec<u32>,
+    /// How often the run reached each behaviour corner (empty if the backend does not say).
+    pub corners: crate::coverage::CornerCounts,
     /// What the run exercised, for campaign summaries (zero if the backend does not count).
     pub stats: RunStats,
 }

@@ -45,7 +45,7 @@ pub use start::{
 };
 pub use state::{CallStack, Flags, Frame, NearCaller, PageId, Saved, TaggedWord};
 pub use vm::{
-    Bootloader, ChainSettings, ExitKind, Outcome, Status, Vm, VmError, VmSnapshot,
+    Bootloader, ChainSettings, ExitKind, Outcome, Peek, Status, Vm, VmError, VmSnapshot,
     BOOTLOADER_ADDRESS, BOOTLOADER_BASE_PAGE, BOOTLOADER_CALLDATA_PAGE,
     BOOTLOADER_EXCEPTION_HANDLER, FIRST_FAR_CALL_BASE_PAGE, STATIC_MEMORY_PAGE,
 };

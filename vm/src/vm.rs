@@ -445,20 +445,7 @@ impl Vm {
             _ => {}
         }
         let frame = &mut self.stack.current;
-        let stack_page = frame.base_page.stack();
-        let code_page = frame.code_page;
-        let mut sp = frame.sp;
-
-        let src_addr = (self.registers.value(ins.src0).0[0] as u16).wrapping_add(ins.imm0);
-        let src_slot = match src_mode {
-            SrcMode::Reg | SrcMode::Imm => None,
-            SrcMode::StackPop => {
-                sp = sp.wrapping_sub(src_addr);
-                Some(sp)
-            }
-            SrcMode::StackRelative => Some(sp.wrapping_sub(src_addr)),
-            SrcMode::StackAbsolute | SrcMode::CodePage => Some(src_addr),
-        };
+        let (src_slot, mut sp) = source_slot(&self.registers, ins, src_mode, frame.sp);
 
         let dst_addr = (self.registers.value(ins.dst0).0[0] as u16).wrapping_add(ins.imm1);
         let dst0_slot = match dst_mode {
@@ -473,17 +460,48 @@ impl Vm {
         };
         frame.sp = sp;
 
-        let src0 = match (src_mode, src_slot) {
-            (SrcMode::Reg, _) => self.registers.get(ins.src0),
-            (SrcMode::Imm, _) => TaggedWord::integer(U256::from(ins.imm0)),
-            _ if !read => TaggedWord::ZERO,
-            (SrcMode::CodePage, Some(i)) => {
-                TaggedWord::integer(self.memory.read(code_page, i as u32).value)
-            }
-            (_, Some(i)) => self.memory.read(stack_page, i as u32),
-            (_, None) => TaggedWord::ZERO,
+        let src0 = if read || matches!(src_mode, SrcMode::Reg | SrcMode::Imm) {
+            self.read_source(ins, src_mode, src_slot)
+        } else {
+            TaggedWord::ZERO
         };
         (src0, dst0_slot)
+    }
+
+    /// The first source of an instruction, from where [`source_slot`] found it.
+    #[inline(always)]
+    fn read_source(&self, ins: &Instruction, mode: SrcMode, slot: Option<u16>) -> TaggedWord {
+        let frame = &self.stack.current;
+        match (mode, slot) {
+            (SrcMode::Reg, _) => self.registers.get(ins.src0),
+            (SrcMode::Imm, _) => TaggedWord::integer(U256::from(ins.imm0)),
+            (SrcMode::CodePage, Some(i)) => {
+                TaggedWord::integer(self.memory.read(frame.code_page, i as u32).value)
+            }
+            (_, Some(i)) => self.memory.read(frame.base_page.stack(), i as u32),
+            (_, None) => TaggedWord::ZERO,
+        }
+    }
+
+    /// The instruction the next cycle fetches and the two sources it reads (swapped as it
+    /// swaps them), without running it: for tracers that classify what is about to happen.
+    /// The cycle may still replace it (a pending panic, a fault, a false condition).
+    pub fn peek(&mut self) -> Peek {
+        let fetched = self.fetch();
+        let ins = fetched.ins;
+        let (slot, _) = source_slot(&self.registers, &ins, ins.src0_mode, self.stack.current.sp);
+        let src0 = self.read_source(&ins, ins.src0_mode, slot);
+        let src1 = self.registers.get(ins.src1);
+        let (src0, src1) = if fetched.swap {
+            (src1, src0)
+        } else {
+            (src0, src1)
+        };
+        Peek {
+            instruction: ins,
+            src0,
+            src1,
+        }
     }
 
     /// Writes the first destination: a stack slot if the instruction addressed one, else
@@ -705,4 +723,33 @@ fn violates_guards(frame: &Frame, guards: u8) -> bool {
         && (guards & GUARD_INVALID != 0
             || (guards & GUARD_KERNEL_ONLY != 0 && !frame.is_kernel)
             || (guards & GUARD_NOT_IN_STATIC != 0 && frame.is_static))
+}
+
+/// Where a first source of `mode` lives on the stack or code page, and SP after addressing
+/// it (a pop moves it).
+#[inline(always)]
+fn source_slot(
+    registers: &Registers,
+    ins: &Instruction,
+    mode: SrcMode,
+    sp: u16,
+) -> (Option<u16>, u16) {
+    let addr = (registers.value(ins.src0).0[0] as u16).wrapping_add(ins.imm0);
+    match mode {
+        SrcMode::Reg | SrcMode::Imm => (None, sp),
+        SrcMode::StackPop => {
+            let sp = sp.wrapping_sub(addr);
+            (Some(sp), sp)
+        }
+        SrcMode::StackRelative => (Some(sp.wrapping_sub(addr)), sp),
+        SrcMode::StackAbsolute | SrcMode::CodePage => (Some(addr), sp),
+    }
+}
+
+/// The next instruction and its sources, as [`Vm::peek`] sees them before the cycle.
+#[derive(Clone, Copy, Debug)]
+pub struct Peek {
+    pub instruction: Instruction,
+    pub src0: TaggedWord,
+    pub src1: TaggedWord,
 }

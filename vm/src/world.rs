@@ -148,6 +148,18 @@ impl VmState {
         self.frame_marks.push(self.journal.len());
     }
 
+    /// How many changes the current frame (near or far) has made so far, which a revert
+    /// or panic would undo.
+    pub fn changes_in_frame(&self) -> usize {
+        self.journal.len()
+            - self
+                .frame_marks
+                .last()
+                .copied()
+                .unwrap_or(0)
+                .min(self.journal.len())
+    }
+
     /// Closes the current frame; on `rollback` undoes everything it changed, newest first.
     #[inline]
     pub(crate) fn finish_frame(&mut self, rollback: bool) {

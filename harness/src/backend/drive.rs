@@ -12,6 +12,7 @@ use eravm::Instruction;
 
 use super::{BackendError, FedOperator, Feeder};
 use crate::case::Case;
+use crate::coverage::CornerCounts;
 use crate::observe::{
     BatchView, CallTracker, FinalState, FlagsView, FrameIds, FrameView, History, Run, RunEnd,
     RunStats, SavedFrameView, StepState, Tagged, WorldView, ALL_REGISTERS,
@@ -122,6 +123,13 @@ pub(crate) trait Machine: FedOperator {
     /// What the run exercised, for campaign summaries.
     fn stats(&self) -> RunStats {
         RunStats::default()
+    }
+    /// Starts classifying cycles into behaviour corners (see [`crate::coverage`]), if the
+    /// machine can.
+    fn probe_corners(&mut self) {}
+    /// The corners classified so far.
+    fn take_corners(&mut self) -> CornerCounts {
+        CornerCounts::default()
     }
     /// The latest panic and its reason, if the machine says why frames panic.
     fn last_panic(&self) -> Option<eravm::Panic> {
@@ -293,6 +301,7 @@ pub(crate) fn drive<M: Machine>(mut m: M, case: &Case, trace: bool) -> Result<Ru
     if trace {
         m.record_writes();
     }
+    m.probe_corners();
     let mut feeder = start_feeding(&mut m, case)?;
     let mut seen = Observer::new(&m, trace);
     let stopped = loop {
@@ -358,6 +367,7 @@ fn finish<M: Machine>(mut m: M, case: &Case, seen: Observer<M>, stopped: Stopped
     let flags = m.flags();
     let cycles = m.cycles();
     let stats = m.stats();
+    let corners = m.take_corners();
     let e = m.end_state();
     let state = FinalState {
         end,
@@ -393,6 +403,7 @@ fn finish<M: Machine>(mut m: M, case: &Case, seen: Observer<M>, stopped: Stopped
         panics: seen.panics,
         trace: seen.steps,
         variant_counts: seen.counts,
+        corners,
         stats,
     }
 }

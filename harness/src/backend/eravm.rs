@@ -6,6 +6,7 @@ use eravm::{ExitKind, FatPointer, PageId, Vm, BOOTLOADER_BASE_PAGE, STATIC_MEMOR
 use super::drive::{drive, drive_bare, Cycle, EndState, Machine, StepError};
 use super::{Backend, BackendError, FedOperator};
 use crate::case::Case;
+use crate::coverage::{CornerCounts, CornerProbe};
 use crate::observe::{
     CallTracker, FlagsView, FrameIds, FrameView, LogView, Run, RunEnd, RunStats, SavedFrameView,
     SlotView, Tagged, WorldView, RETURN_DATA_LIMIT,
@@ -37,6 +38,8 @@ pub(crate) struct EraMachine {
     world: ResolvedWorld,
     /// For cases with a start state: how many far frames it put below the first.
     start_far_frames: Option<usize>,
+    /// Classifies cycles into behaviour corners, when the driver asks.
+    corners: Option<Box<CornerProbe>>,
 }
 
 impl EraMachine {
@@ -61,6 +64,7 @@ impl EraMachine {
             op,
             world,
             start_far_frames: case.start.as_ref().map(|s| s.far_frames().count()),
+            corners: None,
         })
     }
 }
@@ -111,6 +115,9 @@ impl Machine for EraMachine {
     }
 
     fn step(&mut self, mode: Option<ExecutionMode>) -> Result<Cycle, StepError> {
+        if let Some(probe) = self.corners.as_mut() {
+            probe.before(&mut self.op.vm);
+        }
         let hooks = self.op.bootloader_state.hooks.len();
         let stop = match mode {
             Some(mode) => self.op.step(mode).map_err(step_error)?,
@@ -126,10 +133,24 @@ impl Machine for EraMachine {
                 None
             }
         };
+        if let Some(probe) = self.corners.as_mut() {
+            probe.after(&self.op.vm);
+        }
         Ok(Cycle {
             hook: self.op.bootloader_state.hooks.len() > hooks,
             stop,
         })
+    }
+
+    fn probe_corners(&mut self) {
+        self.corners = Some(Box::default());
+    }
+
+    fn take_corners(&mut self) -> CornerCounts {
+        self.corners
+            .as_mut()
+            .map(|probe| std::mem::take(&mut probe.counts))
+            .unwrap_or_default()
     }
 
     fn run_bare(

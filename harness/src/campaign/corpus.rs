@@ -39,6 +39,7 @@ pub fn triage(
     let mut crashes = 0u64;
     let mut ends: BTreeMap<String, u64> = BTreeMap::new();
     let mut invalid = 0u64;
+    let mut corners = crate::coverage::CornerCounts::default();
     let mut paths: Vec<PathBuf> = fs::read_dir(dir)?
         .flatten()
         .map(|e| e.path())
@@ -62,6 +63,7 @@ pub fn triage(
                 *ends.entry(format!("unsupported: {why}")).or_default() += 1;
             }
             Verdict::Agree(run) => {
+                corners.add(&run.corners);
                 *ends.entry(format!("{:?}", run.state.end)).or_default() += 1;
             }
             Verdict::Disagree(finding) => {
@@ -90,6 +92,7 @@ pub fn triage(
         ends,
         variant_counts: BTreeMap::new(),
         state_coverage: Vec::new(),
+        corners: corners.report(),
         mode_counts: BTreeMap::new(),
         new_divergences: groups
             .iter()
@@ -106,12 +109,21 @@ pub fn triage(
     Ok(summary)
 }
 
-/// Which opcode variants the cases under `dirs` execute on eravm, and which of a target's
-/// variants none reaches.
-pub fn variant_coverage(
-    dirs: &[PathBuf],
-    target: Target,
-) -> (BTreeMap<String, u64>, Vec<String>, usize) {
+/// What the cases under `dirs` reach on eravm.
+pub struct Coverage {
+    /// Cases run.
+    pub cases: usize,
+    /// Executions per opcode variant.
+    pub variants: BTreeMap<String, u64>,
+    /// The target's variants no case executes.
+    pub missing: Vec<String>,
+    /// The behaviour corners the cases reach.
+    pub corners: crate::coverage::CornerReport,
+}
+
+/// Which opcode variants and behaviour corners the cases under `dirs` reach on eravm, and
+/// which of a target's variants none executes.
+pub fn coverage(dirs: &[PathBuf], target: Target) -> Coverage {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         for e in fs::read_dir(dir).into_iter().flatten().flatten() {
             let p = e.path();
@@ -127,6 +139,7 @@ pub fn variant_coverage(
         walk(d, &mut files);
     }
     let mut counts = vec![0u64; eravm::decoder::VARIANT_TABLE_LEN];
+    let mut corners = crate::coverage::CornerCounts::default();
     let mut cases = 0;
     for f in files {
         let Ok(case) = Case::load(&f) else { continue };
@@ -135,6 +148,7 @@ pub fn variant_coverage(
             for (i, c) in run.variant_counts.iter().enumerate() {
                 counts[i] += *c as u64;
             }
+            corners.add(&run.corners);
         }
     }
     let (variants, _) = group_counts(&counts);
@@ -162,7 +176,12 @@ pub fn variant_coverage(
         .collect();
     missing.sort();
     missing.dedup();
-    (variants, missing, cases)
+    Coverage {
+        cases,
+        variants,
+        missing,
+        corners: corners.report(),
+    }
 }
 
 /// Grows a corpus folder: runs a seeded campaign's cases and keeps each one that executes an

@@ -26,7 +26,7 @@ mod summary;
 use folder::Findings;
 
 pub use crate::generator::Target;
-pub use corpus::{distill, triage, variant_coverage};
+pub use corpus::{coverage, distill, triage, Coverage};
 pub use folder::{slug, GENERATOR_DEFECTS_DIR};
 pub use summary::{print_summary, write_summary, FindingGroup, StateCoverage, Summary};
 
@@ -155,6 +155,7 @@ pub fn run_with(
         start,
         next: AtomicU64::new(0),
         totals: Mutex::new(Totals::new(config.judge)),
+        reached: Mutex::new(Reached::new()),
         work_dir: findings.work_dir(),
         findings: Mutex::new(findings),
         progress,
@@ -184,10 +185,14 @@ pub fn run_with(
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let seconds = start.elapsed().as_secs_f64();
-    let (variant_counts, mode_counts) = group_counts(&totals.counts);
+    let reached = campaign
+        .reached
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (variant_counts, mode_counts) = group_counts(&reached.counts);
     let groups: Vec<FindingGroup> = findings.groups.values().cloned().collect();
     let state_coverage = if config.target == Target::Instructions {
-        totals.state_coverage()
+        reached.state_coverage()
     } else {
         Vec::new()
     };
@@ -212,6 +217,7 @@ pub fn run_with(
         stats: totals.stats,
         backends: config.judge.names(),
         state_coverage,
+        corners: reached.corners.report(),
         agreement: totals.tally.agreement,
         declined: totals.tally.declined,
     };
@@ -227,17 +233,25 @@ struct Campaign<'a> {
     start: Instant,
     next: AtomicU64,
     totals: Mutex<Totals>,
+    /// What the jobs that have finished reached (each job adds up its own while it runs).
+    reached: Mutex<Reached>,
     findings: Mutex<Findings>,
     /// The findings folder's working folder, where cases are written before they are filed.
     work_dir: PathBuf,
     progress: ProgressBar,
 }
 
-/// The counts a campaign adds up over its cases.
-struct Totals {
+/// What agreeing runs reached, added up by each job on its own (it is counted per executed
+/// variant, too much to do under a lock the jobs share) and merged at the end.
+struct Reached {
     counts: Vec<u64>,
+    corners: crate::coverage::CornerCounts,
     /// Per start-state feature: which variants ran from a state with it.
     feature_variants: Vec<Vec<bool>>,
+}
+
+/// The counts a campaign adds up over its cases.
+struct Totals {
     ends: BTreeMap<String, u64>,
     executions: u64,
     stats: RunStats,
@@ -246,14 +260,42 @@ struct Totals {
     tally: Tally,
 }
 
-impl Totals {
-    fn new(judge: Judge<'_>) -> Totals {
-        Totals {
+impl Reached {
+    fn new() -> Reached {
+        Reached {
             counts: vec![0u64; eravm::decoder::VARIANT_TABLE_LEN],
+            corners: Default::default(),
             feature_variants: vec![
                 vec![false; eravm::decoder::VARIANT_TABLE_LEN];
                 crate::start::STATE_FEATURES.len()
             ],
+        }
+    }
+
+    fn add(&mut self, run: &crate::observe::Run, case: &Case) {
+        for (total, &c) in self.counts.iter_mut().zip(&run.variant_counts) {
+            *total += c as u64;
+        }
+        self.corners.add(&run.corners);
+        self.count_state_features(run, case);
+    }
+
+    fn merge(&mut self, other: &Reached) {
+        for (total, c) in self.counts.iter_mut().zip(&other.counts) {
+            *total += c;
+        }
+        self.corners.add(&other.corners);
+        for (seen, other) in self.feature_variants.iter_mut().zip(&other.feature_variants) {
+            for (s, o) in seen.iter_mut().zip(other) {
+                *s |= o;
+            }
+        }
+    }
+}
+
+impl Totals {
+    fn new(judge: Judge<'_>) -> Totals {
+        Totals {
             ends: BTreeMap::new(),
             executions: 0,
             stats: RunStats::default(),
@@ -263,12 +305,8 @@ impl Totals {
         }
     }
 
-    /// Adds what an agreeing run exercised.
+    /// Adds how an agreeing run ended and what it exercised.
     fn agreed(&mut self, run: &crate::observe::Run, case: &Case) {
-        for (i, &c) in run.variant_counts.iter().enumerate() {
-            self.counts[i] += c as u64;
-        }
-        self.count_state_features(run, case);
         *self.ends.entry(format!("{:?}", run.state.end)).or_default() += 1;
         let stats = &mut self.stats;
         stats.deep_reverts += run.stats.deep_reverts;
@@ -290,20 +328,18 @@ impl Totals {
     }
 }
 
-impl Totals {
+impl Reached {
     /// Marks the variants the run executed under each feature of the case's start state.
     fn count_state_features(&mut self, run: &crate::observe::Run, case: &Case) {
         let features = crate::start::state_features(case);
         if features == 0 {
             return;
         }
-        let executed: Vec<usize> = (run.variant_counts.iter().enumerate())
-            .filter(|(_, &c)| c > 0)
-            .map(|(i, _)| i)
-            .collect();
-        for (f, seen) in self.feature_variants.iter_mut().enumerate() {
-            if features >> f & 1 != 0 {
-                executed.iter().for_each(|&i| seen[i] = true);
+        for (i, _) in (run.variant_counts.iter().enumerate()).filter(|(_, &c)| c > 0) {
+            for (f, seen) in self.feature_variants.iter_mut().enumerate() {
+                if features >> f & 1 != 0 {
+                    seen[i] = true;
+                }
             }
         }
     }
@@ -352,9 +388,20 @@ impl Campaign<'_> {
 
     /// One job: runs cases until the budget is spent.
     fn work(&self, generate: &(impl Fn(u64) -> Case + Sync)) -> io::Result<()> {
+        let mut reached = Reached::new();
+        let worked = self.run_cases(generate, &mut reached);
+        lock(&self.reached).merge(&reached);
+        worked
+    }
+
+    fn run_cases(
+        &self,
+        generate: &(impl Fn(u64) -> Case + Sync),
+        reached: &mut Reached,
+    ) -> io::Result<()> {
         while let Some(iteration) = self.claim() {
             let case = generate(iteration);
-            self.run_case(&case, iteration)?;
+            self.run_case(&case, iteration, reached)?;
             let executions = {
                 let mut totals = lock(&self.totals);
                 totals.executions += 1;
@@ -367,7 +414,7 @@ impl Campaign<'_> {
         Ok(())
     }
 
-    fn run_case(&self, case: &Case, iteration: u64) -> io::Result<()> {
+    fn run_case(&self, case: &Case, iteration: u64, reached: &mut Reached) -> io::Result<()> {
         if let Err(e) = case.validate() {
             return lock(&self.findings).generator_defect(case, &e);
         }
@@ -381,7 +428,11 @@ impl Campaign<'_> {
                     .entry(format!("unsupported: {why}"))
                     .or_default() += 1;
             }
-            Verdict::Agree(run) => totals.agreed(&run, case),
+            Verdict::Agree(run) => {
+                totals.agreed(&run, case);
+                drop(totals);
+                reached.add(&run, case);
+            }
             Verdict::Disagree(finding) => {
                 if matches!(finding, Finding::Crash { .. }) {
                     totals.crashes += 1;

@@ -81,6 +81,8 @@ pub struct Summary {
     /// The instructions target: per feature of start states, the variants that ran from one.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub state_coverage: Vec<StateCoverage>,
+    /// The behaviour corners agreeing runs reached (on eravm).
+    pub corners: crate::coverage::CornerReport,
     /// The folder the summary and the groups' paths are relative to.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -400,6 +402,8 @@ pub fn write_summary(out: &mut dyn io::Write, summary: &Summary) -> io::Result<(
     for (mode, n) in &summary.mode_counts {
         say!(out, "  {mode:<40} {n:>12}");
     }
+    say!(out, "");
+    summary.corners.write(out)?;
     say!(
         out,
         "\nfindings: {} signatures, {} new against eravm (not on the known list), {} in a \

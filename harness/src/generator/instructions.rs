@@ -278,8 +278,52 @@ fn joint(
             };
             (int(U256::from(offset)), int(value(u)?))
         }
+        Family::FarCall | Family::Ret => (abi(u, frame)?, single(u, frame)?),
         _ => (single(u, frame)?, single(u, frame)?),
     })
+}
+
+/// A far call's or a far return's ABI word: a new slice of the heap or aux heap that ends at
+/// the heap's bound, one byte past it or past 2^32, or a forwarded pointer, tagged or not.
+fn abi(u: &mut Unstructured, frame: &crate::case::FrameSettings) -> Result<(U256, bool)> {
+    // Byte 28 says where the slice comes from: 0 the heap, 1 a forwarded pointer, 2 the aux
+    // heap, anything else the heap again; bytes 24..28 are the ergs a far call passes.
+    let source = match pick(u, &[2, 2, 2, 1])? {
+        3 => u.int_in_range(3..=255u64)?,
+        s => s as u64,
+    };
+    let (word, tagged) = if source == 1 {
+        pointer(u, frame)?
+    } else {
+        let bound = if source == 2 {
+            frame.aux_heap_bound
+        } else {
+            frame.heap_bound
+        };
+        let length = u.int_in_range(0..=96u32)?;
+        let offset = match pick(u, &[2, 2, 1, 1])? {
+            0 => bound.saturating_sub(length),
+            1 => bound.saturating_sub(length).saturating_add(1),
+            // offset + length past 2^32 (if the slice is not empty).
+            2 => u32::MAX - u.int_in_range(0..=length.saturating_sub(1))?,
+            _ => u.arbitrary()?,
+        };
+        let slice = FatPointer {
+            offset,
+            page: 0,
+            start: 0,
+            length,
+        };
+        (slice.to_u256(), false)
+    };
+    let ergs = match pick(u, &[2, 1, 1])? {
+        0 => u.int_in_range(0..=100_000u64)?,
+        1 => u32::MAX as u64,
+        _ => u.arbitrary::<u32>()? as u64,
+    };
+    let mut word = word;
+    word.0[3] = ergs | source << 32;
+    Ok((word, tagged))
 }
 
 /// A pointer of some kind: into the frame's heaps, the calldata, a frame below, the stack or
