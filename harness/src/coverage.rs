@@ -734,32 +734,43 @@ fn heap_place(offset: &U256, bound: u64) -> Place {
         return Place::BeyondMaximum;
     }
     let (start, end) = (offset.0[0], offset.0[0] + 32);
-    match () {
-        _ if end < bound => Place::Inside,
-        _ if end == bound => Place::EndsAtBound,
-        _ if start < bound => Place::Straddles,
-        _ if start == bound => Place::AtBound,
-        _ => Place::PastBound,
+    if end < bound {
+        Place::Inside
+    } else if end == bound {
+        Place::EndsAtBound
+    } else if start < bound {
+        Place::Straddles
+    } else if start == bound {
+        Place::AtBound
+    } else {
+        Place::PastBound
     }
 }
 
 fn pointer_place(p: &FatPointer) -> PointerPlace {
     let (offset, length) = (p.offset as u64, p.length as u64);
-    match () {
-        _ if offset + 32 <= length => PointerPlace::Inside,
-        _ if offset < length => PointerPlace::Straddles,
-        _ if offset == length => PointerPlace::AtEnd,
-        _ => PointerPlace::PastEnd,
+    if offset + 32 <= length {
+        PointerPlace::Inside
+    } else if offset < length {
+        PointerPlace::Straddles
+    } else if offset == length {
+        PointerPlace::AtEnd
+    } else {
+        PointerPlace::PastEnd
     }
 }
 
 fn pointer_kind(p: &FatPointer) -> PointerKind {
-    match () {
-        _ if p.offset > p.length => PointerKind::PastEnd,
-        _ if p.length == 0 => PointerKind::Empty,
-        _ if p.offset == p.length => PointerKind::AtEnd,
-        _ if p.start > 0 => PointerKind::Narrowed,
-        _ => PointerKind::Whole,
+    if p.offset > p.length {
+        PointerKind::PastEnd
+    } else if p.length == 0 {
+        PointerKind::Empty
+    } else if p.offset == p.length {
+        PointerKind::AtEnd
+    } else if p.start > 0 {
+        PointerKind::Narrowed
+    } else {
+        PointerKind::Whole
     }
 }
 
@@ -791,10 +802,14 @@ fn page_kind(page: u32, own_base: u32, below: impl Fn(u32) -> bool) -> PageKind 
         _ => {}
     }
     let base = page & !7;
-    let heap = |own, earlier, later| match () {
-        _ if base == own_base => own,
-        _ if below(base) => earlier,
-        _ => later,
+    let heap = |own, earlier, later| {
+        if base == own_base {
+            own
+        } else if below(base) {
+            earlier
+        } else {
+            later
+        }
     };
     match page & 7 {
         0 => PageKind::Code,

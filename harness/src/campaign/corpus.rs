@@ -185,15 +185,19 @@ pub fn coverage(dirs: &[PathBuf], target: Target) -> Coverage {
 }
 
 /// Grows a corpus folder: runs a seeded campaign's cases and keeps each one that executes an
-/// opcode variant (mnemonic with modifiers) or a pair of addressing modes that no kept case
-/// executed before, so that a small corpus reaches everything the generator reaches. Cases
+/// opcode variant (mnemonic with modifiers), a pair of addressing modes or a behaviour corner
+/// that no kept case reached before, so that a small corpus reaches everything the generator reaches. Cases
 /// already in `out` count as kept. Returns how many cases were added.
 pub fn distill(target: Target, seed: u64, iterations: u64, out: &Path) -> io::Result<usize> {
     fs::create_dir_all(out)?;
-    let features = |counts: &[u32]| -> Vec<String> {
-        let wide: Vec<u64> = counts.iter().map(|&c| c as u64).collect();
+    // Variants, pairs of addressing modes and behaviour corners, by name.
+    let features = |run: &crate::observe::Run| -> Vec<String> {
+        let wide: Vec<u64> = run.variant_counts.iter().map(|&c| c as u64).collect();
         let (variants, modes) = group_counts(&wide);
-        variants.into_keys().chain(modes.into_keys()).collect()
+        let corners = run.corners.by_name().into_iter().filter(|(_, n)| *n > 0);
+        (variants.into_keys().chain(modes.into_keys()))
+            .chain(corners.map(|(name, _)| name))
+            .collect()
     };
     let mut covered = std::collections::BTreeSet::new();
     for entry in fs::read_dir(out)?.flatten() {
@@ -201,7 +205,7 @@ pub fn distill(target: Target, seed: u64, iterations: u64, out: &Path) -> io::Re
             continue;
         };
         if let Ok(run) = crate::backend::run_isolated(&EraVm, &case, false) {
-            covered.extend(features(&run.variant_counts));
+            covered.extend(features(&run));
         }
     }
     let mut added = 0;
@@ -210,7 +214,7 @@ pub fn distill(target: Target, seed: u64, iterations: u64, out: &Path) -> io::Re
         let Verdict::Agree(run) = Judge::default().check(&case) else {
             continue;
         };
-        let new: Vec<String> = features(&run.variant_counts)
+        let new: Vec<String> = features(&run)
             .into_iter()
             .filter(|f| !covered.contains(f))
             .collect();

@@ -285,7 +285,11 @@ impl Reached {
             *total += c;
         }
         self.corners.add(&other.corners);
-        for (seen, other) in self.feature_variants.iter_mut().zip(&other.feature_variants) {
+        for (seen, other) in self
+            .feature_variants
+            .iter_mut()
+            .zip(&other.feature_variants)
+        {
             for (s, o) in seen.iter_mut().zip(other) {
                 *s |= o;
             }
