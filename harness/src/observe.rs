@@ -126,6 +126,9 @@ pub struct FinalState {
     /// A fold of every cycle's PC, flags and register changes: catches differences that a
     /// later instruction (a far return clears registers) would hide from the final state.
     pub history: u64,
+    /// Folds of the frames below, the modes, the context register and the decommitted set,
+    /// wherever they can change (see [`crate::frames`]).
+    pub frame_history: crate::frames::FrameDigests,
 }
 
 /// The operator's view of a batch run.
@@ -433,6 +436,8 @@ pub struct StepState {
     pub pubdata: i32,
     /// Events and L2→L1 messages alive so far.
     pub logs: usize,
+    /// The frames below, the modes, the context register and the decommitted set.
+    pub watched: crate::frames::FramesAtStep,
 }
 
 impl StepState {
