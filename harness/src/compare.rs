@@ -112,12 +112,16 @@ impl Differ {
         for (i, (x, y)) in a.top.iter().zip(&b.top).enumerate() {
             let f = |name: &str| format!("caller_frames[depth {}].{name}", lowest + i);
             let mut part = |name: &str, x: u32, y: u32| {
-                self.field(&format!("caller_frames.{name}"), f(name), &x, &y)
+                self.field(&format!("caller_frames.{name}"), f(name), &x, &y);
             };
             part("ergs", x.ergs, y.ergs);
             part("pc", x.pc.into(), y.pc.into());
             part("sp", x.sp.into(), y.sp.into());
-            part("exception_handler", x.exception_handler.into(), y.exception_handler.into());
+            part(
+                "exception_handler",
+                x.exception_handler.into(),
+                y.exception_handler.into(),
+            );
             part("is_local", x.is_local.into(), y.is_local.into());
         }
     }
@@ -229,7 +233,12 @@ fn frame_history(d: &mut Differ, a: &FrameDigests, b: &FrameDigests) {
     for (name, x, y) in parts {
         if let (Some(x), Some(y)) = (x, y) {
             let name = format!("frame_history.{name}");
-            d.field(&name, name.clone(), &format!("{x:#018x}"), &format!("{y:#018x}"));
+            d.field(
+                &name,
+                name.clone(),
+                &format!("{x:#018x}"),
+                &format!("{y:#018x}"),
+            );
         }
     }
 }

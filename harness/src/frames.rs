@@ -169,12 +169,18 @@ impl FrameWatch {
         self.callers.see(callers, |list, d| {
             mix(d, list.depth as u64);
             for c in &list.top {
-                mix(d, u64::from(c.pc) | u64::from(c.sp) << 16 | u64::from(c.ergs) << 32);
-                mix(d, u64::from(c.exception_handler) | u64::from(c.is_local) << 16);
+                mix(
+                    d,
+                    u64::from(c.pc) | u64::from(c.sp) << 16 | u64::from(c.ergs) << 32,
+                );
+                mix(
+                    d,
+                    u64::from(c.exception_handler) | u64::from(c.is_local) << 16,
+                );
             }
         });
         self.modes.see(modes, |m, d| {
-            mix(d, u64::from(m.kernel) | u64::from(m.is_static) << 1)
+            mix(d, u64::from(m.kernel) | u64::from(m.is_static) << 1);
         });
     }
 
@@ -267,7 +273,10 @@ mod tests {
     #[test]
     fn the_decommitted_set_is_a_set() {
         let (x, y) = ([1u8; 28], [2u8; 28]);
-        assert_eq!(DecommittedView::of(vec![x, y]), DecommittedView::of(vec![y, x]));
+        assert_eq!(
+            DecommittedView::of(vec![x, y]),
+            DecommittedView::of(vec![y, x])
+        );
         assert_ne!(DecommittedView::of(vec![x]), DecommittedView::of(vec![y]));
     }
 }

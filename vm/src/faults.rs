@@ -64,6 +64,11 @@ pub enum Fault {
     /// A far return resumes its caller with the pointer tags of its stack cleared (as a
     /// stack keeping its tags in a bitmap per frame might).
     FarReturnUntagsCallerStack,
+    /// A near call saves its caller's ergs one too high (seen when the callee returns).
+    NearCallSavesCallerErgsOffByOne,
+    /// `context.set_context_u128` sets one more than its operand (seen at the next far call,
+    /// or at the end).
+    SetContextU128OffByOne,
 }
 
 thread_local! {

@@ -316,7 +316,10 @@ impl Machine for EraMachine {
         let top = &below[below.len().saturating_sub(top)..];
         Some(CallersView {
             depth: below.len(),
-            top: top.iter().map(|s| CallerView::from(saved_view(s))).collect(),
+            top: top
+                .iter()
+                .map(|s| CallerView::from(saved_view(s)))
+                .collect(),
         })
     }
 
@@ -333,7 +336,15 @@ impl Machine for EraMachine {
     }
 
     fn decommitted(&self) -> Option<Vec<[u8; 28]>> {
-        Some(self.op.vm.world().decommitted_hashes.keys().copied().collect())
+        Some(
+            self.op
+                .vm
+                .world()
+                .decommitted_hashes
+                .keys()
+                .copied()
+                .collect(),
+        )
     }
 
     fn stats(&self) -> RunStats {

@@ -558,11 +558,20 @@ impl Machine for ZkMachine {
     }
 
     fn callers(&mut self, top: usize) -> Option<CallersView> {
-        let below = self.vm.local_state.callstack.inner.get(1..).unwrap_or_default();
+        let below = self
+            .vm
+            .local_state
+            .callstack
+            .inner
+            .get(1..)
+            .unwrap_or_default();
         let top = &below[below.len().saturating_sub(top)..];
         Some(CallersView {
             depth: below.len(),
-            top: top.iter().map(|e| CallerView::from(saved_view(e))).collect(),
+            top: top
+                .iter()
+                .map(|e| CallerView::from(saved_view(e)))
+                .collect(),
         })
     }
 
@@ -579,7 +588,14 @@ impl Machine for ZkMachine {
     }
 
     fn decommitted(&self) -> Option<Vec<[u8; 28]>> {
-        Some(self.vm.decommittment_processor.loaded.keys().copied().collect())
+        Some(
+            self.vm
+                .decommittment_processor
+                .loaded
+                .keys()
+                .copied()
+                .collect(),
+        )
     }
 }
 

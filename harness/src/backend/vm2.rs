@@ -973,7 +973,13 @@ impl<T: Probing> Machine for Vm2Machine<T> {
     }
 
     fn decommitted(&self) -> Option<Vec<[u8; 28]>> {
-        Some(self.vm.world_diff().decommitted_hashes().map(proper).collect())
+        Some(
+            self.vm
+                .world_diff()
+                .decommitted_hashes()
+                .map(proper)
+                .collect(),
+        )
     }
 }
 
