@@ -368,6 +368,7 @@ fn parse_fault(name: &str) -> Option<eravm::faults::Fault> {
         "far-return-untags-caller-stack" => Fault::FarReturnUntagsCallerStack,
         "near-call-saves-caller-ergs-off-by-one" => Fault::NearCallSavesCallerErgsOffByOne,
         "set-context-u128-off-by-one" => Fault::SetContextU128OffByOne,
+        "rollback-keeps-decommits" => Fault::RollbackKeepsDecommits,
         _ => return None,
     })
 }

@@ -101,31 +101,61 @@ fn a_wrong_context_register_is_named_where_it_is_set() {
     assert!(first_difference_without_watched_parts(&case, Fault::SetContextU128OffByOne).is_none());
 }
 
-/// The first `calls` case (seed 11) where `fault` makes a finding against eravm.
-fn first_calls_finding(fault: Fault) -> Option<Explanation> {
+/// The first case of `target` (seed 11) where `fault` makes a finding against eravm, its
+/// explanation, and where the traces parted without the watched parts (if they did).
+fn first_finding(target: Target, fault: Fault) -> (Explanation, Option<StepDiff>) {
     let judge = Judge::default();
-    with_fault(fault, || {
+    let found = with_fault(fault, || {
         (0..500).find_map(|i| {
-            let case = generate_seeded_for(Target::Calls, 11, i, &Settings::default());
+            let case = generate_seeded_for(target, 11, i, &Settings::default());
             match judge.check(&case) {
                 Verdict::Disagree(finding @ Finding::Divergence { .. }) => {
                     let e = judge.explain(&case, finding);
-                    reference_at_fault(&e.signature).is_none().then_some(e)
+                    reference_at_fault(&e.signature)
+                        .is_none()
+                        .then_some((case, e))
                 }
                 _ => None,
             }
         })
-    })
+    });
+    let (case, e) = found.expect("the target catches it");
+    let before = first_difference_without_watched_parts(&case, fault);
+    (e, before)
+}
+
+/// The traces parted later without the watched parts, or not at all.
+fn later(before: Option<&StepDiff>, now: &StepDiff) -> bool {
+    !matches!(before, Some(b) if b.index <= now.index)
 }
 
 #[test]
 fn a_far_return_with_the_callee_s_kernel_mode_is_named_at_the_return() {
-    let e = first_calls_finding(Fault::FarReturnTakesCalleeKernelMode).expect("calls catch it");
+    let (e, before) = first_finding(Target::Calls, Fault::FarReturnTakesCalleeKernelMode);
     assert!(e.detail.starts_with("kernel_mode@ret"), "{}", e.detail);
+    assert!(later(before.as_ref(), step(&e)), "{before:?}");
 }
 
 #[test]
 fn a_far_return_that_clears_static_is_named_at_the_return() {
-    let e = first_calls_finding(Fault::FarReturnClearsStatic).expect("calls catch it");
+    let (e, before) = first_finding(Target::Calls, Fault::FarReturnClearsStatic);
     assert!(e.detail.starts_with("static@ret"), "{}", e.detail);
+    assert!(later(before.as_ref(), step(&e)), "{before:?}");
+}
+
+#[test]
+fn decommits_an_operator_rollback_keeps_are_named_right_after_it() {
+    let (e, before) = first_finding(Target::Batches, Fault::RollbackKeepsDecommits);
+    let s = step(&e);
+    assert!(s.field.field.starts_with("decommitted"), "{}", s.field);
+    // The step before ran before the rollback: the cycle count went back.
+    let previous = s.before.as_ref().expect("a step before");
+    let this = s.left.as_ref().expect("the step");
+    assert!(
+        this.cycle <= previous.cycle,
+        "{} after {}",
+        this.cycle,
+        previous.cycle
+    );
+    assert!(later(before.as_ref(), s), "{before:?}");
 }
