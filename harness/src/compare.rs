@@ -341,7 +341,7 @@ pub struct Unobserved {
     /// Per step: the instruction that ran (vm2 runs faults and false conditions without
     /// saying what replaced what) and the memory the step wrote.
     pub step_instruction_and_writes: bool,
-    /// In a batch: registers, flags, memory, the history digest and the hooks' parameters
+    /// In a batch: registers, flags, memory, the history digests and the hooks' parameters
     /// and registers — the production system contracts move page numbers into integers
     /// (Keccak256 shifts its calldata pointer), and vm2 numbers heaps its own way. What is
     /// compared is the outcome: how the run ended, ergs, the transactions' results, the

@@ -472,7 +472,7 @@ pub fn variant_journals(index: u16) -> bool {
 }
 
 /// The most steps a trace keeps: `ERADIFF_MAX_TRACE_STEPS`, or 200,000 (a step is about
-/// 1.4 KB, so the two traces of an explanation stay under about 600 MB). A trace cut there
+/// 1.5 KB, so the two traces of an explanation stay under about 600 MB). A trace cut there
 /// still finds a first difference within it; the report says when it looked no further.
 pub fn max_trace_steps() -> usize {
     std::env::var("ERADIFF_MAX_TRACE_STEPS")
