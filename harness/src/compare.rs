@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::frames::{CallersView, FrameDigests, FramesAtStep};
 use crate::observe::{FinalState, FrameView, RunEnd, StepState, Tagged};
 
 /// A field whose value differs between two runs.
@@ -83,6 +84,46 @@ impl Differ {
         self.simple(&f("aux_heap_bound"), &a.aux_heap_bound, &b.aux_heap_bound);
         self.simple(&f("is_local"), &a.is_local, &b.is_local);
         self.simple(&f("context_u128"), &a.context_u128, &b.context_u128);
+    }
+
+    /// The watched parts of a step, each where both sides show it.
+    fn watched(&mut self, a: &FramesAtStep, b: &FramesAtStep) {
+        if let (Some(x), Some(y)) = (&a.modes, &b.modes) {
+            self.simple("kernel_mode", &x.kernel, &y.kernel);
+            self.simple("static", &x.is_static, &y.is_static);
+        }
+        if let (Some(x), Some(y)) = (&a.callers, &b.callers) {
+            self.callers(x, y);
+        }
+        if let (Some(x), Some(y)) = (&a.context_register, &b.context_register) {
+            self.simple("context_register", x, y);
+        }
+        if let (Some(x), Some(y)) = (&a.decommitted, &b.decommitted) {
+            self.simple("decommitted.count", &x.count, &y.count);
+            self.simple("decommitted", &x.digest, &y.digest);
+        }
+    }
+
+    /// The entries just below, named by depth (the first frame is at depth 1).
+    fn callers(&mut self, a: &CallersView, b: &CallersView) {
+        self.simple("caller_frames.depth", &a.depth, &b.depth);
+        self.simple("caller_frames.len", &a.top.len(), &b.top.len());
+        let lowest = a.depth + 1 - a.top.len();
+        for (i, (x, y)) in a.top.iter().zip(&b.top).enumerate() {
+            let f = |name: &str| format!("caller_frames[depth {}].{name}", lowest + i);
+            let mut part = |name: &str, x: u32, y: u32| {
+                self.field(&format!("caller_frames.{name}"), f(name), &x, &y);
+            };
+            part("ergs", x.ergs, y.ergs);
+            part("pc", x.pc.into(), y.pc.into());
+            part("sp", x.sp.into(), y.sp.into());
+            part(
+                "exception_handler",
+                x.exception_handler.into(),
+                y.exception_handler.into(),
+            );
+            part("is_local", x.is_local.into(), y.is_local.into());
+        }
     }
 
     fn registers(&mut self, a: &[Tagged; 15], b: &[Tagged; 15]) {
@@ -177,7 +218,29 @@ pub fn first_difference(a: &FinalState, b: &FinalState) -> Option<FieldDiff> {
         &format!("{:#018x}", a.history),
         &format!("{:#018x}", b.history),
     );
+    frame_history(&mut d, &a.frame_history, &b.frame_history);
     d.first
+}
+
+/// The watched parts' digests, each where both sides show it.
+fn frame_history(d: &mut Differ, a: &FrameDigests, b: &FrameDigests) {
+    let parts = [
+        ("callers", a.callers, b.callers),
+        ("modes", a.modes, b.modes),
+        ("context", a.context, b.context),
+        ("decommitted", a.decommitted, b.decommitted),
+    ];
+    for (name, x, y) in parts {
+        if let (Some(x), Some(y)) = (x, y) {
+            let name = format!("frame_history.{name}");
+            d.field(
+                &name,
+                name.clone(),
+                &format!("{x:#018x}"),
+                &format!("{y:#018x}"),
+            );
+        }
+    }
 }
 
 /// Compares two lists, naming the first position where they differ.
@@ -246,6 +309,7 @@ fn step_difference(a: &StepState, b: &StepState) -> Option<FieldDiff> {
     d.registers(&a.registers, &b.registers);
     d.simple("flags", &a.flags, &b.flags);
     d.frame("frame", &a.frame, &b.frame);
+    d.watched(&a.watched, &b.watched);
     d.field("writes", "writes".into(), &a.writes, &b.writes);
     d.simple("pubdata", &a.pubdata, &b.pubdata);
     d.simple("logs", &a.logs, &b.logs);
@@ -277,7 +341,7 @@ pub struct Unobserved {
     /// Per step: the instruction that ran (vm2 runs faults and false conditions without
     /// saying what replaced what) and the memory the step wrote.
     pub step_instruction_and_writes: bool,
-    /// In a batch: registers, flags, memory, the history digest and the hooks' parameters
+    /// In a batch: registers, flags, memory, the history digests and the hooks' parameters
     /// and registers — the production system contracts move page numbers into integers
     /// (Keccak256 shifts its calldata pointer), and vm2 numbers heaps its own way. What is
     /// compared is the outcome: how the run ended, ergs, the transactions' results, the
@@ -400,6 +464,7 @@ impl Unobserved {
                 s.aux_heap.clear();
                 s.stack.clear();
                 s.history = 0;
+                s.frame_history = FrameDigests::default();
                 for hook in &mut batch.hooks {
                     hook.params = Default::default();
                     hook.registers = Default::default();
@@ -437,6 +502,7 @@ impl Unobserved {
                 s.flags = Default::default();
                 s.frame = Default::default();
                 s.pending_panic = false;
+                s.watched = Default::default();
             }
             if self.batch_internals {
                 s.registers = Default::default();

@@ -24,6 +24,7 @@ pub mod disasm;
 pub mod dump;
 #[allow(missing_docs)]
 pub mod findings;
+pub mod frames;
 pub mod fuzzing;
 pub mod generator;
 pub mod genesis;

@@ -366,6 +366,9 @@ fn parse_fault(name: &str) -> Option<eravm::faults::Fault> {
         "far-return-replaces-caller-pubdata" => Fault::FarReturnReplacesCallerPubdata,
         "near-return-forgets-caller-pubdata" => Fault::NearReturnForgetsCallerPubdata,
         "far-return-untags-caller-stack" => Fault::FarReturnUntagsCallerStack,
+        "near-call-saves-caller-ergs-off-by-one" => Fault::NearCallSavesCallerErgsOffByOne,
+        "set-context-u128-off-by-one" => Fault::SetContextU128OffByOne,
+        "rollback-keeps-decommits" => Fault::RollbackKeepsDecommits,
         _ => return None,
     })
 }

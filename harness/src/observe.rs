@@ -126,6 +126,9 @@ pub struct FinalState {
     /// A fold of every cycle's PC, flags and register changes: catches differences that a
     /// later instruction (a far return clears registers) would hide from the final state.
     pub history: u64,
+    /// Folds of the frames below, the modes, the context register and the decommitted set,
+    /// wherever they can change (see [`crate::frames`]).
+    pub frame_history: crate::frames::FrameDigests,
 }
 
 /// The operator's view of a batch run.
@@ -433,6 +436,8 @@ pub struct StepState {
     pub pubdata: i32,
     /// Events and L2→L1 messages alive so far.
     pub logs: usize,
+    /// The frames below, the modes, the context register and the decommitted set.
+    pub watched: crate::frames::FramesAtStep,
 }
 
 impl StepState {
@@ -467,7 +472,7 @@ pub fn variant_journals(index: u16) -> bool {
 }
 
 /// The most steps a trace keeps: `ERADIFF_MAX_TRACE_STEPS`, or 200,000 (a step is about
-/// 1.4 KB, so the two traces of an explanation stay under about 600 MB). A trace cut there
+/// 1.5 KB, so the two traces of an explanation stay under about 600 MB). A trace cut there
 /// still finds a first difference within it; the report says when it looked no further.
 pub fn max_trace_steps() -> usize {
     std::env::var("ERADIFF_MAX_TRACE_STEPS")

@@ -107,9 +107,10 @@ fn step_section(
         step.index + 1,
         step.field
     );
+    let watched = is_watched(&step.field.class);
     if let Some(before) = &step.before {
         let _ = writeln!(out, "Before it, both sides agree:\n");
-        state_lines(out, "both", before);
+        state_lines(out, before, watched);
         let _ = writeln!(out);
     }
     let sides = [(l, &step.left), (r, &step.right)]
@@ -119,7 +120,7 @@ fn step_section(
         match side {
             Some(s) => {
                 let _ = writeln!(out, "{name} after the step:\n");
-                state_lines(out, name, s);
+                state_lines(out, s, watched);
             }
             None => {
                 let _ = writeln!(out, "{name}: the run had already ended\n");
@@ -155,7 +156,50 @@ fn step_section(
     }
 }
 
-fn state_lines(out: &mut String, _name: &str, s: &StepState) {
+/// Whether a step's field is one of the watched parts (`crate::frames`), which a report
+/// then shows.
+fn is_watched(class: &str) -> bool {
+    [
+        "caller_frames",
+        "kernel_mode",
+        "static",
+        "context_register",
+        "decommitted",
+    ]
+    .iter()
+    .any(|w| class.starts_with(w))
+}
+
+/// The watched parts of a step, one line.
+fn watched_line(out: &mut String, w: &crate::frames::FramesAtStep) {
+    let mut parts = Vec::new();
+    if let Some(m) = &w.modes {
+        parts.push(format!("kernel {}  static {}", m.kernel, m.is_static));
+    }
+    if let Some(c) = w.context_register {
+        parts.push(format!("context register {c:#x}"));
+    }
+    if let Some(d) = &w.decommitted {
+        parts.push(format!("decommitted {} ({:#x})", d.count, d.digest));
+    }
+    if let Some(callers) = &w.callers {
+        let lowest = callers.depth + 1 - callers.top.len();
+        for (i, c) in callers.top.iter().enumerate().rev() {
+            parts.push(format!(
+                "below at depth {}: pc {} sp {} ergs {} handler {}{}",
+                lowest + i,
+                c.pc,
+                c.sp,
+                c.ergs,
+                c.exception_handler,
+                if c.is_local { " (near)" } else { "" }
+            ));
+        }
+    }
+    let _ = writeln!(out, "{}", parts.join("\n"));
+}
+
+fn state_lines(out: &mut String, s: &StepState, watched: bool) {
     let _ = writeln!(out, "```");
     let _ = writeln!(out, "pc {} ran: {}", s.pc_before, s.disassembly());
     let f = &s.frame;
@@ -182,6 +226,9 @@ fn state_lines(out: &mut String, _name: &str, s: &StepState) {
     }
     for (page, index, w) in &s.writes {
         let _ = writeln!(out, "wrote page {page} word {index:#x} = {w}");
+    }
+    if watched {
+        watched_line(out, &s.watched);
     }
     let _ = writeln!(out, "```");
 }

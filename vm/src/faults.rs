@@ -64,6 +64,14 @@ pub enum Fault {
     /// A far return resumes its caller with the pointer tags of its stack cleared (as a
     /// stack keeping its tags in a bitmap per frame might).
     FarReturnUntagsCallerStack,
+    /// Rolling back to an operator snapshot keeps the bytecodes decommitted since (a later
+    /// far call to one of them is then charged nothing for it).
+    RollbackKeepsDecommits,
+    /// A near call saves its caller's ergs one too high (seen when the callee returns).
+    NearCallSavesCallerErgsOffByOne,
+    /// `context.set_context_u128` sets one more than its operand (seen at the next far call,
+    /// or at the end).
+    SetContextU128OffByOne,
 }
 
 thread_local! {

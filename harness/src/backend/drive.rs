@@ -13,6 +13,7 @@ use eravm::Instruction;
 use super::{BackendError, FedOperator, Feeder};
 use crate::case::Case;
 use crate::coverage::CornerCounts;
+use crate::frames::{CallersView, FrameWatch, ModesView, CALLERS_WATCHED};
 use crate::observe::{
     BatchView, CallTracker, FinalState, FlagsView, FrameIds, FrameView, History, Run, RunEnd,
     RunStats, SavedFrameView, StepState, Tagged, WorldView, ALL_REGISTERS,
@@ -135,11 +136,23 @@ pub(crate) trait Machine: FedOperator {
     fn last_panic(&self) -> Option<eravm::Panic> {
         None
     }
+
+    /// The `top` entries just below the current frame (the formal one below the first
+    /// frame left out), and how many there are in all (`None`: the machine cannot show them).
+    fn callers(&mut self, top: usize) -> Option<CallersView>;
+    /// The current frame's kernel-mode and static bits.
+    fn modes(&self) -> Option<ModesView>;
+    /// The context register (what the next far call hands its callee).
+    fn context_register(&self) -> Option<u128>;
+    /// The hashes proper of the bytecodes decommitted so far, in any order.
+    fn decommitted(&self) -> Option<Vec<[u8; 28]>>;
 }
 
 /// What the driver saw of a run besides the machine's own state.
 struct Observer<M: Machine> {
     history: History,
+    /// The frames below, modes, context register and decommitted set (see `crate::frames`).
+    watch: FrameWatch,
     calls: CallTracker,
     steps: Option<Vec<StepState>>,
     /// The most steps kept.
@@ -164,15 +177,37 @@ struct Observer<M: Machine> {
 impl<M: Machine> Observer<M> {
     /// After an operator's rollback: the hooks the rolled-back transaction raised are gone,
     /// and any register may have changed.
-    fn rolled_back(&mut self, m: &M) {
+    fn rolled_back(&mut self, m: &mut M) {
         let hooks = m.bootloader().map_or(0, |b| b.hooks.len());
         self.hook_registers.truncate(hooks);
         self.operator_acted = true;
+        self.see_everything(m);
     }
 
-    fn new(m: &M, trace: bool) -> Self {
-        Observer {
+    /// A rollback or the start can have changed every watched part.
+    fn see_everything(&mut self, m: &mut M) {
+        self.watch.see_frames(m.callers(CALLERS_WATCHED), m.modes());
+        self.watch.see_context(m.context_register());
+        self.watch.see_decommitted(m.decommitted());
+    }
+
+    /// The watched parts the last cycle can have changed: the frames at a call or return
+    /// (the depth changed), the decommitted set at a far call or `log.decommit`.
+    fn see_changes(&mut self, m: &mut M) {
+        self.watch.see_context(m.context_register());
+        let call_or_ret = m.call_or_ret();
+        if call_or_ret.is_some() || m.depth() != self.depth_before {
+            self.watch.see_frames(m.callers(CALLERS_WATCHED), m.modes());
+        }
+        if m.journaled() && decommits(m, call_or_ret) {
+            self.watch.see_decommitted(m.decommitted());
+        }
+    }
+
+    fn new(m: &mut M, trace: bool) -> Self {
+        let mut observer = Observer {
             history: History::new(m.registers().map(without_page)),
+            watch: FrameWatch::default(),
             calls: CallTracker::default(),
             steps: trace.then(Vec::new),
             max_steps: crate::observe::max_trace_steps(),
@@ -186,7 +221,9 @@ impl<M: Machine> Observer<M> {
             journaled: 0,
             max_journal: crate::observe::max_journal(),
             panics: Default::default(),
-        }
+        };
+        observer.see_everything(m);
+        observer
     }
 
     fn before_cycle(&mut self, m: &M) {
@@ -201,6 +238,7 @@ impl<M: Machine> Observer<M> {
         // first frame returns is compared at the end.
         if m.exit().is_none() {
             self.fold_history(m);
+            self.see_changes(m);
         }
         if let Some(steps) = self.steps.as_mut().filter(|s| s.len() < self.max_steps) {
             steps.push(StepState {
@@ -215,6 +253,7 @@ impl<M: Machine> Observer<M> {
                 writes: m.take_writes(),
                 pubdata: m.pubdata(),
                 logs: m.logs(),
+                watched: self.watch.latest(),
             });
         }
         if cycle.hook {
@@ -276,6 +315,20 @@ impl<M: Machine> Observer<M> {
     }
 }
 
+/// Whether the last cycle was a far call or a `log.decommit` (it journaled: `call_or_ret`
+/// is what it ran if it was a call or return).
+fn decommits<M: Machine>(m: &M, call_or_ret: Option<Instruction>) -> bool {
+    use eravm::opcode::Family;
+    if let Some(executed) = call_or_ret {
+        return executed.opcode.family() == Family::FarCall;
+    }
+    let opcode = match m.variant_index() {
+        Some(index) => eravm::decoder::VARIANT_TABLE[usize::from(index)].opcode,
+        None => Instruction::decode(m.executed_raw()).opcode,
+    };
+    opcode == eravm::Opcode::Decommit
+}
+
 /// The low limb of a fat pointer without its page (bits 32..64).
 const POINTER_WITHOUT_PAGE: u64 = 0xffff_ffff;
 
@@ -303,7 +356,7 @@ pub(crate) fn drive<M: Machine>(mut m: M, case: &Case, trace: bool) -> Result<Ru
     }
     m.probe_corners();
     let mut feeder = start_feeding(&mut m, case)?;
-    let mut seen = Observer::new(&m, trace);
+    let mut seen = Observer::new(&mut m, trace);
     let stopped = loop {
         if m.exit().is_some() {
             let Some(feeder) = feeder.as_mut() else {
@@ -313,7 +366,7 @@ pub(crate) fn drive<M: Machine>(mut m: M, case: &Case, trace: bool) -> Result<Ru
             if !feeder.on_stop(Stop::Finished, &mut m)? {
                 break Stopped::Exit;
             }
-            seen.rolled_back(&m);
+            seen.rolled_back(&mut m);
             seen.rejected.extend(index.map(|i| (i, returned)));
             continue;
         }
@@ -334,7 +387,7 @@ pub(crate) fn drive<M: Machine>(mut m: M, case: &Case, trace: bool) -> Result<Ru
             if !feeder.on_stop(stop, &mut m)? {
                 break Stopped::Operator;
             }
-            seen.rolled_back(&m);
+            seen.rolled_back(&mut m);
         }
     };
     Ok(finish(m, case, seen, stopped))
@@ -397,6 +450,7 @@ fn finish<M: Machine>(mut m: M, case: &Case, seen: Observer<M>, stopped: Stopped
             .and(e.bootloader)
             .map(|b| BatchView::new(b, &seen.hook_registers, &seen.rejected)),
         history: seen.history.digest(),
+        frame_history: seen.watch.digests(),
     };
     Run {
         state,

@@ -7,6 +7,7 @@ use super::drive::{drive, drive_bare, Cycle, EndState, Machine, StepError};
 use super::{Backend, BackendError, FedOperator};
 use crate::case::Case;
 use crate::coverage::{CornerCounts, CornerProbe};
+use crate::frames::{CallerView, CallersView, ModesView};
 use crate::observe::{
     CallTracker, FlagsView, FrameIds, FrameView, LogView, Run, RunEnd, RunStats, SavedFrameView,
     SlotView, Tagged, WorldView, RETURN_DATA_LIMIT,
@@ -71,7 +72,16 @@ impl EraMachine {
 
 /// The entries below the current frame, bottom first, without the formal one.
 fn saved_frames(vm: &Vm) -> Vec<SavedFrameView> {
-    let view = |s: &eravm::Saved| match *s {
+    below_first(vm).iter().map(saved_view).collect()
+}
+
+/// The entries below the current frame without the formal one.
+fn below_first(vm: &Vm) -> &[eravm::Saved] {
+    vm.call_stack().saved().get(1..).unwrap_or_default()
+}
+
+fn saved_view(s: &eravm::Saved) -> SavedFrameView {
+    match *s {
         eravm::Saved::Far(f) => SavedFrameView {
             pc: f.pc,
             sp: f.sp,
@@ -88,8 +98,7 @@ fn saved_frames(vm: &Vm) -> Vec<SavedFrameView> {
             is_local: n.is_local,
             total_pubdata_spent: n.total_pubdata_spent,
         },
-    };
-    vm.call_stack().saved().iter().skip(1).map(view).collect()
+    }
 }
 
 fn step_error(e: OperatorError) -> StepError {
@@ -321,6 +330,42 @@ impl Machine for EraMachine {
 
     fn last_panic(&self) -> Option<eravm::Panic> {
         self.op.vm.last_panic()
+    }
+
+    fn callers(&mut self, top: usize) -> Option<CallersView> {
+        let below = below_first(&self.op.vm);
+        let top = &below[below.len().saturating_sub(top)..];
+        Some(CallersView {
+            depth: below.len(),
+            top: top
+                .iter()
+                .map(|s| CallerView::from(saved_view(s)))
+                .collect(),
+        })
+    }
+
+    fn modes(&self) -> Option<ModesView> {
+        let f = self.op.vm.current_frame();
+        Some(ModesView {
+            kernel: f.is_kernel(),
+            is_static: f.is_static,
+        })
+    }
+
+    fn context_register(&self) -> Option<u128> {
+        Some(self.op.vm.context_u128_register())
+    }
+
+    fn decommitted(&self) -> Option<Vec<[u8; 28]>> {
+        Some(
+            self.op
+                .vm
+                .world()
+                .decommitted_hashes
+                .keys()
+                .copied()
+                .collect(),
+        )
     }
 
     fn stats(&self) -> RunStats {

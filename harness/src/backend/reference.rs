@@ -23,6 +23,7 @@ use super::reference_memory::ReferenceMemory;
 use super::reference_operator::{raised_hook, RaisedHook, ReferenceOperator};
 use super::{Backend, BackendError, FedOperator};
 use crate::case::Case;
+use crate::frames::{CallerView, CallersView, ModesView};
 use crate::observe::{
     FlagsView, FrameIds, FrameView, LogView, Run, RunEnd, SavedFrameView, SlotView, Tagged,
     WorldView, ALL_REGISTERS, RETURN_DATA_LIMIT,
@@ -555,6 +556,47 @@ impl Machine for ZkMachine {
             bootloader: self.bootloader(),
         }
     }
+
+    fn callers(&mut self, top: usize) -> Option<CallersView> {
+        let below = self
+            .vm
+            .local_state
+            .callstack
+            .inner
+            .get(1..)
+            .unwrap_or_default();
+        let top = &below[below.len().saturating_sub(top)..];
+        Some(CallersView {
+            depth: below.len(),
+            top: top
+                .iter()
+                .map(|e| CallerView::from(saved_view(e)))
+                .collect(),
+        })
+    }
+
+    fn modes(&self) -> Option<ModesView> {
+        let current = &self.vm.local_state.callstack.current;
+        Some(ModesView {
+            kernel: current.is_kernel_mode(),
+            is_static: current.is_static,
+        })
+    }
+
+    fn context_register(&self) -> Option<u128> {
+        Some(self.vm.local_state.context_u128_register)
+    }
+
+    fn decommitted(&self) -> Option<Vec<[u8; 28]>> {
+        Some(
+            self.vm
+                .decommittment_processor
+                .loaded
+                .keys()
+                .copied()
+                .collect(),
+        )
+    }
 }
 
 impl FedOperator for ZkMachine {
@@ -585,21 +627,24 @@ impl FedOperator for ZkMachine {
 
 /// The entries below the current frame, bottom first, without the formal one.
 fn saved_frames(vm: &RefVm) -> Vec<SavedFrameView> {
-    let view = |e: &CallStackEntry| SavedFrameView {
+    vm.local_state
+        .callstack
+        .inner
+        .iter()
+        .skip(1)
+        .map(saved_view)
+        .collect()
+}
+
+fn saved_view(e: &CallStackEntry) -> SavedFrameView {
+    SavedFrameView {
         pc: e.pc,
         sp: e.sp,
         ergs: e.ergs_remaining,
         exception_handler: e.exception_handler_location,
         is_local: e.is_local_frame,
         total_pubdata_spent: e.total_pubdata_spent.0,
-    };
-    vm.local_state
-        .callstack
-        .inner
-        .iter()
-        .skip(1)
-        .map(view)
-        .collect()
+    }
 }
 
 fn world_view(vm: &RefVm) -> WorldView {

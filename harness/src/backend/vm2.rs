@@ -38,6 +38,7 @@ use super::vm2_operator::Vm2Operator;
 use super::{Backend, BackendError, FedOperator};
 use crate::case::Case;
 use crate::compare::Unobserved;
+use crate::frames::{CallerView, CallersView, ModesView};
 use crate::observe::{
     FlagsView, FrameIds, FrameView, LogView, Run, RunEnd, SlotView, Tagged, WorldView,
     RETURN_DATA_LIMIT,
@@ -691,6 +692,8 @@ fn current_frame<T: Tracer, W: zksync_vm2::World<T>>(vm: &mut VirtualMachine<T, 
         aux_heap_bound: frame.aux_heap_bound(),
         is_near_call: frame.is_near_call(),
         context_u128: frame.context_u128(),
+        is_kernel: frame.is_kernel(),
+        is_static: frame.is_static(),
     }
 }
 
@@ -707,6 +710,8 @@ pub(crate) struct Vm2Frame {
     aux_heap_bound: u32,
     is_near_call: bool,
     context_u128: u128,
+    is_kernel: bool,
+    is_static: bool,
 }
 
 impl<T: Probing> Machine for Vm2Machine<T> {
@@ -933,6 +938,48 @@ impl<T: Probing> Machine for Vm2Machine<T> {
             },
             bootloader: self.operator.as_ref().map(|o| &o.state),
         }
+    }
+
+    fn callers(&mut self, top: usize) -> Option<CallersView> {
+        // vm2 numbers its levels from the current one (0) down; each level reports what it
+        // resumes with, as zk_evm's saved entries do. vm2 has no formal frame below the first.
+        let levels = self.vm.number_of_callframes();
+        let level = |vm: &mut VirtualMachine<T, Vm2World<T>>, n: usize| {
+            let f = vm.callframe(n);
+            CallerView {
+                pc: f.program_counter().unwrap_or(u16::MAX),
+                sp: f.stack_pointer(),
+                ergs: f.gas(),
+                exception_handler: f.exception_handler(),
+                is_local: f.is_near_call(),
+            }
+        };
+        let shown = (1..levels).take(top).rev();
+        Some(CallersView {
+            depth: levels.saturating_sub(1),
+            top: shown.map(|n| level(&mut self.vm, n)).collect(),
+        })
+    }
+
+    fn modes(&self) -> Option<ModesView> {
+        Some(ModesView {
+            kernel: self.frame.is_kernel,
+            is_static: self.frame.is_static,
+        })
+    }
+
+    fn context_register(&self) -> Option<u128> {
+        Some(self.vm.context_u128_register())
+    }
+
+    fn decommitted(&self) -> Option<Vec<[u8; 28]>> {
+        Some(
+            self.vm
+                .world_diff()
+                .decommitted_hashes()
+                .map(proper)
+                .collect(),
+        )
     }
 }
 

@@ -14,6 +14,10 @@ pub(super) fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands, is_kernel:
     let value = match ins.opcode {
         Opcode::SetContextU128 => {
             vm.context_u128 = ops.src0.value.low_u128();
+            #[cfg(feature = "fault-injection")]
+            if crate::faults::is_active(crate::faults::Fault::SetContextU128OffByOne) {
+                vm.context_u128 = vm.context_u128.wrapping_add(1);
+            }
             return;
         }
         // Reserved; does nothing in EraVM 1.5.

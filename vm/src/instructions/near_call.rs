@@ -20,6 +20,10 @@ pub(super) fn near_call(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
         requested
     };
     caller.ergs = available - passed;
+    #[cfg(feature = "fault-injection")]
+    if crate::faults::is_active(crate::faults::Fault::NearCallSavesCallerErgsOffByOne) {
+        caller.ergs = caller.ergs.wrapping_add(1);
+    }
     caller.pc = caller.pc.wrapping_add(1);
     let callee = vm.stack.push_near();
     callee.pc = ins.imm0;

@@ -634,11 +634,18 @@ impl OperatorVm {
         match self.snapshots.pop() {
             Some((vm, state)) => {
                 #[cfg(feature = "fault-injection")]
-                let events = self.vm.world.events.clone();
+                let (events, decommitted) = (
+                    self.vm.world.events.clone(),
+                    self.vm.world.decommitted_hashes.clone(),
+                );
                 self.vm.rollback(vm);
                 #[cfg(feature = "fault-injection")]
                 if crate::faults::is_active(crate::faults::Fault::RollbackKeepsEvents) {
                     self.vm.world.events = events;
+                }
+                #[cfg(feature = "fault-injection")]
+                if crate::faults::is_active(crate::faults::Fault::RollbackKeepsDecommits) {
+                    self.vm.world.decommitted_hashes = decommitted;
                 }
                 self.bootloader_state.restore(state);
                 true
