@@ -324,15 +324,19 @@ fn main() -> ExitCode {
     run(cli)
 }
 
-/// vm2 allocates a zeroed 2 MB stack for every VM it builds, and we build one per case.
-/// glibc raises its mmap threshold after large blocks are freed, so those stacks come from
-/// the heap and are cleared by memset, half of a campaign's time; with a fixed threshold they
-/// are fresh pages from the kernel, zero already.
+/// Every case builds its VMs afresh. With glibc's default, blocks past 128 KB are mmapped and
+/// unmapped per case, and with two jobs each unmap stops the other core to flush its TLB:
+/// `--jobs 2` made 1.15x the execs/s of one job (instructions target). Blocks up to 1 MB are
+/// kept in the heap instead, trimmed only past 64 MB: 1.9x. Larger ones (vm2's zeroed 2 MB
+/// stack) stay mmapped, fresh zero pages rather than heap memory to clear; kept in the heap,
+/// they made the calls target a third slower and its resident set ten times larger
+/// (docs/speed.md, measured 2026-12-03).
 fn fixed_mmap_threshold() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter, before any thread is started.
+    // SAFETY: mallopt only sets allocator parameters, before any thread is started.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
     }
 }
 
