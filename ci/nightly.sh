@@ -6,7 +6,8 @@
 #
 # --budget        total wall-clock seconds for fuzzing (default 3600), split between targets
 # --out           findings folder (default findings/nightly); the report goes to
-#                 DIR/report.md and DIR/report.json
+#                 DIR/report.md and DIR/report.json, with the behaviour corners no target
+#                 reached (docs/behaviour-coverage.md)
 # --libfuzzer     also run the cargo-fuzz targets in fork mode, with the persistent corpus
 #                 in fuzz/corpus/<target> (needs cargo-fuzz; half of each target's share;
 #                 built with -O, as fuzz/build.rs demands: zk_evm as a node runs it)

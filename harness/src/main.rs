@@ -373,6 +373,8 @@ fn parse_fault(name: &str) -> Option<eravm::faults::Fault> {
         "near-call-saves-caller-ergs-off-by-one" => Fault::NearCallSavesCallerErgsOffByOne,
         "set-context-u128-off-by-one" => Fault::SetContextU128OffByOne,
         "rollback-keeps-decommits" => Fault::RollbackKeepsDecommits,
+        "pubdata-drops-last-diff" => Fault::PubdataDropsLastDiff,
+        "rollback-keeps-events" => Fault::RollbackKeepsEvents,
         _ => return None,
     })
 }
