@@ -39,6 +39,15 @@ pub enum HeapKind {
     AuxHeap,
 }
 
+impl HeapKind {
+    fn bound(self, frame: &Frame) -> u32 {
+        match self {
+            HeapKind::Heap => frame.heap_bound,
+            HeapKind::AuxHeap => frame.aux_heap_bound,
+        }
+    }
+}
+
 /// Where a 32-byte heap access falls against the heap's bound.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Place {
@@ -645,11 +654,7 @@ impl CornerProbe {
     }
 
     fn heap_access(&mut self, b: &Before, heap: HeapKind, write: bool) {
-        let bound = match heap {
-            HeapKind::Heap => b.frame.heap_bound,
-            HeapKind::AuxHeap => b.frame.aux_heap_bound,
-        };
-        let place = heap_place(&b.peek.src0.value, bound as u64);
+        let place = heap_place(&b.peek.src0.value, heap.bound(&b.frame) as u64);
         self.counts.count(Corner::HeapAccess { heap, write, place });
     }
 
@@ -687,10 +692,7 @@ impl CornerProbe {
             2 => HeapKind::AuxHeap,
             _ => HeapKind::Heap,
         };
-        let bound = match heap {
-            HeapKind::Heap => b.frame.heap_bound,
-            HeapKind::AuxHeap => b.frame.aux_heap_bound,
-        };
+        let bound = heap.bound(&b.frame);
         let slice = FatPointer::from_u256(&abi.value);
         let place = match slice.offset.checked_add(slice.length) {
             None => SlicePlace::Overflows,
