@@ -241,8 +241,8 @@ struct Campaign<'a> {
     progress: ProgressBar,
 }
 
-/// What agreeing runs reached, added up by each job on its own (it is counted per executed
-/// variant, too much to do under a lock the jobs share) and merged at the end.
+/// What agreeing runs reached, added up by each job on its own and merged when it ends, so
+/// that counting every executed variant holds no lock the jobs share.
 struct Reached {
     counts: Vec<u64>,
     corners: crate::coverage::CornerCounts,
