@@ -6,7 +6,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::frames::{CallersView, FrameDigests, FramesAtStep};
-use crate::observe::{FinalState, FrameView, RunEnd, StepState, Tagged};
+use crate::observe::{BatchView, FinalState, FrameView, RunEnd, StepState, Tagged, WorldView};
 
 /// A field whose value differs between two runs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -348,6 +348,11 @@ pub struct Unobserved {
     /// hooks raised, the pubdata and the world's changes (as a node compares vm_latest and
     /// vm_fast in its shadow mode).
     pub batch_internals: bool,
+    /// Everything but what a node's operator reports of a real batch (a node's backend
+    /// has no registers, memory or hooks to show): how the run ended, each transaction's
+    /// success, output (when it succeeded) and refund, which were rejected, the pubdata,
+    /// the final storage changes and the L2→L1 logs. See `docs/node-oracle.md`.
+    pub node_outcome: bool,
 }
 
 impl Unobserved {
@@ -363,6 +368,7 @@ impl Unobserved {
             step_instruction_and_writes: self.step_instruction_and_writes
                 || other.step_instruction_and_writes,
             batch_internals: self.batch_internals || other.batch_internals,
+            node_outcome: self.node_outcome || other.node_outcome,
         }
     }
 
@@ -393,6 +399,10 @@ impl Unobserved {
                 self.batch_internals,
                 "in a batch: registers, flags, memory and the hooks' parameters",
             ),
+            (
+                self.node_outcome,
+                "all but a node's outcome of the batch (results, refunds, pubdata, storage, L2→L1 logs)",
+            ),
         ]
         .into_iter()
         .filter_map(|(on, name)| on.then_some(name))
@@ -414,6 +424,9 @@ impl Unobserved {
 
     /// The final state with what is left out set to a fixed value.
     pub fn final_state(self, s: &FinalState) -> FinalState {
+        if self.node_outcome {
+            return node_outcome(s);
+        }
         let mut s = s.clone();
         if self.is_none() {
             return s;
@@ -513,6 +526,39 @@ impl Unobserved {
         }
         (a, b)
     }
+}
+
+/// What a node's operator reports of a run (see [`Unobserved::node_outcome`]), every other
+/// field fixed. A failed transaction's output is left out: the node words a revert as its
+/// reason, a halt with no bytes at all.
+fn node_outcome(s: &FinalState) -> FinalState {
+    let end = match s.end {
+        RunEnd::Panic => RunEnd::Revert,
+        end => end,
+    };
+    let batch = s.batch.as_ref().map(|b| BatchView {
+        results: b
+            .results
+            .iter()
+            .map(|(ok, output, refund)| {
+                let output = if *ok { output.clone() } else { String::new() };
+                (*ok, output, refund.clone())
+            })
+            .collect(),
+        hooks: Vec::new(),
+        pubdata: b.pubdata.clone(),
+        rejected: b
+            .rejected
+            .iter()
+            .map(|(i, _)| (*i, String::new()))
+            .collect(),
+    });
+    let world = WorldView {
+        storage: s.world.storage.clone(),
+        l2_to_l1_logs: s.world.l2_to_l1_logs.clone(),
+        ..WorldView::default()
+    };
+    FinalState::outcome_only(end, world, batch)
 }
 
 /// The first field where two final states differ, leaving out what `unobserved` names.

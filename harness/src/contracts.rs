@@ -295,6 +295,14 @@ pub fn manifest(version: ProtocolVersion) -> Result<&'static VersionManifest, Bu
         .ok_or_else(|| BundleError::Manifest(format!("no entry for {version}")))
 }
 
+/// The protocol version whose manifest lists this bootloader hash (official or patched);
+/// the newest when several do (zksync-era runs v28's bootloaders for v27 too).
+pub fn version_of_bootloader(hash: U256) -> Option<ProtocolVersion> {
+    ProtocolVersion::ALL.into_iter().rev().find(|&version| {
+        manifest(version).is_ok_and(|m| m.bootloaders.iter().any(|e| e.knows(hash)))
+    })
+}
+
 impl VersionManifest {
     fn contract(&self, name: &str) -> Option<&ManifestEntry> {
         self.contracts.iter().find(|e| e.name == name)

@@ -215,13 +215,26 @@ fn judge(ran: Vec<Ran<'_>>) -> Result<Verdict, ()> {
             message: message.clone(),
         },
     };
-    // A crash outranks everything else on any side, then a backend that could not run.
+    // A crash outranks everything else on any side, then a backend that could not run;
+    // except that when a reference crashed (one that may decline), the others that ran are
+    // still compared, and a finding against eravm among them comes first.
     let crashed = ran
         .iter()
-        .find(|r| matches!(r.result, Err(BackendError::Crashed(_))));
-    if let Some(r) = crashed.or_else(|| ran.iter().find(|r| r.result.is_err())) {
-        let Err(e) = &r.result else { unreachable!() };
-        return Ok(Verdict::Disagree(failure(r.backend, e)));
+        .position(|r| matches!(r.result, Err(BackendError::Crashed(_))));
+    if let Some(at) = crashed.or_else(|| ran.iter().position(|r| r.result.is_err())) {
+        let (backend, e) = match &ran[at].result {
+            Err(e) => (ran[at].backend, e.clone()),
+            Ok(_) => unreachable!("found by its error"),
+        };
+        if backend.may_decline() {
+            let others: Vec<Ran<'_>> = ran.into_iter().filter(|r| r.result.is_ok()).collect();
+            if let Ok(Verdict::Disagree(finding)) = judge(others) {
+                if reference_at_fault(&signature(&finding, None)).is_none() {
+                    return Ok(Verdict::Disagree(finding));
+                }
+            }
+        }
+        return Ok(Verdict::Disagree(failure(backend, &e)));
     }
     if ran.len() < 2 {
         return Err(());
@@ -240,8 +253,8 @@ fn judge(ran: Vec<Ran<'_>>) -> Result<Verdict, ()> {
     let mut order: Vec<&Vec<usize>> = groups.iter().collect();
     order.sort_by_key(|g| std::cmp::Reverse(g.len()));
     let majority = order[0];
-    let odd = (order.len() == 2 && order[1].len() == 1 && majority.len() >= 2)
-        .then(|| runs[order[1][0]].0.name().to_string());
+    let names: Vec<&str> = runs.iter().map(|(b, _)| b.name()).collect();
+    let odd = odd_one_out(&names, &order);
     let (l, r) = (majority[0], order[1][0]);
     let unobserved = runs[l].0.unobserved().either(runs[r].0.unobserved());
     let diff = first_difference_of(&runs[l].1.state, &runs[r].1.state, unobserved)
@@ -257,6 +270,26 @@ fn judge(ran: Vec<Ran<'_>>) -> Result<Verdict, ()> {
             .collect(),
     }))
 }
+
+/// The name of the side that disagrees with all others, when the others agree: a backend
+/// alone against two or more; or [`OUR_OPERATORS`] when the node's two operators agree with
+/// each other against every VM that ran our operator protocol (our operators share the
+/// protocol code, so that is no majority against the node: either our operators or the
+/// node's are wrong, and it is a finding against us until triaged).
+fn odd_one_out(names: &[&str], order: &[&Vec<usize>]) -> Option<String> {
+    let [majority, minority] = order else {
+        return None;
+    };
+    if minority.len() == 1 && majority.len() >= 2 {
+        return Some(names[minority[0]].to_string());
+    }
+    let node = |i: &usize| names[*i].starts_with("node-");
+    (minority.len() >= 2 && minority.iter().all(node) && !majority.iter().any(node))
+        .then(|| OUR_OPERATORS.to_string())
+}
+
+/// The odd one out when the node's operators, agreeing, disagree with all of ours.
+pub const OUR_OPERATORS: &str = "operators";
 
 /// Groups runs by final state: a run joins the first group whose first member it agrees
 /// with (each pair compared without what either side leaves out).
@@ -373,12 +406,13 @@ pub fn step_that_ran(step: &StepDiff) -> Option<&StepState> {
         .find(|x| x.executed != 0)
 }
 
-/// The reference a finding is in, by its signature: `zk_evm` or `vm2` when that backend is
-/// the odd one out or crashed; `None` when eravm is involved (the odd one out, no majority,
-/// a crash of eravm).
+/// The reference a finding is in, by its signature: `zk_evm`, `vm2`, `node-vm1` or
+/// `node-fast` when that backend is the odd one out or crashed; `None` when eravm is
+/// involved (the odd one out, no majority, a crash of eravm) or our operators disagree with
+/// the node's ([`OUR_OPERATORS`]).
 pub fn reference_at_fault(signature: &str) -> Option<&'static str> {
     let rest = signature.strip_prefix("crash:").unwrap_or(signature);
-    ["zk_evm", "vm2"]
+    ["zk_evm", "vm2", "node-vm1", "node-fast"]
         .into_iter()
         .find(|name| rest.strip_prefix(name).is_some_and(|r| r.starts_with(':')))
 }

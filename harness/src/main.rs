@@ -31,6 +31,10 @@ struct Cli {
         default_value = "eravm,zk_evm,vm2"
     )]
     backends: Vec<BackendName>,
+    /// Also run zksync-era's own operators, node-vm1 and node-fast (real batches only;
+    /// needs the node binary: `cargo build --release --manifest-path node/Cargo.toml`).
+    #[arg(long, global = true)]
+    node: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -352,6 +356,8 @@ fn parse_fault(name: &str) -> Option<eravm::faults::Fault> {
         "free-precompiles" => Fault::FreePrecompiles,
         "refund-off-by-one" => Fault::RefundOffByOne,
         "tx-encoding-nonce-off-by-one" => Fault::TxEncodingNonceOffByOne,
+        "shared-pubdata-drops-last-diff" => Fault::SharedPubdataDropsLastDiff,
+        "shared-refund-off-by-one" => Fault::SharedRefundOffByOne,
         "fictive-block-late" => Fault::FictiveBlockTimestampOffByOne,
         "far-return-loses-caller-sp" => Fault::FarReturnLosesCallerSp,
         "far-return-clears-static" => Fault::FarReturnClearsStatic,
@@ -385,7 +391,11 @@ fn run(cli: Cli) -> ExitCode {
 
 /// Runs the command line's command on the backends it names.
 fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
-    let judge = judge_of(&cli.backends).map_err(CliError::Input)?;
+    let mut names = cli.backends.clone();
+    if cli.node {
+        names.extend([BackendName::NodeVm1, BackendName::NodeFast]);
+    }
+    let judge = judge_of(&names).map_err(CliError::Input)?;
     match cli.command {
         Command::Fuzz {
             target,
@@ -693,6 +703,9 @@ fn judge_of(names: &[BackendName]) -> Result<Judge<'static>, String> {
     }
     if chosen.len() < 2 {
         return Err("--backends needs at least two backends to compare".into());
+    }
+    if chosen.iter().any(|n| n.is_node()) {
+        eradiff::backend::node::binary()?;
     }
     let backends: Vec<&'static dyn Backend> = chosen.iter().map(|n| n.backend()).collect();
     Ok(Judge::new(Box::leak(backends.into_boxed_slice())))

@@ -131,6 +131,37 @@ pub struct FinalState {
     pub frame_history: crate::frames::FrameDigests,
 }
 
+impl FinalState {
+    /// A state holding only how the run ended, the world's changes and the operator's view
+    /// of the batch, every other field fixed: what a node reports (see
+    /// [`crate::compare::Unobserved::node_outcome`]).
+    pub fn outcome_only(end: RunEnd, world: WorldView, batch: Option<BatchView>) -> FinalState {
+        FinalState {
+            end,
+            cycles: 0,
+            return_data: Vec::new(),
+            registers: Default::default(),
+            flags: Default::default(),
+            ergs: 0,
+            pc: 0,
+            last_frame: FrameView::default(),
+            context_u128_register: 0,
+            tx_number: 0,
+            pending_panic: false,
+            heap: Vec::new(),
+            aux_heap: Vec::new(),
+            stack: Vec::new(),
+            static_memory: Vec::new(),
+            call_stack: Vec::new(),
+            start_pages: Vec::new(),
+            world,
+            batch,
+            history: 0,
+            frame_history: crate::frames::FrameDigests::default(),
+        }
+    }
+}
+
 /// The operator's view of a batch run.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct BatchView {

@@ -30,8 +30,20 @@ pub fn finding_markdown(case: &Case, explanation: &Explanation, case_path: Optio
         Finding::Divergence {
             diff, odd, groups, ..
         } => {
-            if let Some(odd) = odd {
-                let _ = writeln!(out, "{odd} is the odd one out: the others agree.\n");
+            match odd.as_deref() {
+                Some(crate::differential::OUR_OPERATORS) => {
+                    let _ = writeln!(
+                        out,
+                        "Our operators disagree with the node's: every VM driven by our \
+                         operator protocol agrees, and so do node-vm1 and node-fast. Either \
+                         protocol code our operators share or the node is wrong \
+                         (docs/node-oracle.md).\n"
+                    );
+                }
+                Some(odd) => {
+                    let _ = writeln!(out, "{odd} is the odd one out: the others agree.\n");
+                }
+                None => {}
             }
             if groups.len() > 1 {
                 let listed: Vec<String> = groups.iter().map(|g| g.join(" = ")).collect();

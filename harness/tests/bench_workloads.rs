@@ -59,7 +59,7 @@ fn the_vm2_check_compares_something_that_moves() {
     assert_eq!(vm2::check(&w.case), Ok(()));
     // A vm2 that computes one register wrong does not pass.
     let w = workload("arith", 0.01).unwrap();
-    let broken = eradiff::backend::vm2_projection_fault::with(|| vm2::check(&w.case));
+    let broken = eradiff::backend::projection_fault::with("vm2", || vm2::check(&w.case));
     assert!(broken.unwrap_err().contains("vm2"));
     // What vm2 cannot host is refused, not faked.
     let mut w = workload("arith", 0.01).unwrap();

@@ -137,7 +137,7 @@ fn a_snapshot_rollback_bug_is_caught() {
 /// finding in vm2: vm2 the odd one out, eravm and zk_evm agreeing, and not against eravm.
 #[test]
 fn a_vm2_only_difference_is_classified_as_one() {
-    use eradiff::backend::vm2_projection_fault;
+    use eradiff::backend::projection_fault;
     let judge = Judge::default();
     // A case all three run and agree on, so that what differs is the injected bug.
     let case = (0..2_000)
@@ -147,7 +147,7 @@ fn a_vm2_only_difference_is_classified_as_one() {
             matches!(verdict, Verdict::Agree(_)) && declined.is_empty()
         })
         .expect("vm2 hosts some calls cases");
-    let found = vm2_projection_fault::with(|| match judge.check(&case) {
+    let found = projection_fault::with("vm2", || match judge.check(&case) {
         Verdict::Disagree(finding) => judge.explain(&case, finding),
         other => panic!("the injected vm2 bug must show: {other:?}"),
     });

@@ -39,7 +39,7 @@ fn agreed(case: &Case) -> FinalState {
 /// bug in that adapter (vm2's refund one gas too high) makes vm2 the odd one out.
 #[test]
 fn vm2_runs_real_batches_and_a_bug_in_its_operator_is_vm2s_finding() {
-    use eradiff::backend::vm2_projection_fault;
+    use eradiff::backend::projection_fault;
     use eradiff::differential::Finding;
     let Some(settings) = settings() else { return };
     let judge = Judge::default();
@@ -47,7 +47,7 @@ fn vm2_runs_real_batches_and_a_bug_in_its_operator_is_vm2s_finding() {
     let (verdict, declined) = judge.check_counted(&case);
     assert!(declined.is_empty(), "vm2 hosts the batch: {declined:?}");
     assert!(matches!(verdict, Verdict::Agree(_)), "{verdict:?}");
-    let found = vm2_projection_fault::with(|| match judge.check(&case) {
+    let found = projection_fault::with("vm2", || match judge.check(&case) {
         Verdict::Disagree(finding) => judge.explain(&case, finding),
         other => panic!("the injected vm2 operator bug must show: {other:?}"),
     });

@@ -72,6 +72,13 @@ pub enum Fault {
     /// `context.set_context_u128` sets one more than its operand (seen at the next far call,
     /// or at the end).
     SetContextU128OffByOne,
+    /// The pubdata encoding every operator of ours shares leaves out the last state diff
+    /// (the L1 messenger does not check diffs when no DA validator is named, so only an
+    /// independent operator sees it).
+    SharedPubdataDropsLastDiff,
+    /// The refund rule every operator of ours shares offers one gas more (one-transaction
+    /// runs, where the operator computes a refund).
+    SharedRefundOffByOne,
 }
 
 thread_local! {

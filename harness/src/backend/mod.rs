@@ -3,6 +3,7 @@
 
 mod drive;
 mod eravm;
+pub mod node;
 mod reference;
 mod reference_host;
 mod reference_memory;
@@ -15,10 +16,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub use self::eravm::{run_bare as run_eravm_bare, EraVm};
 pub use self::reference::{history_of_every_register, run_bare as run_zk_evm_bare, ZkEvm};
-pub use self::vm2::{
-    projection_fault as vm2_projection_fault, run_bare as run_vm2_bare,
-    unsupported as vm2_unsupported, Vm2,
-};
+pub use self::vm2::{run_bare as run_vm2_bare, unsupported as vm2_unsupported, Vm2};
 
 use crate::case::Case;
 use crate::compare::Unobserved;
@@ -36,6 +34,12 @@ pub enum BackendName {
     /// matter-labs' vm2 (vm_fast in a node).
     #[value(name = "vm2")]
     Vm2,
+    /// zksync-era's own vm1 operator (`vm_latest`), real batches only (`node/`).
+    #[value(name = "node-vm1")]
+    NodeVm1,
+    /// zksync-era's own vm_fast operator, real batches only (`node/`).
+    #[value(name = "node-fast")]
+    NodeFast,
 }
 
 impl BackendName {
@@ -45,7 +49,14 @@ impl BackendName {
             BackendName::Eravm => &EraVm,
             BackendName::ZkEvm => &ZkEvm,
             BackendName::Vm2 => &Vm2,
+            BackendName::NodeVm1 => &node::NODE_VM1,
+            BackendName::NodeFast => &node::NODE_FAST,
         }
+    }
+
+    /// Whether it is one of the node's operators (a binary of its own, see [`node`]).
+    pub fn is_node(self) -> bool {
+        matches!(self, BackendName::NodeVm1 | BackendName::NodeFast)
     }
 }
 
@@ -81,6 +92,31 @@ pub enum BackendError {
     /// The backend panicked; the payload message is kept.
     #[error("crashed: {0}")]
     Crashed(String),
+}
+
+/// A bug to inject into one backend's projection of its state (vm2: r3 reads one more, and
+/// its operator adapter offers one more refund; node-fast: the first transaction's refund
+/// reads one more), so that tests show a
+/// disagreement of that backend alone is classified as its own.
+pub mod projection_fault {
+    use std::cell::Cell;
+
+    thread_local! {
+        static ON: Cell<Option<&'static str>> = const { Cell::new(None) };
+    }
+
+    /// Whether the fault is on for the backend of that name.
+    pub(crate) fn is_on(backend: &str) -> bool {
+        ON.with(|on| on.get() == Some(backend))
+    }
+
+    /// Runs `f` with the fault on for `backend` (on this thread only).
+    pub fn with<R>(backend: &'static str, f: impl FnOnce() -> R) -> R {
+        ON.with(|on| on.set(Some(backend)));
+        let result = f();
+        ON.with(|on| on.set(None));
+        result
+    }
 }
 
 /// The operator's state at the start of `batch`, and the batch information it writes into

@@ -74,6 +74,7 @@ impl Backend for Vm2 {
             event_addresses: true,
             step_instruction_and_writes: true,
             batch_internals: true,
+            node_outcome: false,
         }
     }
 }
@@ -481,29 +482,6 @@ impl Tracer for Probe {
     }
 }
 
-/// A deliberate bug in this adapter (its projection of r3 one too high, and its operator's
-/// refund one gas too high), for the tests that show a vm2-only disagreement is classified
-/// as one. Off unless a test turns it on.
-pub mod projection_fault {
-    use std::cell::Cell;
-
-    thread_local! {
-        static ON: Cell<bool> = const { Cell::new(false) };
-    }
-
-    pub(crate) fn is_on() -> bool {
-        ON.with(Cell::get)
-    }
-
-    /// Runs `f` with the fault on (on this thread only).
-    pub fn with<R>(f: impl FnOnce() -> R) -> R {
-        ON.with(|on| on.set(true));
-        let result = f();
-        ON.with(|on| on.set(false));
-        result
-    }
-}
-
 /// vm2 with its world, as the driver steps it.
 pub(crate) struct Vm2Machine<T: Probing> {
     vm: VirtualMachine<T, Vm2World<T>>,
@@ -856,7 +834,7 @@ impl<T: Probing> Machine for Vm2Machine<T> {
 
     fn limbs(&self, register: usize) -> [u64; 4] {
         let value = self.vm.read_register(register as u8 + 1).0;
-        if register == 2 && projection_fault::is_on() {
+        if register == 2 && super::projection_fault::is_on("vm2") {
             return value.overflowing_add(U256::one()).0 .0;
         }
         value.0
@@ -871,7 +849,7 @@ impl<T: Probing> Machine for Vm2Machine<T> {
             let (value, pointer) = self.vm.read_register(i as u8 + 1);
             Tagged { value, pointer }
         });
-        if projection_fault::is_on() {
+        if super::projection_fault::is_on("vm2") {
             registers[2].value = registers[2].value.overflowing_add(U256::one()).0;
         }
         registers

@@ -113,7 +113,7 @@ impl Vm2Operator {
         write(vm, answer.writes);
         if let Some((slot, refund)) = answer.refund {
             // The adapter's own mutation check: a refund one gas too high on vm2's side.
-            let refund = refund + u32::from(super::vm2::projection_fault::is_on());
+            let refund = refund + u32::from(super::projection_fault::is_on("vm2"));
             write(vm, [(slot, refund)]);
         }
         if answer.pubdata_wanted {

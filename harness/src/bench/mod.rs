@@ -315,6 +315,9 @@ pub fn run_on(vm: BenchVm, case: &Case) -> Result<u64, String> {
         BenchVm::Eravm => Ok(run_eravm(case)),
         BenchVm::ZkEvm => Ok(run_zk_evm(case)),
         BenchVm::Vm2 => vm2::run(case),
+        BenchVm::NodeVm1 | BenchVm::NodeFast => {
+            Err("the node's operators are not benchmarked in process".into())
+        }
     }
 }
 

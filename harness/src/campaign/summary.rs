@@ -407,7 +407,7 @@ pub fn write_summary(out: &mut dyn io::Write, summary: &Summary) -> io::Result<(
     say!(
         out,
         "\nfindings: {} signatures, {} new against eravm (not on the known list), {} in a \
-         reference (zk_evm or vm2 the odd one out, or crashed), {} crashes",
+         reference (zk_evm, vm2 or a node operator the odd one out, or crashed), {} crashes",
         summary.groups.len(),
         summary.new_divergences,
         summary.in_references().count(),

@@ -36,6 +36,18 @@ pub fn words_of_bytes(bytes: &[u8]) -> impl Iterator<Item = U256> + '_ {
     })
 }
 
+/// Words as their big-endian bytes, 32 each.
+pub fn bytes_of_words(words: impl IntoIterator<Item = U256>) -> Vec<u8> {
+    words
+        .into_iter()
+        .flat_map(|w| {
+            let mut bytes = [0u8; 32];
+            w.to_big_endian(&mut bytes);
+            bytes
+        })
+        .collect()
+}
+
 /// The hooks of the protocol, by number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Hook {
@@ -216,8 +228,9 @@ pub struct BootloaderState {
     /// Per pushed transaction: its gas limit if it is a protocol transaction (the operator
     /// computes its refund), `None` for ours (the operator offers what the bootloader does).
     refund_rules: Vec<Option<U256>>,
-    /// The VM's pubdata counter when the last transaction was pushed: vm1 counts the pubdata
-    /// a transaction published from the start of its run.
+    /// The VM's pubdata counter where the current transaction's run began (when it was
+    /// pushed, or when the one before it ended): vm1 counts the pubdata a transaction
+    /// published from the start of its run.
     run_start_pubdata: i32,
     /// The L2 block of the last transaction placed: the next starts a block if it differs.
     open_block: Option<u32>,
@@ -356,13 +369,18 @@ impl BootloaderState {
         let hook = call.hook().ok_or(OperatorError::UnknownHook(call.value))?;
         self.hooks.push((hook, call.params));
         let mut answer = Answer::default();
+        if hook == Hook::TxHasEnded {
+            // A state keeper runs each transaction on its own: the next one's run, whose
+            // pubdata vm1's refund rule counts, starts here.
+            self.run_start_pubdata = pubdata_counter;
+        }
         match hook {
             Hook::PostResult => self.results.push(TxResult {
                 success: !call.params[0].is_zero(),
                 return_data: read_bytes(&call.params[1]),
                 refund: U256::zero(),
             }),
-            Hook::AskOperatorForRefund => answer.refund = self.refund(call, mode, pubdata_counter),
+            Hook::AskOperatorForRefund => answer.refund = self.refund(call, pubdata_counter),
             Hook::NotifyAboutRefund => {
                 if let Some(last) = self.results.last_mut() {
                     last.refund = call.params[0];
@@ -390,19 +408,15 @@ impl BootloaderState {
     }
 
     /// The refund the operator offers for the current transaction: for ours, what the
-    /// bootloader proposes; for a protocol transaction, vm1's rule, which a node applies
-    /// only when it runs one transaction at a time.
-    fn refund(
-        &self,
-        call: &HookCall,
-        mode: ExecutionMode,
-        pubdata_counter: i32,
-    ) -> Option<(u32, U256)> {
+    /// bootloader proposes; for a protocol transaction, vm1's rule, which a node applies to
+    /// every transaction (a state keeper runs each on its own, in vm_latest's one-transaction
+    /// mode, where its refund tracer is on), counting the pubdata published since the
+    /// previous transaction ended. The bootloader refunds the larger of the two.
+    fn refund(&self, call: &HookCall, pubdata_counter: i32) -> Option<(u32, U256)> {
         let tx = self.current_tx();
         let slot = layout::OPERATOR_REFUNDS + tx;
         match self.refund_rules.get(tx as usize).copied().flatten() {
             None => Some((slot, call.params[0])),
-            Some(_) if mode != ExecutionMode::OneTx => None,
             Some(gas_limit) => {
                 let published = pubdata_counter
                     .saturating_sub(self.run_start_pubdata)

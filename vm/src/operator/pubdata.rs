@@ -423,6 +423,12 @@ impl PubdataInput {
             l1_message_sent_signature(),
             bytecode_publication_signature(),
         );
+        #[allow(unused_mut)]
+        let mut state_diffs = state_diffs;
+        #[cfg(feature = "fault-injection")]
+        if crate::faults::is_active(crate::faults::Fault::SharedPubdataDropsLastDiff) {
+            state_diffs.pop();
+        }
         let mut input = PubdataInput {
             state_diffs,
             ..Default::default()

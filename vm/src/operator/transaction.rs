@@ -225,7 +225,12 @@ impl Fees {
             .saturating_add(U256::from(pubdata_published).saturating_mul(price_per_pubdata));
         let prepaid = gas_limit.saturating_mul(base_fee);
         let refund = prepaid.saturating_sub(fair_fee);
-        (refund + base_fee - 1) / base_fee
+        let gas = (refund + base_fee - 1) / base_fee;
+        #[cfg(feature = "fault-injection")]
+        if crate::faults::is_active(crate::faults::Fault::SharedRefundOffByOne) {
+            return gas + 1;
+        }
+        gas
     }
 }
 

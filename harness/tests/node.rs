@@ -1,0 +1,180 @@
+//! The node as an oracle (docs/node-oracle.md): zksync-era's own operators, vm_latest
+//! (node-vm1) and vm_fast (node-fast), run real batches beside eravm, zk_evm and vm2, and
+//! see what no comparison among our VMs can: a bug in the protocol code our operators share.
+//!
+//! Needs the node binary (`cargo build --release --manifest-path node/Cargo.toml`, or
+//! `ERADIFF_NODE`); the dump tests need zksync-era's two VM dumps (`ERADIFF_VM_DUMPS`, see
+//! `ci/fetch-vm-dumps.sh`), the generated batches a bundle (`ERADIFF_CONTRACTS`). Each test
+//! says SKIPPED when what it needs is not here.
+
+use eradiff::backend::node::{NODE_FAST, NODE_VM1};
+use eradiff::backend::{projection_fault, Backend, EraVm, Vm2, ZkEvm};
+use eradiff::case::{BatchMode, Case};
+use eradiff::differential::{Finding, Judge, Verdict, OUR_OPERATORS};
+use eradiff::dump::VmDump;
+use eradiff::generator::{generate_seeded_for, Target};
+use eravm::faults::{with_fault, Fault};
+
+const WITH_THE_NODE: [&dyn Backend; 5] = [&EraVm, &ZkEvm, &Vm2, &NODE_VM1, &NODE_FAST];
+
+fn node_built() -> bool {
+    match eradiff::backend::node::binary() {
+        Ok(_) => true,
+        Err(e) => {
+            eprintln!("SKIPPED: {e}");
+            false
+        }
+    }
+}
+
+fn dump_case(name: &str) -> Option<Case> {
+    if !node_built() {
+        return None;
+    }
+    let Some(dir) = eradiff::dump::vm_dumps_dir() else {
+        eprintln!("SKIPPED: no VM dumps (ci/fetch-vm-dumps.sh, ERADIFF_VM_DUMPS); {name} not run");
+        return None;
+    };
+    let path = dir.join(format!("{name}.json"));
+    let mut case = VmDump::load(&path)
+        .and_then(|d| d.to_case())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    case.batch.as_mut().expect("a dump is a batch").mode = BatchMode::OneTx;
+    Some(case)
+}
+
+/// A generated real batch the node can seal: one without a legacy transaction signed
+/// without a chain id (the node's known finding, `corpus/trophies/node/`).
+fn real_batch() -> Option<Case> {
+    if !node_built() {
+        return None;
+    }
+    let Some(settings) = eradiff::generator::realbatches::settings_from_env()
+        .expect("the bundle ERADIFF_CONTRACTS names holds a batch's contracts")
+    else {
+        eprintln!("SKIPPED: ERADIFF_CONTRACTS is not set; no real batch went to the node");
+        return None;
+    };
+    let pre_eip155 = |case: &Case| {
+        let blocks = &case.batch.as_ref().expect("a batch").blocks;
+        blocks
+            .iter()
+            .flat_map(|b| &b.transactions)
+            .any(|tx| tx.tx_type == 0 && tx.reserved[0].0.is_zero() && !tx.rollback)
+    };
+    let case = (0..50)
+        .map(|i| generate_seeded_for(Target::Realbatches, 1, i, &settings))
+        .find(|case| !pre_eip155(case))
+        .expect("one of 50 batches has no legacy transaction without a chain id");
+    Some(case)
+}
+
+fn all_agree(judge: Judge<'_>, case: &Case) {
+    match judge.check(case) {
+        Verdict::Agree(_) => {}
+        other => panic!("{} must agree: {other:?}", judge.names()),
+    }
+}
+
+fn groups_of(verdict: Verdict) -> (Vec<Vec<String>>, Option<String>, String) {
+    match verdict {
+        Verdict::Disagree(Finding::Divergence {
+            groups, odd, diff, ..
+        }) => (groups, odd, diff.field),
+        other => panic!("expected a divergence: {other:?}"),
+    }
+}
+
+#[test]
+fn the_crates_io_dumps_agree_on_eravm_zk_evm_and_both_node_operators() {
+    for name in [
+        "estimate_fee_for_transfer_to_self",
+        "validation_adjacent_storage_slots",
+    ] {
+        let Some(case) = dump_case(name) else { return };
+        all_agree(Judge::new(&[&EraVm, &ZkEvm, &NODE_VM1, &NODE_FAST]), &case);
+    }
+}
+
+/// The refund rule is protocol code all our operators share: eravm and zk_evm agree on a
+/// wrong refund, and only the node's operators, agreeing with each other, see it.
+#[test]
+fn a_bug_in_the_refund_rule_our_operators_share_is_caught_by_the_node() {
+    let Some(case) = dump_case("estimate_fee_for_transfer_to_self") else {
+        return;
+    };
+    let judge = Judge::new(&[&EraVm, &ZkEvm, &NODE_VM1, &NODE_FAST]);
+    let (groups, odd, _) = groups_of(with_fault(Fault::SharedRefundOffByOne, || {
+        judge.check(&case)
+    }));
+    assert_eq!(odd.as_deref(), Some(OUR_OPERATORS), "{groups:?}");
+    assert!(groups.contains(&vec!["node-vm1".to_string(), "node-fast".to_string()]));
+}
+
+#[test]
+fn a_generated_real_batch_agrees_on_all_five() {
+    let Some(case) = real_batch() else { return };
+    all_agree(Judge::new(&WITH_THE_NODE), &case);
+}
+
+/// The pubdata encoding is shared too, and the real L1 messenger does not check the state
+/// diffs when no DA validator is named: a dropped diff seals on every VM of ours, and only
+/// the node's pubdata differs.
+#[test]
+fn a_bug_in_the_pubdata_our_operators_share_is_caught_by_the_node() {
+    let Some(case) = real_batch() else { return };
+    let judge = Judge::new(&WITH_THE_NODE);
+    let (groups, _, field) = groups_of(with_fault(Fault::SharedPubdataDropsLastDiff, || {
+        judge.check(&case)
+    }));
+    assert_eq!(field, "batch.pubdata", "{groups:?}");
+    assert!(groups.contains(&vec!["node-vm1".to_string(), "node-fast".to_string()]));
+}
+
+/// A disagreement of vm_fast alone (injected into its projection) names node-fast, and
+/// is a finding in the node, not against eravm.
+#[test]
+fn a_disagreement_of_vm_fast_alone_is_the_nodes_finding() {
+    let Some(case) = real_batch() else { return };
+    let judge = Judge::new(&WITH_THE_NODE);
+    let Verdict::Disagree(finding) = projection_fault::with("node-fast", || judge.check(&case))
+    else {
+        panic!("a wrong refund on node-fast is a disagreement");
+    };
+    let signature = eradiff::differential::signature(&finding, None);
+    assert_eq!(signature, "node-fast:batch.results@end");
+    assert_eq!(
+        eradiff::differential::reference_at_fault(&signature),
+        Some("node-fast")
+    );
+}
+
+/// The trophy in `corpus/trophies/node/`: a legacy transaction signed without a chain id
+/// makes both node operators panic when the closing block starts, while eravm and zk_evm
+/// seal the batch. (A fix in zksync-era shows up here as a failing test to update.)
+#[test]
+fn the_pre_eip155_legacy_trophy_still_crashes_both_node_operators() {
+    if !node_built() {
+        return;
+    }
+    let Some(settings) = eradiff::generator::realbatches::settings_from_env()
+        .expect("the bundle ERADIFF_CONTRACTS names holds a batch's contracts")
+    else {
+        eprintln!("SKIPPED: ERADIFF_CONTRACTS is not set; the node trophy was not replayed");
+        return;
+    };
+    let case = generate_seeded_for(Target::Realbatches, 1, 23, &settings);
+    let known = eradiff::known::KnownDivergences::shipped();
+    for node in [&NODE_VM1 as &dyn Backend, &NODE_FAST] {
+        let verdict = Judge::new(&[&EraVm, &ZkEvm, node]).check(&case);
+        let Verdict::Disagree(finding @ Finding::Crash { .. }) = verdict else {
+            panic!("{} must crash on the trophy: {verdict:?}", node.name());
+        };
+        let signature = eradiff::differential::signature(&finding, None);
+        assert!(
+            known.reason(&signature).is_some(),
+            "{signature} is on the known list"
+        );
+    }
+    all_agree(Judge::new(&[&EraVm, &ZkEvm]), &case);
+}
