@@ -103,12 +103,18 @@ impl<'a> Judge<'a> {
 
     /// Runs `case` on every backend (isolated) and compares the final states.
     pub fn check(&self, case: &Case) -> Verdict {
-        self.check_counted(case).0
+        self.check_counted(case).verdict
     }
 
-    /// [`Judge::check`], and which backends declined the case.
-    pub fn check_counted(&self, case: &Case) -> (Verdict, Vec<Declined>) {
+    /// [`Judge::check`], which backends declined the case, and, for a batch, how many of
+    /// its transactions each pair of backends agrees on.
+    pub fn check_counted(&self, case: &Case) -> Checked {
         let (ran, declined) = self.run_all(case, false);
+        let transactions = case
+            .batch
+            .as_ref()
+            .map(|batch| transaction_agreement(batch, &ran))
+            .unwrap_or_default();
         let verdict = match judge(ran) {
             Ok(v) => v,
             Err(()) => Verdict::Unsupported(
@@ -119,7 +125,11 @@ impl<'a> Judge<'a> {
                     .join("; "),
             ),
         };
-        (verdict, declined)
+        Checked {
+            verdict,
+            declined,
+            transactions,
+        }
     }
 
     /// Reruns a disagreeing case with traces and names the first step where the two
@@ -201,6 +211,73 @@ impl<'a> Judge<'a> {
             })
             .collect();
     }
+}
+
+/// What [`Judge::check_counted`] found.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    pub verdict: Verdict,
+    pub declined: Vec<Declined>,
+    /// Per pair of backends that ran a batch (`a=b`): transactions they agree on and
+    /// transactions they do not (see [`TxShown`]).
+    pub transactions: Vec<(String, [u64; 2])>,
+}
+
+/// What a run shows of one pushed transaction, as a node reports it too: rejected by the
+/// bootloader, or kept with its success, its output when it succeeded, and its refund; or
+/// missing (the run ended before it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum TxShown {
+    Rejected,
+    Kept(bool, String, String),
+    Missing,
+}
+
+/// Per pushed transaction that is not rolled back by design, what `state` shows of it.
+fn transactions_shown(rolled_back: &[bool], state: &crate::observe::FinalState) -> Vec<TxShown> {
+    let Some(view) = state.batch.as_ref() else {
+        return Vec::new();
+    };
+    let mut results = view.results.iter();
+    let mut shown = Vec::new();
+    for (i, &rollback) in rolled_back.iter().enumerate() {
+        if view.rejected.iter().any(|(r, _)| *r == i) {
+            shown.push(TxShown::Rejected);
+        } else if !rollback {
+            shown.push(match results.next() {
+                Some((ok, output, refund)) => {
+                    let output = if *ok { output.clone() } else { String::new() };
+                    TxShown::Kept(*ok, output, refund.clone())
+                }
+                None => TxShown::Missing,
+            });
+        }
+    }
+    shown
+}
+
+/// How many transactions of `batch` each pair of runs agrees on.
+fn transaction_agreement(batch: &crate::case::Batch, ran: &[Ran<'_>]) -> Vec<(String, [u64; 2])> {
+    let rolled_back: Vec<bool> = batch.pushes().into_iter().map(|(_, r)| r).collect();
+    let shown: Vec<(&str, Vec<TxShown>)> = ran
+        .iter()
+        .filter_map(|r| {
+            let run = r.result.as_ref().ok()?;
+            Some((
+                r.backend.name(),
+                transactions_shown(&rolled_back, &run.state),
+            ))
+        })
+        .collect();
+    let mut pairs = Vec::new();
+    for (i, (a, xs)) in shown.iter().enumerate() {
+        for (b, ys) in &shown[i + 1..] {
+            let agree = xs.iter().zip(ys).filter(|(x, y)| x == y).count() as u64;
+            let all = xs.len().max(ys.len()) as u64;
+            pairs.push((format!("{a}={b}"), [agree, all - agree]));
+        }
+    }
+    pairs
 }
 
 /// The verdict on what the backends did; `Err` if fewer than two ran.

@@ -790,7 +790,9 @@ fn trace(case: &Case, backend: BackendName, from: u64, to: u64) -> Result<ExitCo
 /// Replays one case on the judge's backends and prints the verdict (and, for a batch, what
 /// became of each transaction); `path` names the case in the report.
 fn replay_one(judge: &Judge, case: &Case, path: &str, verbose: bool) -> Result<ExitCode, CliError> {
-    let (verdict, declined) = judge.check_counted(case);
+    let eradiff::differential::Checked {
+        verdict, declined, ..
+    } = judge.check_counted(case);
     for d in &declined {
         say!("{} declined the case: {}", d.backend, d.reason);
     }

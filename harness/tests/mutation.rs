@@ -143,7 +143,9 @@ fn a_vm2_only_difference_is_classified_as_one() {
     let case = (0..2_000)
         .map(|i| generate_seeded_for(Target::Calls, 11, i, &Settings::default()))
         .find(|case| {
-            let (verdict, declined) = judge.check_counted(case);
+            let eradiff::differential::Checked {
+                verdict, declined, ..
+            } = judge.check_counted(case);
             matches!(verdict, Verdict::Agree(_)) && declined.is_empty()
         })
         .expect("vm2 hosts some calls cases");

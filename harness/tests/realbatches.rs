@@ -44,7 +44,9 @@ fn vm2_runs_real_batches_and_a_bug_in_its_operator_is_vm2s_finding() {
     let Some(settings) = settings() else { return };
     let judge = Judge::default();
     let case = generate_seeded_for(Target::Realbatches, 1, 0, &settings);
-    let (verdict, declined) = judge.check_counted(&case);
+    let eradiff::differential::Checked {
+        verdict, declined, ..
+    } = judge.check_counted(&case);
     assert!(declined.is_empty(), "vm2 hosts the batch: {declined:?}");
     assert!(matches!(verdict, Verdict::Agree(_)), "{verdict:?}");
     let found = projection_fault::with("vm2", || match judge.check(&case) {

@@ -56,9 +56,9 @@ pub fn triage(
             }
         };
         executions += 1;
-        let (verdict, declined) = judge.check_counted(&case);
-        tally.count(&verdict, &declined);
-        match verdict {
+        let checked = judge.check_counted(&case);
+        tally.count(&checked);
+        match checked.verdict {
             Verdict::Unsupported(why) => {
                 *ends.entry(format!("unsupported: {why}")).or_default() += 1;
             }
@@ -103,6 +103,7 @@ pub fn triage(
         stats: RunStats::default(),
         backends: judge.names(),
         agreement: tally.agreement,
+        transactions: tally.transactions,
         declined: tally.declined,
     };
     summary.file = findings.finish(&summary)?;

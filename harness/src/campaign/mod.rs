@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::case::Case;
-use crate::differential::{reference_at_fault, Declined, Finding, Judge, Verdict};
+use crate::differential::{reference_at_fault, Checked, Finding, Judge, Verdict};
 use crate::generator::{generate_seeded_for, Settings};
 use crate::known::KnownDivergences;
 use crate::observe::RunStats;
@@ -64,6 +64,8 @@ pub struct CampaignConfig {
 struct Tally {
     names: Vec<&'static str>,
     agreement: BTreeMap<String, [u64; 2]>,
+    /// Per pair: transactions of batches agreed on, and not.
+    transactions: BTreeMap<String, [u64; 2]>,
     declined: BTreeMap<String, u64>,
 }
 
@@ -72,11 +74,18 @@ impl Tally {
         Tally {
             names: judge.backends().iter().map(|b| b.name()).collect(),
             agreement: BTreeMap::new(),
+            transactions: BTreeMap::new(),
             declined: BTreeMap::new(),
         }
     }
 
-    fn count(&mut self, verdict: &Verdict, declined: &[Declined]) {
+    fn count(&mut self, checked: &Checked) {
+        let (verdict, declined) = (&checked.verdict, &checked.declined);
+        for (pair, [agree, disagree]) in &checked.transactions {
+            let entry = self.transactions.entry(pair.clone()).or_default();
+            entry[0] += agree;
+            entry[1] += disagree;
+        }
         for d in declined {
             let reason = crate::differential::normalise(&d.reason);
             *self
@@ -219,6 +228,7 @@ pub fn run_with(
         state_coverage,
         corners: reached.corners.report(),
         agreement: totals.tally.agreement,
+        transactions: totals.tally.transactions,
         declined: totals.tally.declined,
     };
     summary.file = findings.finish(&summary)?;
@@ -422,10 +432,10 @@ impl Campaign<'_> {
         if let Err(e) = case.validate() {
             return lock(&self.findings).generator_defect(case, &e);
         }
-        let (verdict, declined) = self.config.judge.check_counted(case);
+        let checked = self.config.judge.check_counted(case);
         let mut totals = lock(&self.totals);
-        totals.tally.count(&verdict, &declined);
-        match verdict {
+        totals.tally.count(&checked);
+        match checked.verdict {
             Verdict::Unsupported(why) => {
                 *totals
                     .ends

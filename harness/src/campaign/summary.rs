@@ -76,6 +76,10 @@ pub struct Summary {
     /// Per pair of backends (`eravm=zk_evm`): cases where both ran and agreed, and where
     /// they disagreed.
     pub agreement: BTreeMap<String, [u64; 2]>,
+    /// Per pair, over the batches both ran: transactions they agree on and not (success,
+    /// output when it succeeded, refund, rejection).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub transactions: BTreeMap<String, [u64; 2]>,
     /// Cases a backend declined (it cannot host them), by backend and reason: never findings.
     pub declined: BTreeMap<String, u64>,
     /// The instructions target: per feature of start states, the variants that ran from one.
@@ -286,7 +290,16 @@ pub fn write_summary(out: &mut dyn io::Write, summary: &Summary) -> io::Result<(
         summary.backends
     );
     for (pair, [agree, disagree]) in &summary.agreement {
-        say!(out, "  {pair:<16} {agree:>10} / {disagree}");
+        say!(out, "  {pair:<20} {agree:>10} / {disagree}");
+    }
+    if !summary.transactions.is_empty() {
+        say!(
+            out,
+            "\ntransactions of batches, per pair (agree / disagree):"
+        );
+        for (pair, [agree, disagree]) in &summary.transactions {
+            say!(out, "  {pair:<20} {agree:>10} / {disagree}");
+        }
     }
     if !summary.declined.is_empty() {
         say!(out, "\ncases a backend declined (never findings):");
