@@ -12,7 +12,8 @@
 #                 in fuzz/corpus/<target> (needs cargo-fuzz; half of each target's share;
 #                 built with -O, as fuzz/build.rs demands: zk_evm as a node runs it)
 # ERADIFF_CONTRACTS (and ERADIFF_PROTOCOL) name a contract bundle: the realbatches target
-# then runs too.
+# then runs too, with the node's own operators beside our VMs (node-vm1, node-fast:
+# docs/node-oracle.md) when the node binary builds.
 #
 # --inject-fault  build eravm with a deliberate bug (add-off-by-one, free-heap-growth,
 #                 events-survive-revert, writes-cost-no-pubdata) to check that the campaign
@@ -57,6 +58,15 @@ if [ -n "$fault" ]; then
 fi
 cargo build --release -p eradiff "${features[@]}" >&2
 eradiff=./target/release/eradiff
+node_flag=()
+if [ -n "${ERADIFF_CONTRACTS:-}" ]; then
+  if cargo build --release --manifest-path node/Cargo.toml >&2; then
+    node_flag=(--node)
+    echo "nightly: real batches also on the node's operators"
+  else
+    echo "nightly: the node binary did not build: real batches without the node"
+  fi
+fi
 
 rm -rf "$out"
 mkdir -p "$out"
@@ -76,7 +86,9 @@ for target in "${targets[@]}"; do
   echo "nightly: $target: in-process, $jobs jobs, ${in_process}s"
   mkdir -p "$out/$target"
   # One campaign on every core: one findings folder, one summary.
-  "$eradiff" fuzz --target "$target" --seed "$seed_base" --jobs "$jobs" \
+  flags=()
+  [ "$target" = realbatches ] && flags=("${node_flag[@]}")
+  "$eradiff" "${flags[@]}" fuzz --target "$target" --seed "$seed_base" --jobs "$jobs" \
     --duration "${in_process}s" --out "$out/$target/campaign" --no-progress \
     > "$out/$target/campaign.log" 2>&1 || true
 done
