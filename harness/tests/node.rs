@@ -178,3 +178,30 @@ fn the_pre_eip155_legacy_trophy_still_crashes_both_node_operators() {
     }
     all_agree(Judge::new(&[&EraVm, &ZkEvm]), &case);
 }
+
+/// A crash of a reference does not hide a finding against eravm: on the trophy, where the
+/// node crashes, a bug injected into eravm's operator alone is still the verdict.
+#[test]
+fn a_crashing_node_does_not_hide_a_finding_against_eravm() {
+    if !node_built() {
+        return;
+    }
+    let Some(settings) = eradiff::generator::realbatches::settings_from_env()
+        .expect("the bundle ERADIFF_CONTRACTS names holds a batch's contracts")
+    else {
+        eprintln!("SKIPPED: ERADIFF_CONTRACTS is not set; no real batch went to the node");
+        return;
+    };
+    let case = generate_seeded_for(Target::Realbatches, 1, 23, &settings);
+    let judge = Judge::new(&[&EraVm, &ZkEvm, &Vm2, &NODE_VM1]);
+    let verdict = with_fault(Fault::FictiveBlockTimestampOffByOne, || judge.check(&case));
+    let Verdict::Disagree(finding @ Finding::Divergence { .. }) = verdict else {
+        panic!("eravm's late closing block must be the finding: {verdict:?}");
+    };
+    let signature = eradiff::differential::signature(&finding, None);
+    assert_eq!(
+        eradiff::differential::reference_at_fault(&signature),
+        None,
+        "{signature}"
+    );
+}

@@ -23,7 +23,7 @@ use primitive_types::H256;
 use serde::{Deserialize, Serialize};
 
 use super::{Backend, BackendError};
-use crate::case::{BatchInfo, BatchMode, Bytes, Case, L2Block, Word};
+use crate::case::{Batch, BatchInfo, BatchMode, Bytes, Case, L2Block, Word};
 use crate::compare::Unobserved;
 use crate::observe::{BatchView, FinalState, LogView, Run, RunEnd, SlotView, WorldView};
 
@@ -31,7 +31,8 @@ use crate::observe::{BatchView, FinalState, LogView, Run, RunEnd, SlotView, Worl
 pub const NODE_ENV: &str = "ERADIFF_NODE";
 
 /// Which of the node's operators.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum NodeVm {
     /// `vm_latest`: the vm1 operator on zk_evm 0.153.8.
     Vm1,
@@ -101,7 +102,7 @@ fn corrupt_first_refund(run: &mut Run) {
 
 #[derive(Serialize)]
 struct Request<'a> {
-    vm: &'static str,
+    vm: NodeVm,
     mode: Mode,
     protocol: u16,
     chain_id: u64,
@@ -123,8 +124,8 @@ enum Mode {
     OneTx,
 }
 
-/// The node's request for a case, or why the node cannot host it.
-fn request(case: &Case, vm: NodeVm) -> Result<Request<'_>, String> {
+/// The case's real batch and the mode the node runs it in, or why the node cannot.
+fn real_batch(case: &Case) -> Result<(&Batch, Mode), String> {
     let batch = case
         .batch
         .as_ref()
@@ -138,29 +139,34 @@ fn request(case: &Case, vm: NodeVm) -> Result<Request<'_>, String> {
     if case.start.is_some() {
         return Err("a start state is not a node's".into());
     }
+    let mut txs = batch.blocks.iter().flat_map(|b| &b.transactions);
+    if txs.any(|tx| !tx.reserved_dynamic.is_empty()) {
+        return Err("reservedDynamic cannot be set through the node".into());
+    }
+    Ok((batch, mode))
+}
+
+/// The node's request for a case, or why the node cannot host it.
+fn request(case: &Case, vm: NodeVm) -> Result<Request<'_>, String> {
+    let (batch, mode) = real_batch(case)?;
     let hash = crate::world::bytecode_hash(&case.code, false);
     let version = crate::contracts::version_of_bootloader(hash)
         .ok_or_else(|| format!("bootloader {hash:#x} is not one the manifest knows"))?;
-    let world = case.world.clone().unwrap_or_default();
-    let resolved = world.resolve();
+    let no_world = crate::world::World::default();
+    let world = case.world.as_ref().unwrap_or(&no_world);
+    let resolved = case.resolved_world();
     let chain_id = resolved.initial_value(&eravm::StorageKey {
         address: H160::from_low_u64_be(crate::world::SYSTEM_CONTEXT),
         key: U256::zero(),
     });
-    let txs = batch.blocks.iter().flat_map(|b| &b.transactions);
-    if txs.clone().any(|tx| !tx.reserved_dynamic.is_empty()) {
-        return Err("reservedDynamic cannot be set through the node".into());
-    }
+    let mut txs = batch.blocks.iter().flat_map(|b| &b.transactions);
     let bytes = |words: &[Word]| Bytes(eravm::operator::bytes_of_words(words.iter().map(|w| w.0)));
     Ok(Request {
-        vm: match vm {
-            NodeVm::Vm1 => "vm1",
-            NodeVm::Fast => "fast",
-        },
+        vm,
         mode,
         protocol: version.name()[1..].parse().expect("v followed by digits"),
         chain_id: chain_id.low_u64(),
-        eth_call: txs.clone().any(|tx| tx.eth_call),
+        eth_call: txs.any(|tx| tx.eth_call),
         bootloader_gas_limit: case.ergs,
         bootloader: bytes(&case.code),
         default_aa: bytes(&world.default_account),
