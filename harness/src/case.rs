@@ -190,6 +190,16 @@ impl Batch {
         !self.blocks.is_empty() && self.transactions.is_empty()
     }
 
+    /// Whether the batch keeps a legacy transaction signed without a chain id (pre-EIP-155),
+    /// which zksync-era's operators cannot follow into the next L2 block
+    /// (`corpus/trophies/node/`).
+    pub fn keeps_a_legacy_tx_without_chain_id(&self) -> bool {
+        self.blocks
+            .iter()
+            .flat_map(|b| &b.transactions)
+            .any(|tx| tx.tx_type == 0 && tx.reserved[0].0.is_zero() && !tx.rollback)
+    }
+
     /// How many transactions are marked to be rolled back.
     pub fn rollbacks(&self) -> usize {
         let ours = self.transactions.iter().filter(|t| t.rollback).count();

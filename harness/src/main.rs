@@ -997,9 +997,16 @@ fn bench(
         return Ok(ExitCode::SUCCESS);
     }
     let mut workloads = bench::workloads(scale);
-    workloads.extend(real_batch);
+    workloads.extend(real_batch.clone());
     let timings = bench::run(workloads, runs).map_err(CliError::Failed)?;
     say_raw!("{}", bench::table(&timings));
+    // The real batch on the node's own operators too, where the node binary is built.
+    if let (Some(real), Some(timing)) = (&real_batch, timings.last()) {
+        match eradiff::backend::node::binary() {
+            Ok(_) => say_raw!("\n{}", bench::node_table(timing, real, runs)),
+            Err(e) => say!("\nnode operators not timed: {e}"),
+        }
+    }
     if fuzz {
         say!();
         say_raw!("{}", bench::fuzz_overhead(2_000));

@@ -43,8 +43,9 @@ fn dump_case(name: &str) -> Option<Case> {
     Some(case)
 }
 
-/// A generated real batch the node can seal: one without a legacy transaction signed
-/// without a chain id (the node's known finding, `corpus/trophies/node/`).
+/// A generated real batch the node can seal: the benchmark's, which keeps no legacy
+/// transaction signed without a chain id (the node's known finding,
+/// `corpus/trophies/node/`).
 fn real_batch() -> Option<Case> {
     if !node_built() {
         return None;
@@ -55,18 +56,7 @@ fn real_batch() -> Option<Case> {
         eprintln!("SKIPPED: ERADIFF_CONTRACTS is not set; no real batch went to the node");
         return None;
     };
-    let pre_eip155 = |case: &Case| {
-        let blocks = &case.batch.as_ref().expect("a batch").blocks;
-        blocks
-            .iter()
-            .flat_map(|b| &b.transactions)
-            .any(|tx| tx.tx_type == 0 && tx.reserved[0].0.is_zero() && !tx.rollback)
-    };
-    let case = (0..50)
-        .map(|i| generate_seeded_for(Target::Realbatches, 1, i, &settings))
-        .find(|case| !pre_eip155(case))
-        .expect("one of 50 batches has no legacy transaction without a chain id");
-    Some(case)
+    Some(eradiff::bench::real_batch(&settings).case)
 }
 
 fn all_agree(judge: Judge<'_>, case: &Case) {

@@ -42,6 +42,10 @@ pub struct Outcome {
     pub l2_to_l1_logs: Vec<L2ToL1Log>,
     /// Batch mode: the bootloader's heap at the end, words that are not zero.
     pub bootloader_memory: Vec<(usize, U256)>,
+    /// Time from making the VM to the end of the run, in microseconds (the node's own
+    /// work: its operator and its VM), and the cycles its VM ran.
+    pub micros: u64,
+    pub cycles: u64,
 }
 
 #[derive(Serialize)]
@@ -187,6 +191,7 @@ fn run(request: &Request, outcome: &mut Outcome) -> Result<(), String> {
         transactions.push((block.env(), txs));
     }
     let view = StorageView::new(storage).to_rc_ptr();
+    let started = std::time::Instant::now();
     match request.vm {
         NodeVm::Vm1 => {
             let vm = vm_latest::Vm::<StorageView<HashedStorage>, HistoryEnabled>::new(
@@ -205,6 +210,7 @@ fn run(request: &Request, outcome: &mut Outcome) -> Result<(), String> {
             drive(vm, transactions, request.mode, request.chain_id, outcome);
         }
     }
+    outcome.micros = started.elapsed().as_micros() as u64;
     {
         let mut view = view.borrow_mut();
         let start = view.inner_mut();
@@ -248,6 +254,7 @@ fn drive<V: VmInterfaceHistoryEnabled>(
             } else {
                 vm.pop_snapshot_no_rollback();
             }
+            out.cycles += u64::from(result.statistics.cycles_used);
             let mut outcome = tx_outcome(&result, halted || rollback);
             outcome.tx_hash = hash;
             out.transactions.push(outcome);
@@ -260,7 +267,9 @@ fn drive<V: VmInterfaceHistoryEnabled>(
         }
     }
     let finished = vm.finish_batch(Rc::new(FullPubdataBuilder::new(Address::zero())));
-    out.block_tip = Some(tx_outcome(&finished.block_tip_execution_result, false));
+    let tip = &finished.block_tip_execution_result;
+    out.cycles += u64::from(tip.statistics.cycles_used);
+    out.block_tip = Some(tx_outcome(tip, false));
     let state = &finished.final_execution_state;
     out.storage = state
         .deduplicated_storage_logs

@@ -57,23 +57,12 @@ impl Backend for Node {
     }
 
     fn run(&self, case: &Case, _trace: bool) -> Result<Run, BackendError> {
-        let request = request(case, self.0).map_err(BackendError::Unsupported)?;
-        let line = serde_json::to_string(&request).expect("a request serialises");
-        let answer = ask(&line).map_err(BackendError::Crashed)?;
-        log_exchange(&line, &answer);
-        let outcome: Outcome = serde_json::from_str(&answer)
-            .map_err(|e| BackendError::Crashed(format!("the node's answer does not parse: {e}")))?;
-        match outcome.status.as_str() {
-            "done" => {
-                let mut run = outcome.run(request.mode);
-                if super::projection_fault::is_on(self.name()) {
-                    corrupt_first_refund(&mut run);
-                }
-                Ok(run)
-            }
-            "crash" => Err(BackendError::Crashed(outcome.message)),
-            _ => Err(BackendError::Unsupported(outcome.message)),
+        let (outcome, mode) = exchange(case, self.0)?;
+        let mut run = outcome.run(mode);
+        if super::projection_fault::is_on(self.name()) {
+            corrupt_first_refund(&mut run);
         }
+        Ok(run)
     }
 
     fn may_decline(&self) -> bool {
@@ -86,6 +75,33 @@ impl Backend for Node {
             ..Unobserved::default()
         }
     }
+}
+
+/// Sends the case to this thread's node process: its outcome if it ran the case, else a
+/// crash (the node panicked or died) or why it cannot host the case.
+fn exchange(case: &Case, vm: NodeVm) -> Result<(Outcome, Mode), BackendError> {
+    let request = request(case, vm).map_err(BackendError::Unsupported)?;
+    let line = serde_json::to_string(&request).expect("a request serialises");
+    let answer = ask(&line).map_err(BackendError::Crashed)?;
+    log_exchange(&line, &answer);
+    let outcome: Outcome = serde_json::from_str(&answer)
+        .map_err(|e| BackendError::Crashed(format!("the node's answer does not parse: {e}")))?;
+    match outcome.status.as_str() {
+        "done" => Ok((outcome, request.mode)),
+        "crash" => Err(BackendError::Crashed(outcome.message)),
+        _ => Err(BackendError::Unsupported(outcome.message)),
+    }
+}
+
+/// How long a node operator takes over a real batch inside its process (from making its
+/// VM to the end of the run: the node's operator and VM, not the line protocol), and the
+/// cycles its VM ran: what `eradiff bench` sets beside eravm's time.
+pub fn timed(case: &Case, vm: NodeVm) -> Result<(std::time::Duration, u64), String> {
+    let (outcome, _) = exchange(case, vm).map_err(|e| e.to_string())?;
+    Ok((
+        std::time::Duration::from_micros(outcome.micros),
+        outcome.cycles,
+    ))
 }
 
 /// node-fast's projection bug ([`super::projection_fault`]): the first transaction's
@@ -241,6 +257,10 @@ struct Outcome {
     l2_to_l1_logs: Vec<L2ToL1Log>,
     #[serde(default)]
     bootloader_memory: Vec<(u32, U256)>,
+    #[serde(default)]
+    micros: u64,
+    #[serde(default)]
+    cycles: u64,
 }
 
 #[derive(Deserialize)]

@@ -28,6 +28,7 @@ pub mod scaling;
 pub mod vm2;
 
 /// A named workload.
+#[derive(Clone)]
 pub struct Workload {
     /// Short name for `--one` and criterion.
     pub id: &'static str,
@@ -370,14 +371,69 @@ pub(crate) fn check_vm2(w: &Workload) -> Result<(), String> {
 
 /// A real batch: the first case the realbatches target generates from seed 1 on
 /// `settings.bundle` (production bootloader, genesis, signed transactions, deploys, the
-/// block tip).
+/// block tip) that the node's operators can run too (see
+/// [`crate::case::Batch::keeps_a_legacy_tx_without_chain_id`]).
 pub fn real_batch(settings: &crate::generator::Settings) -> Workload {
     use crate::generator::{generate_seeded_for, Target};
+    let case = (0..)
+        .map(|i| generate_seeded_for(Target::Realbatches, 1, i, settings))
+        .find(|c| {
+            c.batch
+                .as_ref()
+                .is_some_and(|b| !b.keeps_a_legacy_tx_without_chain_id())
+        })
+        .expect("some batch of seed 1 has no legacy transaction without a chain id");
     Workload {
         id: "real-batch",
         name: "real batch (production bootloader)",
-        case: generate_seeded_for(Target::Realbatches, 1, 0, settings),
+        case,
     }
+}
+
+/// The real batch on the node's operators beside eravm and zk_evm (`timing`): each node
+/// operator's best of `runs`, timed inside its process, or why it was not timed.
+pub fn node_table(timing: &Timing, real: &Workload, runs: usize) -> String {
+    use crate::backend::node::{timed, NodeVm};
+    use std::fmt::Write;
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let mut s = String::new();
+    let _ = writeln!(s, "| real batch on | ms | cycles | eravm is faster by |");
+    let _ = writeln!(s, "|---|---:|---:|---:|");
+    let _ = writeln!(
+        s,
+        "| eravm | {:.1} | {} | |",
+        ms(timing.eravm),
+        timing.cycles
+    );
+    let _ = writeln!(
+        s,
+        "| zk_evm (our operator) | {:.1} | {} | {:.2}× |",
+        ms(timing.zk_evm),
+        timing.cycles,
+        timing.zk_evm.as_secs_f64() / timing.eravm.as_secs_f64()
+    );
+    for (name, vm) in [("node-vm1", NodeVm::Vm1), ("node-fast", NodeVm::Fast)] {
+        let best = (0..runs.max(1))
+            .map(|_| timed(&real.case, vm))
+            .min_by_key(|r| r.as_ref().map_or(Duration::MAX, |(d, _)| *d));
+        match best {
+            Some(Ok((d, cycles))) => {
+                let ratio = d.as_secs_f64() / timing.eravm.as_secs_f64();
+                // vm_fast keeps no cycle count.
+                let cycles = if cycles == 0 {
+                    "–".to_string()
+                } else {
+                    cycles.to_string()
+                };
+                let _ = writeln!(s, "| {name} | {:.1} | {cycles} | {ratio:.2}× |", ms(d));
+            }
+            Some(Err(e)) => {
+                let _ = writeln!(s, "| {name} | not timed: {e} | | |");
+            }
+            None => {}
+        }
+    }
+    s
 }
 
 /// Times every workload on every VM after checking that they agree on it.
