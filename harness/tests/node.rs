@@ -195,3 +195,19 @@ fn a_crashing_node_does_not_hide_a_finding_against_eravm() {
         "{signature}"
     );
 }
+
+/// Naming a node backend without the node binary is an input error (exit 2) that says how
+/// to build it, before any case runs.
+#[test]
+fn a_node_backend_without_the_binary_is_an_input_error_naming_the_build() {
+    let case = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/zasm");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eradiff"))
+        .args(["--node", "replay"])
+        .arg(&case)
+        .env("ERADIFF_NODE", "/nonexistent/eradiff-node")
+        .output()
+        .expect("eradiff runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--manifest-path"), "{stderr}");
+}

@@ -398,21 +398,20 @@ fn log_exchange(request: &str, answer: &str) {
 
 /// Where the node binary is, or the command that builds it.
 pub fn binary() -> Result<PathBuf, String> {
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(std::path::Path::new("."));
     let path = std::env::var_os(NODE_ENV)
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../node/target/release/eradiff-node"
-            ))
-        });
+        .unwrap_or_else(|| workspace.join("node/target/release/eradiff-node"));
     if path.is_file() {
         return Ok(path);
     }
     Err(format!(
-        "the node binary {} is not built: run `cargo build --release --manifest-path {}/node/Cargo.toml` (or name it in {NODE_ENV})",
+        "the node binary {} is not there: build it with `cargo build --release \
+         --manifest-path {}` (or name it in {NODE_ENV})",
         path.display(),
-        concat!(env!("CARGO_MANIFEST_DIR"), "/..")
+        workspace.join("node/Cargo.toml").display()
     ))
 }
 
