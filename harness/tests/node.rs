@@ -43,20 +43,29 @@ fn dump_case(name: &str) -> Option<Case> {
     Some(case)
 }
 
+/// The realbatches generator's settings, when the node binary is built and a bundle named.
+fn node_and_bundle() -> Option<eradiff::generator::Settings> {
+    if !node_built() {
+        return None;
+    }
+    let settings = eradiff::generator::realbatches::settings_from_env()
+        .expect("the bundle ERADIFF_CONTRACTS names holds a batch's contracts");
+    if settings.is_none() {
+        eprintln!("SKIPPED: ERADIFF_CONTRACTS is not set; no real batch went to the node");
+    }
+    settings
+}
+
 /// A generated real batch the node can seal: the benchmark's, which keeps no legacy
 /// transaction signed without a chain id (the node's known finding,
 /// `corpus/trophies/node/`).
 fn real_batch() -> Option<Case> {
-    if !node_built() {
-        return None;
-    }
-    let Some(settings) = eradiff::generator::realbatches::settings_from_env()
-        .expect("the bundle ERADIFF_CONTRACTS names holds a batch's contracts")
-    else {
-        eprintln!("SKIPPED: ERADIFF_CONTRACTS is not set; no real batch went to the node");
-        return None;
-    };
-    Some(eradiff::bench::real_batch(&settings).case)
+    node_and_bundle().map(|settings| eradiff::bench::real_batch(&settings).case)
+}
+
+/// The trophy of `corpus/trophies/node/`: seed 1, iteration 23.
+fn trophy() -> Option<Case> {
+    node_and_bundle().map(|s| generate_seeded_for(Target::Realbatches, 1, 23, &s))
 }
 
 fn all_agree(judge: Judge<'_>, case: &Case) {
@@ -144,16 +153,7 @@ fn a_disagreement_of_vm_fast_alone_is_the_nodes_finding() {
 /// seal the batch. (A fix in zksync-era shows up here as a failing test to update.)
 #[test]
 fn the_pre_eip155_legacy_trophy_still_crashes_both_node_operators() {
-    if !node_built() {
-        return;
-    }
-    let Some(settings) = eradiff::generator::realbatches::settings_from_env()
-        .expect("the bundle ERADIFF_CONTRACTS names holds a batch's contracts")
-    else {
-        eprintln!("SKIPPED: ERADIFF_CONTRACTS is not set; the node trophy was not replayed");
-        return;
-    };
-    let case = generate_seeded_for(Target::Realbatches, 1, 23, &settings);
+    let Some(case) = trophy() else { return };
     let known = eradiff::known::KnownDivergences::shipped();
     for node in [&NODE_VM1 as &dyn Backend, &NODE_FAST] {
         let verdict = Judge::new(&[&EraVm, &ZkEvm, node]).check(&case);
@@ -173,16 +173,7 @@ fn the_pre_eip155_legacy_trophy_still_crashes_both_node_operators() {
 /// node crashes, a bug injected into eravm's operator alone is still the verdict.
 #[test]
 fn a_crashing_node_does_not_hide_a_finding_against_eravm() {
-    if !node_built() {
-        return;
-    }
-    let Some(settings) = eradiff::generator::realbatches::settings_from_env()
-        .expect("the bundle ERADIFF_CONTRACTS names holds a batch's contracts")
-    else {
-        eprintln!("SKIPPED: ERADIFF_CONTRACTS is not set; no real batch went to the node");
-        return;
-    };
-    let case = generate_seeded_for(Target::Realbatches, 1, 23, &settings);
+    let Some(case) = trophy() else { return };
     let judge = Judge::new(&[&EraVm, &ZkEvm, &Vm2, &NODE_VM1]);
     let verdict = with_fault(Fault::FictiveBlockTimestampOffByOne, || judge.check(&case));
     let Verdict::Disagree(finding @ Finding::Divergence { .. }) = verdict else {
