@@ -149,6 +149,7 @@ impl<'a> Judge<'a> {
             step: None,
             others: Vec::new(),
             traces_cut_at: None,
+            untraced: None,
             unobserved: Vec::new(),
             batch: None,
             batch_transaction: None,
@@ -182,6 +183,10 @@ impl<'a> Judge<'a> {
                 e.batch_transaction = tx;
             }
         }
+        e.untraced = [(lb, a), (rb, b)]
+            .into_iter()
+            .find(|(_, run)| run.trace.is_none())
+            .map(|(backend, _)| backend.name().to_string());
         if let (Some(ta), Some(tb)) = (&a.trace, &b.trace) {
             e.step = first_step_difference_of(ta, tb, unobserved);
             let limit = crate::observe::max_trace_steps();
@@ -400,6 +405,9 @@ pub struct Explanation {
     /// Where the traces were cut (see [`crate::observe::max_trace_steps`]) without parting.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub traces_cut_at: Option<usize>,
+    /// A compared backend that keeps no step trace (the node's operators report outcomes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub untraced: Option<String>,
     /// What the comparison of `left` and `right` left out (see `docs/backends.md`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unobserved: Vec<&'static str>,

@@ -75,6 +75,12 @@ pub fn finding_markdown(case: &Case, explanation: &Explanation, case_path: Optio
             "The step traces agree over their first {limit} steps, as far as they were kept \
              (ERADIFF_MAX_TRACE_STEPS); the first difference is later.\n"
         );
+    } else if let Some(name) = &explanation.untraced {
+        let _ = writeln!(
+            out,
+            "{name} keeps no step trace (a node reports outcomes only): what differs is \
+             in the outcome above.\n"
+        );
     } else if matches!(explanation.finding, Finding::Divergence { .. }) {
         let _ = writeln!(
             out,
