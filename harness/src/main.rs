@@ -410,8 +410,15 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         } => {
             let settings = Settings {
                 max_instructions,
+                pre_eip155_legacy: !cli.node,
                 ..Settings::default()
             };
+            if cli.node && target == Target::Realbatches {
+                say!(
+                    "realbatches: no legacy transactions without a chain id under --node \
+                     (the node's known finding: corpus/trophies/node/)"
+                );
+            }
             let budget = match (iterations, duration) {
                 (_, Some(d)) => Budget::Duration(d),
                 (Some(n), None) => Budget::Iterations(n),

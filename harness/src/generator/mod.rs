@@ -42,6 +42,11 @@ pub struct Settings {
     pub max_cycles: u64,
     /// The contracts of real batches (the realbatches target needs them).
     pub bundle: Option<std::sync::Arc<crate::contracts::Bundle>>,
+    /// Real batches may keep legacy transactions signed without a chain id. `--node` turns
+    /// this off: zksync-era's operators crash on them (a known finding,
+    /// `corpus/trophies/node/`), which would leave a third of the batches uncompared by
+    /// the node. The generator reads the same bytes either way.
+    pub pre_eip155_legacy: bool,
 }
 
 impl Default for Settings {
@@ -51,6 +56,7 @@ impl Default for Settings {
             max_instructions: 48,
             max_cycles: 4_000,
             bundle: None,
+            pre_eip155_legacy: true,
         }
     }
 }

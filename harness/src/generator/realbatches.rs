@@ -136,6 +136,8 @@ struct Builder {
     wallets: Wallets,
     base_fee: u64,
     chain_id: u64,
+    /// See [`Settings::pre_eip155_legacy`].
+    pre_eip155_legacy: bool,
     /// Contracts deployed by transactions kept so far.
     deployed: Vec<H160>,
     /// Priority transactions so far (the next one's serial id).
@@ -296,7 +298,7 @@ impl Builder {
             expected: Some(intent.expected()),
             ..ProtocolTx::default()
         };
-        if tx_type == LEGACY_TX && u.ratio(4, 5)? {
+        if tx_type == LEGACY_TX && (u.ratio(4, 5)? || !self.pre_eip155_legacy) {
             tx.reserved[0] = Word(U256::one());
         }
         Ok(tx)
@@ -457,6 +459,7 @@ pub fn generate(u: &mut Unstructured, settings: &Settings) -> Result<Case> {
         },
         base_fee,
         chain_id: DEFAULT_CHAIN_ID,
+        pre_eip155_legacy: settings.pre_eip155_legacy,
         deployed: Vec::new(),
         priority_ops: 0,
     };
