@@ -47,6 +47,9 @@ pub struct Request {
     pub default_aa: Bytes,
     pub evm_emulator: Option<Bytes>,
     pub batch: BatchInfo,
+    /// The base fee to enforce, when the case's differs from what the fee input gives;
+    /// none: the node derives it from the fee input itself.
+    pub enforced_base_fee: Option<u64>,
     /// The storage at the start: derived key, value and enumeration index (none: never
     /// written, so a write to it is initial). A slot not listed reads zero.
     pub storage: Vec<(U256, U256, Option<u64>)>,
@@ -64,6 +67,9 @@ pub struct BatchInfo {
     pub number: u32,
     pub fair_pubdata_price: u64,
     pub fair_l2_gas_price: u64,
+    /// The case's base fee: the node derives its own from the fee input (or takes
+    /// `enforced_base_fee`), so it is read only to accept the field.
+    #[allow(dead_code)]
     pub expected_base_fee: u64,
 }
 
@@ -150,7 +156,7 @@ impl Request {
                 fair_pubdata_price: b.fair_pubdata_price,
             }),
             fee_account: b.operator,
-            enforced_base_fee: Some(b.expected_base_fee),
+            enforced_base_fee: self.enforced_base_fee,
             first_l2_block: first.env(),
         })
     }

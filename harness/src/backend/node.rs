@@ -128,6 +128,7 @@ struct Request<'a> {
     default_aa: Bytes,
     evm_emulator: Option<Bytes>,
     batch: &'a BatchInfo,
+    enforced_base_fee: Option<u64>,
     storage: Vec<(Word, Word, Option<u64>)>,
     bytecodes: Vec<(Word, Bytes)>,
     blocks: &'a [L2Block],
@@ -192,6 +193,16 @@ fn request(case: &Case, vm: NodeVm) -> Result<Request<'_>, String> {
             && world.evm_emulator != world.default_account)
             .then(|| bytes(&world.evm_emulator)),
         batch: &batch.info,
+        // The node derives the base fee from the fee input on its own unless the case
+        // names another (a dump's enforced base fee).
+        enforced_base_fee: {
+            let info = &batch.info;
+            let derived = eravm::operator::Fees::derived_base_fee(
+                info.fair_l2_gas_price,
+                info.fair_pubdata_price,
+            );
+            (info.expected_base_fee != derived).then_some(info.expected_base_fee)
+        },
         storage: node_storage(&resolved),
         bytecodes: resolved
             .bytecodes
