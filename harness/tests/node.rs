@@ -202,3 +202,33 @@ fn a_node_backend_without_the_binary_is_an_input_error_naming_the_build() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--manifest-path"), "{stderr}");
 }
+
+/// A node that never answers is given up on after `ERADIFF_NODE_TIMEOUT` seconds: the case
+/// is a crash finding of that node, not a campaign that hangs.
+#[test]
+fn a_node_that_hangs_is_a_crash_finding() {
+    let Some(dumps) = eradiff::dump::vm_dumps_dir() else {
+        eprintln!("SKIPPED: no VM dumps (ci/fetch-vm-dumps.sh, ERADIFF_VM_DUMPS)");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("eradiff-hung-node-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("eradiff-node");
+    std::fs::write(&script, "#!/bin/sh\nexec sleep 600\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eradiff"))
+        .args(["--backends", "eravm,node-vm1", "replay-dump"])
+        .arg(dumps.join("estimate_fee_for_transfer_to_self.json"))
+        .env("ERADIFF_NODE", &script)
+        .env("ERADIFF_NODE_TIMEOUT", "1")
+        .output()
+        .expect("eradiff runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        stdout.contains("crash:node-vm1:the node did not answer"),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

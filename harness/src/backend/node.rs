@@ -16,7 +16,7 @@
 use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use eravm::{H160, U256};
 use primitive_types::H256;
@@ -426,10 +426,23 @@ pub fn binary() -> Result<PathBuf, String> {
     ))
 }
 
+/// How long the node may take over one request before it is taken for hung (seconds,
+/// `ERADIFF_NODE_TIMEOUT`, default 600): then it is killed and the case is a crash finding.
+fn answer_timeout() -> std::time::Duration {
+    let seconds = std::env::var("ERADIFF_NODE_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(600);
+    std::time::Duration::from_secs(seconds)
+}
+
 struct NodeProcess {
     child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
+    /// Request lines, written by a thread of their own, and the node's answer lines, read
+    /// by another (`None` once its stdout closed): so that a node that stops reading or
+    /// answering can be given up on.
+    requests: std::sync::mpsc::Sender<String>,
+    answers: std::sync::mpsc::Receiver<Option<String>>,
 }
 
 impl NodeProcess {
@@ -440,24 +453,49 @@ impl NodeProcess {
             .stderr(Stdio::inherit())
             .spawn()
             .map_err(|e| format!("cannot start the node binary: {e}"))?;
-        let stdin = child.stdin.take().ok_or("the node's stdin")?;
-        let stdout = BufReader::new(child.stdout.take().ok_or("the node's stdout")?);
+        let mut stdin = child.stdin.take().ok_or("the node's stdin")?;
+        let mut stdout = BufReader::new(child.stdout.take().ok_or("the node's stdout")?);
+        let (requests, to_write) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in to_write {
+                if writeln!(stdin, "{line}")
+                    .and_then(|()| stdin.flush())
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        let (send, answers) = std::sync::mpsc::channel();
+        std::thread::spawn(move || loop {
+            let mut line = String::new();
+            let read = stdout.read_line(&mut line);
+            let closed = !matches!(read, Ok(n) if n > 0);
+            if send.send((!closed).then_some(line)).is_err() || closed {
+                break;
+            }
+        });
         Ok(NodeProcess {
             child,
-            stdin,
-            stdout,
+            requests,
+            answers,
         })
     }
 
     fn ask(&mut self, line: &str) -> Result<String, String> {
-        writeln!(self.stdin, "{line}")
-            .and_then(|()| self.stdin.flush())
-            .map_err(|e| format!("writing to the node: {e}"))?;
-        let mut answer = String::new();
-        match self.stdout.read_line(&mut answer) {
-            Ok(0) => Err(format!("the node process died ({})", self.status())),
-            Ok(_) => Ok(answer),
-            Err(e) => Err(format!("reading from the node: {e}")),
+        if self.requests.send(line.to_string()).is_err() {
+            return Err(format!("the node process died ({})", self.status()));
+        }
+        let timeout = answer_timeout();
+        match self.answers.recv_timeout(timeout) {
+            Ok(Some(answer)) => Ok(answer),
+            Ok(None) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                Err(format!("the node process died ({})", self.status()))
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(format!(
+                "the node did not answer within {}s (ERADIFF_NODE_TIMEOUT)",
+                timeout.as_secs()
+            )),
         }
     }
 
