@@ -200,6 +200,18 @@ impl Batch {
             .any(|tx| tx.tx_type == 0 && tx.reserved[0].0.is_zero() && !tx.rollback)
     }
 
+    /// Per transaction pushed, in the order of [`Batch::pushes`]: whether it is marked to be
+    /// rolled back.
+    pub fn rollback_flags(&self) -> Vec<bool> {
+        let ours = self.transactions.iter().map(|t| t.rollback);
+        let protocol = self
+            .blocks
+            .iter()
+            .flat_map(|b| &b.transactions)
+            .map(|t| t.rollback);
+        ours.chain(protocol).collect()
+    }
+
     /// How many transactions are marked to be rolled back.
     pub fn rollbacks(&self) -> usize {
         let ours = self.transactions.iter().filter(|t| t.rollback).count();

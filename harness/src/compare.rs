@@ -528,23 +528,22 @@ impl Unobserved {
     }
 }
 
+/// A transaction's result (success, output, refund) as a node reports it: a failed one's
+/// output left out (the node words a revert as its reason, a halt has no bytes).
+pub fn as_a_node_reports((ok, output, refund): &(bool, String, String)) -> (bool, String, String) {
+    let output = if *ok { output.clone() } else { String::new() };
+    (*ok, output, refund.clone())
+}
+
 /// What a node's operator reports of a run (see [`Unobserved::node_outcome`]), every other
-/// field fixed. A failed transaction's output is left out: the node words a revert as its
-/// reason, a halt with no bytes at all.
+/// field fixed.
 fn node_outcome(s: &FinalState) -> FinalState {
     let end = match s.end {
         RunEnd::Panic => RunEnd::Revert,
         end => end,
     };
     let batch = s.batch.as_ref().map(|b| BatchView {
-        results: b
-            .results
-            .iter()
-            .map(|(ok, output, refund)| {
-                let output = if *ok { output.clone() } else { String::new() };
-                (*ok, output, refund.clone())
-            })
-            .collect(),
+        results: b.results.iter().map(as_a_node_reports).collect(),
         hooks: Vec::new(),
         pubdata: b.pubdata.clone(),
         rejected: b

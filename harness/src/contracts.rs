@@ -81,6 +81,16 @@ impl ProtocolVersion {
         }
     }
 
+    /// The version's number, as a node's `ProtocolVersionId` has it: 26 for v26.
+    pub fn number(self) -> u16 {
+        match self {
+            Self::V26 => 26,
+            Self::V27 => 27,
+            Self::V28 => 28,
+            Self::V29 => 29,
+        }
+    }
+
     /// The folder under zksync-era's `etc/multivm_bootloaders`.
     pub fn bootloader_dir(self) -> &'static str {
         match self {

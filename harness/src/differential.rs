@@ -250,9 +250,9 @@ fn transactions_shown(rolled_back: &[bool], state: &crate::observe::FinalState) 
             shown.push(TxShown::Rejected);
         } else if !rollback {
             shown.push(match results.next() {
-                Some((ok, output, refund)) => {
-                    let output = if *ok { output.clone() } else { String::new() };
-                    TxShown::Kept(*ok, output, refund.clone())
+                Some(result) => {
+                    let (ok, output, refund) = crate::compare::as_a_node_reports(result);
+                    TxShown::Kept(ok, output, refund)
                 }
                 None => TxShown::Missing,
             });
@@ -263,7 +263,7 @@ fn transactions_shown(rolled_back: &[bool], state: &crate::observe::FinalState) 
 
 /// How many transactions of `batch` each pair of runs agrees on.
 fn transaction_agreement(batch: &crate::case::Batch, ran: &[Ran<'_>]) -> Vec<(String, [u64; 2])> {
-    let rolled_back: Vec<bool> = batch.pushes().into_iter().map(|(_, r)| r).collect();
+    let rolled_back = batch.rollback_flags();
     let shown: Vec<(&str, Vec<TxShown>)> = ran
         .iter()
         .filter_map(|r| {
@@ -335,8 +335,8 @@ fn judge(ran: Vec<Ran<'_>>) -> Result<Verdict, ()> {
     let mut order: Vec<&Vec<usize>> = groups.iter().collect();
     order.sort_by_key(|g| std::cmp::Reverse(g.len()));
     let majority = order[0];
-    let names: Vec<&str> = runs.iter().map(|(b, _)| b.name()).collect();
-    let odd = odd_one_out(&names, &order);
+    let backends: Vec<&dyn Backend> = runs.iter().map(|(b, _)| *b).collect();
+    let odd = odd_one_out(&backends, &order);
     let (l, r) = (majority[0], order[1][0]);
     let unobserved = runs[l].0.unobserved().either(runs[r].0.unobserved());
     let diff = first_difference_of(&runs[l].1.state, &runs[r].1.state, unobserved)
@@ -358,16 +358,18 @@ fn judge(ran: Vec<Ran<'_>>) -> Result<Verdict, ()> {
 /// each other against every VM that ran our operator protocol (our operators share the
 /// protocol code, so that is no majority against the node: either our operators or the
 /// node's are wrong, and it is a finding against us until triaged).
-fn odd_one_out(names: &[&str], order: &[&Vec<usize>]) -> Option<String> {
+fn odd_one_out(backends: &[&dyn Backend], order: &[&Vec<usize>]) -> Option<String> {
     let [majority, minority] = order else {
         return None;
     };
     if minority.len() == 1 && majority.len() >= 2 {
-        return Some(names[minority[0]].to_string());
+        return Some(backends[minority[0]].name().to_string());
     }
-    let node = |i: &usize| names[*i].starts_with("node-");
-    (minority.len() >= 2 && minority.iter().all(node) && !majority.iter().any(node))
-        .then(|| OUR_OPERATORS.to_string())
+    let independent = |i: &usize| !backends[*i].runs_our_operator();
+    let all_ours_against_them = minority.len() >= 2
+        && minority.iter().all(independent)
+        && !majority.iter().any(independent);
+    all_ours_against_them.then(|| OUR_OPERATORS.to_string())
 }
 
 /// The odd one out when the node's operators, agreeing, disagree with all of ours.

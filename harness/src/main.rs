@@ -711,7 +711,7 @@ fn judge_of(names: &[BackendName]) -> Result<Judge<'static>, String> {
     if chosen.len() < 2 {
         return Err("--backends needs at least two backends to compare".into());
     }
-    if chosen.iter().any(|n| n.is_node()) {
+    if chosen.iter().any(|n| !n.backend().runs_our_operator()) {
         eradiff::backend::node::binary()?;
     }
     let backends: Vec<&'static dyn Backend> = chosen.iter().map(|n| n.backend()).collect();
@@ -1008,7 +1008,8 @@ fn bench(
     let timings = bench::run(workloads, runs).map_err(CliError::Failed)?;
     say_raw!("{}", bench::table(&timings));
     // The real batch on the node's own operators too, where the node binary is built.
-    if let (Some(real), Some(timing)) = (&real_batch, timings.last()) {
+    let real_timing = |real: &bench::Workload| timings.iter().find(|t| t.name == real.name);
+    if let Some((real, timing)) = real_batch.as_ref().and_then(|r| Some((r, real_timing(r)?))) {
         match eradiff::backend::node::binary() {
             Ok(_) => say_raw!("\n{}", bench::node_table(timing, real, runs)),
             Err(e) => say!("\nnode operators not timed: {e}"),

@@ -53,11 +53,6 @@ impl BackendName {
             BackendName::NodeFast => &node::NODE_FAST,
         }
     }
-
-    /// Whether it is one of the node's operators (a binary of its own, see [`node`]).
-    pub fn is_node(self) -> bool {
-        matches!(self, BackendName::NodeVm1 | BackendName::NodeFast)
-    }
 }
 
 /// A VM implementation the harness can run a case on.
@@ -80,6 +75,12 @@ pub trait Backend: Sync {
     /// What the backend cannot observe comparably with the others.
     fn unobserved(&self) -> Unobserved {
         Unobserved::default()
+    }
+
+    /// Whether a batch runs on it through our operator protocol (`eravm::operator`), whose
+    /// code every such backend shares; the node's operators share none of it.
+    fn runs_our_operator(&self) -> bool {
+        true
     }
 }
 

@@ -75,6 +75,10 @@ impl Backend for Node {
             ..Unobserved::default()
         }
     }
+
+    fn runs_our_operator(&self) -> bool {
+        false
+    }
 }
 
 /// Sends the case to this thread's node process: its outcome if it ran the case, else a
@@ -181,7 +185,7 @@ fn request(case: &Case, vm: NodeVm) -> Result<Request<'_>, String> {
     Ok(Request {
         vm,
         mode,
-        protocol: version.name()[1..].parse().expect("v followed by digits"),
+        protocol: version.number(),
         chain_id: chain_id.low_u64(),
         eth_call: txs.any(|tx| tx.eth_call),
         bootloader_gas_limit: case.ergs,

@@ -393,7 +393,8 @@ pub fn real_batch(settings: &crate::generator::Settings) -> Workload {
 /// The real batch on the node's operators beside eravm and zk_evm (`timing`): each node
 /// operator's best of `runs`, timed inside its process, or why it was not timed.
 pub fn node_table(timing: &Timing, real: &Workload, runs: usize) -> String {
-    use crate::backend::node::{timed, NodeVm};
+    use crate::backend::node::{timed, NODE_FAST, NODE_VM1};
+    use crate::backend::Backend;
     use std::fmt::Write;
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let mut s = String::new();
@@ -412,9 +413,10 @@ pub fn node_table(timing: &Timing, real: &Workload, runs: usize) -> String {
         timing.cycles,
         timing.zk_evm.as_secs_f64() / timing.eravm.as_secs_f64()
     );
-    for (name, vm) in [("node-vm1", NodeVm::Vm1), ("node-fast", NodeVm::Fast)] {
+    for node in [NODE_VM1, NODE_FAST] {
+        let name = node.name();
         let best = (0..runs.max(1))
-            .map(|_| timed(&real.case, vm))
+            .map(|_| timed(&real.case, node.0))
             .min_by_key(|r| r.as_ref().map_or(Duration::MAX, |(d, _)| *d));
         match best {
             Some(Ok((d, cycles))) => {
