@@ -195,26 +195,30 @@ impl Memory {
     }
 
     /// Writes the word at `index` of `page` (and records the write, when writes are being
-    /// recorded for a step trace).
+    /// recorded for a step trace). True if the page holds code: code decoded from it is
+    /// stale.
     #[inline]
-    pub fn write(&mut self, page: PageId, index: u32, word: TaggedWord) {
+    pub fn write(&mut self, page: PageId, index: u32, word: TaggedWord) -> bool {
         if let Some(log) = self.write_log.as_mut() {
             log.push((page, index, word));
         }
-        self.write_from_host(page, index, word);
+        self.write_from_host(page, index, word)
     }
 
-    /// A write by the host (the operator), which the VM's write log does not record.
+    /// A write by the host (the operator), which the VM's write log does not record; true
+    /// if the page holds code.
     #[inline]
-    pub fn write_from_host(&mut self, page: PageId, index: u32, word: TaggedWord) {
+    pub fn write_from_host(&mut self, page: PageId, index: u32, word: TaggedWord) -> bool {
         if self.snapshots_held > 0 {
             self.log_before_write(page, index);
         }
         let p = self.page_mut(page);
         p.write(index, word);
-        if p.holds_code {
+        let holds_code = p.holds_code;
+        if holds_code {
             self.code_generation += 1;
         }
+        holds_code
     }
 
     #[inline(never)]

@@ -83,6 +83,9 @@ pub enum Outcome {
     },
     /// The cycle limit given to [`Vm::run`] was reached first.
     CycleLimit,
+    /// The last cycle raised a hook ([`Vm::take_hook`]): whoever answers hooks does so
+    /// before running on.
+    Suspended,
 }
 
 /// What one cycle did.
@@ -184,6 +187,8 @@ pub struct Vm {
     current_code: (u32, std::rc::Rc<[Predecoded]>),
     /// A hook raised by the last cycle, until the operator takes it.
     hook: Option<crate::operator::HookCall>,
+    /// A hook was raised during this [`Vm::run`]: it returns [`Outcome::Suspended`].
+    suspended: bool,
     cycles: u64,
     /// What the last cycle executed (after replacements), kept whole: one 32-byte copy is
     /// cheaper than picking out the instruction and its variant.
@@ -267,6 +272,7 @@ impl Vm {
             precompile_calls: Default::default(),
             decoded: Default::default(),
             hook: None,
+            suspended: false,
             code_generation: u64::MAX,
             current_code: (u32::MAX, std::rc::Rc::from(Vec::new())),
             cycles: 0,
@@ -277,12 +283,17 @@ impl Vm {
         }
     }
 
-    /// Runs until the bootloader frame ends or `max_cycles` cycles have run.
+    /// Runs until the bootloader frame ends, `max_cycles` cycles have run, or a cycle
+    /// raised a hook.
     pub fn run(&mut self, max_cycles: Option<u64>) -> Result<Outcome, VmError> {
         let max_cycles = max_cycles.unwrap_or(u64::MAX);
+        self.suspended = false;
         loop {
             if let Some((exit, return_data)) = self.exit {
                 return Ok(Outcome::Finished { exit, return_data });
+            }
+            if std::mem::take(&mut self.suspended) {
+                return Ok(Outcome::Suspended);
             }
             if self.cycles >= max_cycles {
                 return Ok(Outcome::CycleLimit);
@@ -294,6 +305,7 @@ impl Vm {
             } else {
                 max_cycles
             };
+            // The checked cycle also makes the decoded code current; see `fetch`.
             self.cycle::<true>()?;
             // The common case: nothing above can have changed until `stop_at` is lowered.
             while self.cycles < self.stop_at {
@@ -317,13 +329,15 @@ impl Vm {
     }
 
     /// One cycle of a frame that has not ended. Without `CHECKED`, the caller knows that no
-    /// panic is pending and the stack is not full.
+    /// panic is pending, the stack is not full and the decoded code is current; nor does
+    /// the cycle keep what it executed for [`Vm::last_instruction`] (only steps are
+    /// observed).
     #[inline(always)]
     fn cycle<const CHECKED: bool>(&mut self) -> Result<(), VmError> {
         if CHECKED && self.pending_panic {
             return self.cycle_replaced(self.panic, true);
         }
-        let current = self.fetch();
+        let current = self.fetch::<CHECKED>();
         let full = CHECKED && self.stack.is_full();
         let frame = &mut self.stack.current;
 
@@ -334,7 +348,9 @@ impl Vm {
             return self.cycle_replaced(current, false);
         }
         frame.ergs = ergs;
-        self.last = current;
+        if CHECKED {
+            self.last = current;
+        }
         (current.handler)(self, &current).map_err(|e| *e)?;
         self.cycles += 1;
         Ok(())
@@ -385,17 +401,25 @@ impl Vm {
                 value: ops.src1.value,
                 params: [param(0), param(1), param(2)],
             });
+            self.suspended = true;
+            self.stop_at = 0;
         }
     }
 
-    /// The instruction at the current PC, from the code page decoded once.
+    /// The instruction at the current PC, from the code page decoded once. Unchecked, the
+    /// decoded code is known to be current: only a far call or return changes the code
+    /// page, and instructions write memory through [`Vm::write_memory`] (precompiles and
+    /// decommits, which write pages directly, recheck after); each asks for a checked
+    /// cycle next ([`Vm::recheck`]). The host writes only between runs.
     #[inline(always)]
-    fn fetch(&mut self) -> Predecoded {
+    fn fetch<const CHECKED: bool>(&mut self) -> Predecoded {
         let page = self.stack.current.code_page.0;
         let pc = self.stack.current.pc as usize;
-        if self.code_generation != self.memory.code_generation() || self.current_code.0 != page {
+        let stale = self.code_generation != self.memory.code_generation() || self.current_code.0 != page;
+        if CHECKED && stale {
             self.switch_code_page(page);
         }
+        debug_assert!(CHECKED || !stale, "an unchecked cycle on stale decoded code");
         match self.current_code.1.get(pc) {
             Some(&entry) => entry,
             // Past the end the code page reads as zeros: the invalid opcode.
@@ -487,7 +511,7 @@ impl Vm {
     /// swaps them), without running it: for tracers that classify what is about to happen.
     /// The cycle may still replace it (a pending panic, a fault, a false condition).
     pub fn peek(&mut self) -> Peek {
-        let fetched = self.fetch();
+        let fetched = self.fetch::<true>();
         let ins = fetched.ins;
         let (slot, _) = source_slot(&self.registers, &ins, ins.src0_mode, self.stack.current.sp);
         let src0 = self.read_source(&ins, ins.src0_mode, slot);
@@ -511,9 +535,18 @@ impl Vm {
         match ops.dst0_slot {
             Some(slot) => {
                 let page = self.stack.current.base_page.stack();
-                self.memory.write(page, slot as u32, word);
+                self.write_memory(page, slot as u32, word);
             }
             None => self.registers.set(ins.dst0, word),
+        }
+    }
+
+    /// A write by an instruction. One to a page that holds code makes decoded code stale:
+    /// the next cycle runs checked and decodes the page again.
+    #[inline(always)]
+    pub(crate) fn write_memory(&mut self, page: PageId, index: u32, word: TaggedWord) {
+        if self.memory.write(page, index, word) {
+            self.recheck();
         }
     }
 
@@ -552,6 +585,13 @@ impl Vm {
     /// The latest panic and why it happened (see [`crate::panic`]).
     pub fn last_panic(&self) -> Option<Panic> {
         self.last_panic
+    }
+
+    /// The next cycle runs checked: the code page may have changed (a far call or return)
+    /// or a page holding code may have been written.
+    #[inline(always)]
+    pub(crate) fn recheck(&mut self) {
+        self.stop_at = 0;
     }
 
     /// After a call pushed a frame: every instruction faults while the stack is full.
@@ -628,7 +668,8 @@ impl Vm {
     pub fn pending_panic(&self) -> bool {
         self.pending_panic
     }
-    /// The instruction the last cycle executed, after faults and false conditions replaced it.
+    /// The instruction the last [`Vm::step`] executed, after faults and false conditions
+    /// replaced it.
     pub fn last_instruction(&self) -> &Instruction {
         &self.last.ins
     }

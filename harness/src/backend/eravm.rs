@@ -169,20 +169,21 @@ impl Machine for EraMachine {
     ) -> Result<Option<Stop>, StepError> {
         match mode {
             None => {
-                self.op
+                // Without an operator, a hook the program raises is not answered.
+                while let eravm::Outcome::Suspended = self
+                    .op
                     .vm
                     .run(Some(max_cycles))
-                    .map_err(|e| step_error(e.into()))?;
-                Ok(None)
-            }
-            Some(mode) => {
-                while self.op.vm.exit().is_none() && self.op.vm.cycles() < max_cycles {
-                    if let Some(stop) = self.op.step(mode).map_err(step_error)? {
-                        return Ok(Some(stop));
-                    }
+                    .map_err(|e| step_error(e.into()))?
+                {
+                    self.op.vm.take_hook();
                 }
                 Ok(None)
             }
+            Some(mode) => match self.op.run(mode, max_cycles).map_err(step_error)? {
+                Stop::Finished => Ok(None),
+                stop => Ok(Some(stop)),
+            },
         }
     }
 

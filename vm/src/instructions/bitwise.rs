@@ -9,7 +9,7 @@ use crate::state::Flags;
 use crate::vm::Vm;
 
 pub(super) fn logic<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
-    let (a, b, slot) = sources::<MODE>(vm, d);
+    let (a, b, slot) = sources::<MODE, false>(vm, d);
     let result = match d.ins.opcode {
         Opcode::Xor => a ^ b,
         Opcode::And => a & b,
@@ -19,8 +19,8 @@ pub(super) fn logic<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResul
     Ok(())
 }
 
-pub(super) fn shift<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
-    let (a, b, slot) = sources::<MODE>(vm, d);
+pub(super) fn shift<const MODE: u8, const SWAP: bool>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
+    let (a, b, slot) = sources::<MODE, SWAP>(vm, d);
     // Shifts take the amount from the low byte of the second operand, so 256 is 0.
     let shift = (b.0[0] as u8) as usize;
     let result = match d.ins.opcode {

@@ -312,7 +312,7 @@ pub(super) fn execute(
     vm.context_u128 = 0;
     vm.world.start_frame();
     vm.stack.push(callee_frame);
-    vm.note_push();
+    vm.recheck();
     vm.far_depth += 1;
 
     // The callee's registers: calldata pointer, call flags, and for system calls r3..r12

@@ -199,13 +199,12 @@ fn execute(vm: &mut Vm, ins: &Instruction, ops: &Operands, target: Target, is_wr
         let value = ops.src1.value;
         if !skip_access {
             if shift == 0 {
-                vm.memory.write(page, word0, TaggedWord::integer(value));
+                vm.write_memory(page, word0, TaggedWord::integer(value));
             } else {
                 let (first, second) = (read(vm, word0), read(vm, word0 + 1));
                 let (new_first, new_second) = write_across(&first, &second, shift as usize, &value);
-                vm.memory.write(page, word0, TaggedWord::integer(new_first));
-                vm.memory
-                    .write(page, word0 + 1, TaggedWord::integer(new_second));
+                vm.write_memory(page, word0, TaggedWord::integer(new_first));
+                vm.write_memory(page, word0 + 1, TaggedWord::integer(new_second));
             }
         }
         if fault {

@@ -7,7 +7,7 @@ use crate::decoder::Predecoded;
 use crate::vm::Vm;
 
 pub(super) fn jump<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
-    let (target, _, slot) = sources::<MODE>(vm, d);
+    let (target, _, slot) = sources::<MODE, false>(vm, d);
     let frame = &mut vm.stack.current;
     let return_address = frame.pc.wrapping_add(1);
     frame.pc = target.0[0] as u16;

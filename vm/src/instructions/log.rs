@@ -169,6 +169,8 @@ fn precompile_call(vm: &mut Vm, ins: &Instruction, ops: &Operands) -> i32 {
         frame.this_address.as_bytes()[18],
         frame.this_address.as_bytes()[19],
     ]);
+    // It may write any page, one holding code too.
+    vm.recheck();
     if let Some(valid) = crate::precompiles::run(address_low, &abi, &mut vm.memory) {
         let counts = vm.precompile_calls.entry(address_low).or_default();
         counts[valid as usize] += 1;
@@ -201,6 +203,8 @@ impl Vm {
             .decommit(*hash)
             .ok_or(VmError::MissingBytecode(*hash))?;
         self.memory.fill(candidate, code);
+        // The page may be one some frame runs code from.
+        self.recheck();
         self.world.mark_decommitted(normalized, candidate.0);
         Ok((candidate, true))
     }

@@ -79,6 +79,21 @@ pub(crate) fn handler_for(ins: &Instruction) -> Handler {
             }
         };
     }
+    // Every mode, swapped or not (the opcodes whose operands' order matters).
+    macro_rules! by_mode_and_swap {
+        ($module:ident :: $handler:ident) => {{
+            use $module::$handler as h;
+            by_mode_and_swap!(@arms h; 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22)
+        }};
+        (@arms $h:ident; $($m:literal)*) => {
+            match (mode, ins.swap_operands()) {
+                $(($m, false) => $h::<$m, false> as Handler,)*
+                $(($m, true) => $h::<$m, true> as Handler,)*
+                (_, false) => $h::<23, false>,
+                (_, true) => $h::<23, true>,
+            }
+        };
+    }
     // Every source mode, the destination a register (the opcodes whose variants have no
     // other).
     macro_rules! by_src_mode {
@@ -96,11 +111,11 @@ pub(crate) fn handler_for(ins: &Instruction) -> Handler {
     match ins.opcode {
         Opcode::Nop => by_mode!(nop),
         Opcode::Add => by_mode!(arith::add),
-        Opcode::Sub => by_mode!(arith::sub),
+        Opcode::Sub => by_mode_and_swap!(arith::sub),
         Opcode::Mul => by_mode!(arith::mul),
-        Opcode::Div => by_mode!(arith::div),
+        Opcode::Div => by_mode_and_swap!(arith::div),
         Opcode::Xor | Opcode::And | Opcode::Or => by_mode!(bitwise::logic),
-        Opcode::Shl | Opcode::Shr | Opcode::Rol | Opcode::Ror => by_mode!(bitwise::shift),
+        Opcode::Shl | Opcode::Shr | Opcode::Rol | Opcode::Ror => by_mode_and_swap!(bitwise::shift),
         Opcode::Jump => by_src_mode!(jump::jump),
         Opcode::NearCall => near_call::near_call,
         Opcode::RetOk | Opcode::RetRevert | Opcode::RetPanic => ret::ret,
@@ -117,24 +132,31 @@ pub(crate) fn handler_for(ins: &Instruction) -> Handler {
     }
 }
 
-/// The two sources of a specialised handler, swapped if the instruction says so, with
-/// pointers erased outside the kernel (none of these instructions accepts one), and the
-/// stack slot `dst0` goes to.
+/// The two sources of a specialised handler, swapped if `SWAP` (only opcodes whose
+/// operands' order matters are decoded with it), with pointers erased outside the kernel
+/// (none of these instructions accepts one), and the stack slot `dst0` goes to.
 #[inline(always)]
-pub(crate) fn sources<const MODE: u8>(vm: &mut Vm, d: &Predecoded) -> (U256, U256, Option<u16>) {
+pub(crate) fn sources<const MODE: u8, const SWAP: bool>(
+    vm: &mut Vm,
+    d: &Predecoded,
+) -> (U256, U256, Option<u16>) {
     let ins = &d.ins;
     let (src0, dst0_slot) = vm.address::<MODE>(ins, true);
     let src1 = vm.registers.get(ins.src1);
-    let (mut a, mut b) = if d.swap { (src1, src0) } else { (src0, src1) };
-    if (a.is_pointer || b.is_pointer) && !vm.stack.current.is_kernel {
-        if a.is_pointer {
-            erase_pointer_metadata(&mut a.value);
+    // Erased before the swap: an immediate is never a pointer, and the compiler sees it.
+    let erase = |word: TaggedWord, vm: &Vm| {
+        let mut value = word.value;
+        if word.is_pointer && !vm.stack.current.is_kernel {
+            erase_pointer_metadata(&mut value);
         }
-        if b.is_pointer {
-            erase_pointer_metadata(&mut b.value);
-        }
+        value
+    };
+    let (a, b) = (erase(src0, vm), erase(src1, vm));
+    if SWAP {
+        (b, a, dst0_slot)
+    } else {
+        (a, b, dst0_slot)
     }
-    (a.value, b.value, dst0_slot)
 }
 
 /// Writes an integer result to `dst0` (a register, or the stack slot addressing chose).
@@ -149,8 +171,7 @@ pub(crate) fn write_result<const MODE: u8>(
         (DstMode::Reg, _) | (_, None) => vm.registers.set_integer(ins.dst0, value),
         (_, Some(slot)) => {
             let page = vm.stack.current.base_page.stack();
-            vm.memory
-                .write(page, slot as u32, TaggedWord::integer(value));
+            vm.write_memory(page, slot as u32, TaggedWord::integer(value));
         }
     }
 }

@@ -43,6 +43,7 @@ pub(super) fn ret(vm: &mut Vm, d: &Predecoded) -> HandlerResult {
 #[inline(never)]
 fn far_ret(vm: &mut Vm, d: &Predecoded) {
     execute::<false>(vm, d);
+    vm.recheck();
 }
 
 /// `LOCAL`: the current frame is a near frame.

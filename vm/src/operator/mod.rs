@@ -24,7 +24,7 @@ use primitive_types::{H160, U256};
 
 use crate::fat_pointer::FatPointer;
 use crate::state::{PageId, TaggedWord};
-use crate::vm::{Bootloader, ChainSettings, Vm, VmError, VmSnapshot, BOOTLOADER_BASE_PAGE};
+use crate::vm::{Bootloader, ChainSettings, Outcome, Vm, VmError, VmSnapshot, BOOTLOADER_BASE_PAGE};
 use crate::world::Storage;
 
 /// Bytes as big-endian words, the last one padded with zeros.
@@ -517,11 +517,17 @@ impl OperatorVm {
         Ok(())
     }
 
-    /// Runs until `mode` says to stop (or `max_cycles` cycles in all have run).
+    /// Runs until `mode` says to stop (or `max_cycles` cycles in all have run): the VM runs
+    /// on its own until a hook suspends it.
     pub fn run(&mut self, mode: ExecutionMode, max_cycles: u64) -> Result<Stop, OperatorError> {
         while !self.vm.has_ended() && self.vm.cycles() < max_cycles {
-            if let Some(stop) = self.step(mode)? {
-                return Ok(stop);
+            match self.vm.run(Some(max_cycles))? {
+                Outcome::Suspended => {
+                    if let Some(stop) = self.answer_hook(mode)? {
+                        return Ok(stop);
+                    }
+                }
+                Outcome::Finished { .. } | Outcome::CycleLimit => break,
             }
         }
         Ok(Stop::Finished)
@@ -531,6 +537,11 @@ impl OperatorVm {
     /// `mode` says to stop there.
     pub fn step(&mut self, mode: ExecutionMode) -> Result<Option<Stop>, OperatorError> {
         self.vm.step()?;
+        self.answer_hook(mode)
+    }
+
+    /// Answers the hook the VM raised, if it raised one.
+    fn answer_hook(&mut self, mode: ExecutionMode) -> Result<Option<Stop>, OperatorError> {
         let Some(call) = self.vm.take_hook() else {
             return Ok(None);
         };
